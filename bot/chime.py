@@ -1,0 +1,290 @@
+"""`Directory`: the narrow async interface the handlers need, over boto3's Chime client.
+
+boto3 blocks, so every call runs on a bounded thread pool whose size matches the HTTP connection
+pool. Retries are ours, not botocore's: botocore's `standard` mode retries 500/503 but not Chime's
+`ThrottledClientException` (429), and two retry layers would multiply each other's budget. So the
+client makes exactly one attempt and `Directory` retries the errors Chime documents as transient,
+with capped exponential backoff and full jitter inside one time budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+
+from bot.errors import (
+    ChimeConflict,
+    ChimeError,
+    ChimeNotFound,
+    ChimePermissionDenied,
+    ChimeRejected,
+    ChimeUnavailable,
+)
+from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
+
+log = logging.getLogger("chime_bot.chime")
+T = TypeVar("T")
+
+# Chime's account API is global: every commercial region resolves to this one endpoint, and
+# requests must be signed for it. AWS_ENDPOINT_URL_CHIME (read by botocore) overrides the URL.
+CHIME_REGION = "us-east-1"
+
+TRANSIENT_CODES = frozenset(
+    {"ThrottledClientException", "ServiceUnavailableException", "ServiceFailureException"}
+)
+PERMISSION_CODES = frozenset(
+    {"ForbiddenException", "UnauthorizedClientException", "AccessDeniedException"}
+)
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    budget: float = 20.0  # seconds from the first attempt; no new attempt starts after it
+    base: float = 0.25
+    cap: float = 4.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        # Full jitter (AWS Architecture Blog): spreads a burst of throttled callers apart.
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+CallObserver = Callable[[str, str], None]  # (operation, outcome code or "ok")
+
+
+def make_chime_client(
+    *, max_pool_connections: int, credentials: dict[str, str] | None = None
+) -> Any:
+    """A Chime client that makes one attempt per call; `Directory` owns the retries."""
+    session = boto3.session.Session(**(credentials or {}))
+    config = Config(
+        region_name=CHIME_REGION,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=max_pool_connections,
+        connect_timeout=3,
+        read_timeout=10,
+    )
+    return session.client("chime", config=config)
+
+
+@dataclass
+class _CacheEntry:
+    account: Account
+    expires: float
+
+
+@dataclass
+class Directory:
+    client: Any
+    executor: ThreadPoolExecutor
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Clock = field(default_factory=RealClock)
+    rng: random.Random = field(default_factory=random.Random)
+    account_cache_ttl: float = 300.0
+    observe: CallObserver | None = None
+    _accounts_by_email: dict[str, _CacheEntry] = field(default_factory=dict)
+
+    # ---- what the handlers use -------------------------------------------------------------
+
+    async def find_user(self, email: str) -> UserRecord | None:
+        """The Chime user with this email, with the account that holds them, or None."""
+        cached = self._cached_account(email)
+        if cached is not None:
+            record = await self._user_in(cached, email)
+            if record is not None:
+                return record
+            # The user moved or left since we cached their account: look again from the top.
+            self._accounts_by_email.pop(email, None)
+        accounts = await self.list_accounts(user_email=email)
+        for account in accounts:
+            record = await self._user_in(account, email)
+            if record is not None:
+                self._remember(email, account)
+                return record
+        return None
+
+    async def list_accounts(
+        self, *, name: str | None = None, user_email: str | None = None
+    ) -> list[Account]:
+        params: dict[str, Any] = {}
+        if name is not None:
+            params["Name"] = name
+        if user_email is not None:
+            params["UserEmail"] = user_email
+        raw = await self._paginate("ListAccounts", "list_accounts", "Accounts", **params)
+        return [Account.from_api(a) for a in raw]
+
+    async def create_user(self, account: Account, email: str, user_type: UserType) -> ChimeUser:
+        raw = await self._call(
+            "CreateUser",
+            "create_user",
+            AccountId=account.account_id,
+            Email=email,
+            UserType=user_type.value,
+        )
+        return ChimeUser.from_api(raw["User"])
+
+    async def invite_user(self, account: Account, email: str, user_type: UserType) -> InviteResult:
+        raw = await self._call(
+            "InviteUsers",
+            "invite_users",
+            AccountId=account.account_id,
+            UserEmailList=[email],
+            UserType=user_type.value,
+        )
+        invites = raw.get("Invites") or [{}]
+        first = invites[0]
+        return InviteResult(
+            first.get("InviteId", ""), first.get("Status"), first.get("EmailStatus")
+        )
+
+    async def ping(self) -> None:
+        """One cheap authorized call: proves reachability and permission."""
+        await self._call("ListAccounts", "list_accounts", MaxResults=1)
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _cached_account(self, email: str) -> Account | None:
+        entry = self._accounts_by_email.get(email)
+        if entry is None:
+            return None
+        if entry.expires <= self.clock.monotonic():
+            del self._accounts_by_email[email]
+            return None
+        return entry.account
+
+    def _remember(self, email: str, account: Account) -> None:
+        if self.account_cache_ttl > 0:
+            expires = self.clock.monotonic() + self.account_cache_ttl
+            self._accounts_by_email[email] = _CacheEntry(account, expires)
+
+    async def _user_in(self, account: Account, email: str) -> UserRecord | None:
+        try:
+            users = await self._paginate(
+                "ListUsers", "list_users", "Users", AccountId=account.account_id, UserEmail=email
+            )
+        except ChimeNotFound:
+            return None  # the account itself is gone
+        match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email), None)
+        if match is None:
+            return None
+        detail = await self._call(
+            "GetUser", "get_user", AccountId=account.account_id, UserId=match["UserId"]
+        )
+        return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
+
+    async def _paginate(
+        self, operation: str, method: str, key: str, **params: Any
+    ) -> list[dict[str, Any]]:
+        def collect() -> list[dict[str, Any]]:
+            paginator = self.client.get_paginator(method)
+            items: list[dict[str, Any]] = []
+            for page in paginator.paginate(**params):
+                items.extend(page.get(key, []))
+            return items
+
+        return await self._with_retries(operation, collect)
+
+    async def _call(self, operation: str, method: str, **params: Any) -> dict[str, Any]:
+        fn = getattr(self.client, method)
+        return await self._with_retries(operation, lambda: fn(**params))
+
+    async def _with_retries(self, operation: str, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        started = self.clock.monotonic()
+        attempt = 0
+        while True:
+            try:
+                result = await loop.run_in_executor(self.executor, work)
+            except (ClientError, BotoCoreError) as exc:
+                error = _classify(operation, exc)
+                self._observed(operation, getattr(error, "code", "") or type(exc).__name__)
+                if not isinstance(error, ChimeUnavailable):
+                    raise error from exc
+                delay = self.retry.backoff(attempt, self.rng)
+                elapsed = self.clock.monotonic() - started
+                if elapsed + delay >= self.retry.budget:
+                    log.warning(
+                        "giving up on %s after %d attempts in %.1fs: %s",
+                        operation,
+                        attempt + 1,
+                        elapsed,
+                        error.code,
+                    )
+                    raise error from exc
+                attempt += 1
+                log.info(
+                    "retrying %s after %s (attempt %d, waiting %.2fs)",
+                    operation,
+                    error.code,
+                    attempt + 1,
+                    delay,
+                )
+                await self.clock.sleep(delay)
+            else:
+                self._observed(operation, "ok")
+                return result
+
+    def _observed(self, operation: str, outcome: str) -> None:
+        if self.observe is not None:
+            self.observe(operation, outcome)
+
+
+def _classify(operation: str, exc: Exception) -> ChimeError:
+    """Map a botocore failure to the bot's taxonomy; transient ones become ChimeUnavailable."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = str(err.get("Message", "")) or code
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in TRANSIENT_CODES or status in (500, 502, 503, 504):
+            return ChimeUnavailable(operation, f"{operation} failed: {code or status}.", code=code)
+        if code in PERMISSION_CODES:
+            return ChimePermissionDenied(operation, message, code=code)
+        if code == "NotFoundException":
+            return ChimeNotFound(operation, message, code=code)
+        if code == "ConflictException":
+            return ChimeConflict(operation, message, code=code)
+        if code == "BadRequestException":
+            return ChimeRejected(operation, f"Amazon Chime said: {message}", code=code)
+        return ChimeRejected(operation, f"Amazon Chime said {code}: {message}", code=code)
+    if isinstance(exc, NoCredentialsError):
+        return ChimePermissionDenied(operation, "no AWS credentials found", code="NoCredentials")
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return ChimeUnavailable(
+            operation,
+            f"Could not reach Amazon Chime ({type(exc).__name__}).",
+            code=type(exc).__name__,
+        )
+    return ChimeRejected(operation, f"The AWS SDK refused the call: {exc}", code=type(exc).__name__)

@@ -1,0 +1,23 @@
+"""The dependencies every handler receives, built once by the composition root (`bot.app`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.authz import Policy
+from bot.chime import Clock, Directory, RealClock
+from bot.jobs import Jobs
+from bot.replies import Responder
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    policy: Policy
+    directory: Directory
+    responder: Responder
+    jobs: Jobs
+    clock: Clock = field(default_factory=RealClock)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))

@@ -1,0 +1,155 @@
+"""Configuration: one pydantic-settings model, built once in the CLI and passed down.
+
+Environment variables (and a `.env` file) are the only source. Tokens are SecretStr so they never
+appear in reprs or logs. Problems are collected, never raised one at a time, so an operator sees
+every mistake in a single run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+Mode = Literal["serve", "demo", "console", "check"]
+
+
+def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    ids = tuple(str(item).strip() for item in items if str(item).strip())
+    bad = [i for i in ids if not pattern.fullmatch(i)]
+    if bad:
+        raise ValueError(f"not {what}: {', '.join(bad)}")
+    return ids
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    aws_region: str = "us-east-1"
+
+    chime_allowed_channels: Annotated[tuple[str, ...], NoDecode] = ()
+    chime_approvers: Annotated[tuple[str, ...], NoDecode] = ()
+    chime_approval_channel: str | None = None
+    chime_default_account: str | None = None
+    chime_store_url: str | None = None
+    chime_request_ttl: int = Field(default=86400, gt=0)
+    chime_account_cache_ttl: float = Field(default=300.0, ge=0)
+    # Bounded worker pool for boto3 (which blocks); the HTTP pool is sized to match.
+    chime_max_concurrency: int = Field(default=32, ge=1, le=512)
+    # Total time one Chime operation may spend retrying before the user is told to try again.
+    chime_retry_budget: float = Field(default=20.0, gt=0)
+
+    port: int = Field(default=3000, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("chime_allowed_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: object) -> tuple[str, ...]:
+        return _split_ids(value, CHANNEL_ID, "Slack channel IDs (like C0123ABCD)")
+
+    @field_validator("chime_approvers", mode="before")
+    @classmethod
+    def _approvers(cls, value: object) -> tuple[str, ...]:
+        return _split_ids(value, USER_ID, "Slack user IDs (like U0123ABCD)")
+
+    @field_validator("chime_approval_channel", mode="before")
+    @classmethod
+    def _approval_channel(cls, value: object) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        text = str(value).strip()
+        if not CHANNEL_ID.fullmatch(text):
+            raise ValueError(f"not a Slack channel ID (like C0123ABCD): {text}")
+        return text
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    def problems_for(self, mode: Mode) -> list[str]:
+        """What this mode needs that is missing; empty when it can start."""
+        return _missing_credentials(self.slack_bot_token, self.slack_signing_secret, mode)
+
+    def data_dir(self) -> Path:
+        return Path(".chime-bot")
+
+
+def _missing_credentials(
+    bot_token: SecretStr | None, signing_secret: SecretStr | None, mode: Mode
+) -> list[str]:
+    problems: list[str] = []
+    if mode in ("serve", "check"):
+        if not _secret(bot_token):
+            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
+        if not _secret(signing_secret):
+            problems.append("SLACK_SIGNING_SECRET: missing (Basic Information > App Credentials)")
+    return problems
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+class ConfigError(Exception):
+    """Every configuration problem at once, phrased for the operator."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def render(self) -> str:
+        lines = ["chime-bot: configuration problems:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Set these as environment variables or in a .env file; see README.md.")
+        return "\n".join(lines)
+
+
+def load_settings(mode: Mode, **overrides: object) -> Settings:
+    """Build Settings from the environment, raising ConfigError listing every problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [_describe(err) for err in exc.errors()]
+        # Token presence cannot fail validation, so a lenient read still reports it alongside.
+        problems += _Credentials(**overrides).problems_for(mode)  # type: ignore[arg-type]
+        raise ConfigError(problems) from None
+    problems = settings.problems_for(mode)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+class _Credentials(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+
+    def problems_for(self, mode: Mode) -> list[str]:
+        return _missing_credentials(self.slack_bot_token, self.slack_signing_secret, mode)
+
+
+def _describe(err: object) -> str:
+    e = err if isinstance(err, dict) else {}
+    field = ".".join(str(p) for p in e.get("loc", ())) or "settings"
+    message = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{field.upper()}: {message}"

@@ -1,0 +1,355 @@
+"""A local stand-in for Slack: both what the bot calls and what calls the bot.
+
+`SlackStandIn` is an aiohttp server that answers the Web API methods the bot uses (at
+`SLACK_API_URL`) and receives `response_url` posts, recording all of it. `SlackSender` plays
+Slack's side of the conversation: it builds slash-command forms and `block_actions` payloads the
+way Slack does, signs them with the v0 scheme and POSTs them to the bot's HTTP endpoint.
+
+The demo, the console, the benchmark and the tests all use these, so the bot is always exercised
+through the same door that real Slack uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, web
+from slack_sdk.signature import SignatureVerifier
+
+TEAM_ID = "T0CHIMEBOT"
+BOT_USER_ID = "U0CHIMEBOT"
+RESPONSE_URL_LIMIT = 5  # Slack accepts 5 posts per response_url (within 30 minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class PostedMessage:
+    channel: str
+    ts: str
+    message: dict[str, Any]
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    ephemeral_to: str | None = None
+
+    @property
+    def current(self) -> dict[str, Any]:
+        return self.updates[-1] if self.updates else self.message
+
+
+class SlackStandIn:
+    """The Slack Web API and response_url endpoints, on 127.0.0.1, recording what the bot says."""
+
+    def __init__(self, *, bot_token: str = "xoxb-standin") -> None:
+        self.bot_token = bot_token
+        self.calls: list[ApiCall] = []
+        self.responses: dict[str, list[dict[str, Any]]] = {}
+        self.messages: list[PostedMessage] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._base = ""
+        self._ts = itertools.count(1)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{rid}", self._response)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self._base = f"http://{host}:{sockets[0].getsockname()[1]}"
+        return self.api_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._base}/api/"
+
+    def new_response_url(self) -> tuple[str, str]:
+        rid = secrets.token_hex(8)
+        self.responses[rid] = []
+        return rid, f"{self._base}/response/{rid}"
+
+    # ---- what tests and tools read ---------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until `predicate()` holds; raise TimeoutError naming what was seen otherwise."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"condition not met within {timeout}s; calls={[c.method for c in self.calls]}"
+                ) from None
+
+    async def wait_responses(self, rid: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        await self.wait_for(lambda: len(self.responses.get(rid, [])) >= count, timeout)
+        return self.responses[rid]
+
+    def message_at(self, channel: str, ts: str) -> PostedMessage | None:
+        return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+    # ---- handlers --------------------------------------------------------------------------
+
+    async def _record(self, fn: Callable[[], None]) -> None:
+        async with self._changed:
+            fn()
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(args.get("token", ""))
+        if method != "apps.connections.open" and token != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        result = self._answer(method, args)
+        await self._record(lambda: self.calls.append(ApiCall(method, args)))
+        return web.json_response(result)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://standin.slack.test/",
+                "team": "Stand-in",
+                "user": "chimebot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": "B0CHIMEBOT",
+            }
+        if method == "chat.postMessage":
+            channel = str(args.get("channel", ""))
+            ts = self._next_ts()
+            self.messages.append(PostedMessage(channel, ts, _message(args, ts)))
+            return {"ok": True, "channel": channel, "ts": ts, "message": _message(args, ts)}
+        if method == "chat.update":
+            found = self.message_at(str(args.get("channel", "")), str(args.get("ts", "")))
+            if found is None:
+                return {"ok": False, "error": "message_not_found"}
+            found.updates.append(_message(args, found.ts))
+            return {"ok": True, "channel": found.channel, "ts": found.ts}
+        if method == "chat.postEphemeral":
+            channel = str(args.get("channel", ""))
+            ts = self._next_ts()
+            self.messages.append(
+                PostedMessage(
+                    channel, ts, _message(args, ts), ephemeral_to=str(args.get("user", ""))
+                )
+            )
+            return {"ok": True, "message_ts": ts}
+        if method == "conversations.open":
+            users = str(args.get("users", ""))
+            return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        rid = request.match_info["rid"]
+        posts = self.responses.get(rid)
+        if posts is None:
+            return web.Response(status=404, text="no_such_url")
+        if len(posts) >= RESPONSE_URL_LIMIT:
+            return web.Response(status=404, text="used_url")
+        body = await request.json()
+        await self._record(lambda: posts.append(body))
+        return web.Response(text="ok")
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        data = await request.json()
+        return dict(data) if isinstance(data, dict) else {}
+    form = await request.post()
+    args: dict[str, Any] = {}
+    for key, value in form.items():
+        text = str(value)
+        # slack_sdk form-encodes `blocks` as a JSON string.
+        args[key] = json.loads(text) if key in ("blocks", "attachments") and text else text
+    return args
+
+
+def _message(args: dict[str, Any], ts: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "ts": ts,
+        "user": BOT_USER_ID,
+        "text": args.get("text", ""),
+        "blocks": args.get("blocks", []),
+    }
+
+
+# ---- Slack's side: signed requests to the bot ------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    """One request to the bot: the HTTP ack and whatever arrives at its response_url after."""
+
+    status: int
+    ack: dict[str, Any] | None
+    ack_seconds: float
+    response_id: str
+    standin: SlackStandIn
+
+    async def replies(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The ack body (if it had content) followed by response_url posts, `count` in all."""
+        first = [self.ack] if self.ack else []
+        if len(first) < count:
+            await self.standin.wait_responses(self.response_id, count - len(first), timeout)
+        return first + self.standin.responses[self.response_id]
+
+    async def reply(self, timeout: float = 10.0) -> dict[str, Any]:
+        return (await self.replies(1, timeout))[0]
+
+
+class SlackSender:
+    def __init__(
+        self, bot_url: str, signing_secret: str, standin: SlackStandIn, session: ClientSession
+    ) -> None:
+        self.bot_url = bot_url
+        self.signing_secret = signing_secret
+        self.standin = standin
+        self.session = session
+
+    async def command(
+        self,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        command: str = "/chime",
+        retry_num: int | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> Exchange:
+        rid, response_url = self.standin.new_response_url()
+        form = {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "standin",
+            "channel_id": channel_id,
+            "channel_name": channel_id.lower(),
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0CHIMEBOT",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}",
+        }
+        return await self._post(urlencode(form), rid, retry_num, timestamp, secret)
+
+    async def click(
+        self,
+        message: dict[str, Any],
+        label: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        retry_num: int | None = None,
+    ) -> Exchange:
+        """Press the button labelled `label` on a message the bot posted, as Slack would."""
+        block_id, button = find_button(message, label)
+        rid, response_url = self.standin.new_response_url()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0CHIMEBOT",
+            "token": "deprecated-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message.get("ts", ""),
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}",
+            "team": {"id": TEAM_ID, "domain": "standin"},
+            "channel": {"id": channel_id, "name": channel_id.lower()},
+            "message": message,
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button.get("value", ""),
+                    "style": button.get("style"),
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self._post(body, rid, retry_num, None, None)
+
+    def sign(self, body: str, timestamp: int, secret: str | None = None) -> str:
+        verifier = SignatureVerifier(secret or self.signing_secret)
+        return verifier.generate_signature(timestamp=str(timestamp), body=body)
+
+    async def _post(
+        self, body: str, rid: str, retry_num: int | None, timestamp: int | None, secret: str | None
+    ) -> Exchange:
+        ts = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": self.sign(body, ts, secret),
+        }
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        started = time.perf_counter()
+        async with self.session.post(self.bot_url, data=body.encode(), headers=headers) as resp:
+            raw = await resp.read()
+            elapsed = time.perf_counter() - started
+            ack = json.loads(raw) if raw and resp.content_type == "application/json" else None
+            return Exchange(resp.status, ack, elapsed, rid, self.standin)
+
+
+def find_button(message: dict[str, Any], label: str) -> tuple[str, dict[str, Any]]:
+    """The (block_id, element) of the button whose visible label is `label`."""
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("type") == "button" and element["text"]["text"] == label:
+                return block.get("block_id", ""), element
+    raise LookupError(f"no button labelled {label!r} on this message")
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (block_id, button) on a message, in display order."""
+    found = []
+    for block in message.get("blocks", []):
+        if block.get("type") == "actions":
+            for element in block.get("elements", []):
+                if element.get("type") == "button":
+                    found.append((block.get("block_id", ""), element))
+    return found

@@ -1,0 +1,101 @@
+"""Render Block Kit messages as readable terminal text, for `demo` and `console`.
+
+It shows what a person would read in Slack: mrkdwn markers dropped, entities decoded, Slack date
+tokens replaced by their fallback text, buttons as `[label]` (or `[n] label` when numbered).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.commands import unescape
+
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+_EMOJI = {
+    ":warning:": "⚠",
+    ":mag:": "🔎",
+    ":grey_question:": "?",
+    ":white_check_mark:": "✔",
+    ":x:": "✘",
+    ":hourglass_flowing_sand:": "⏳",
+    ":no_entry:": "⛔",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    bold: Callable[[str], str]
+    dim: Callable[[str], str]
+    accent: Callable[[str], str]
+
+    @classmethod
+    def plain(cls) -> Style:
+        return cls(bold=str, dim=str, accent=str)
+
+    @classmethod
+    def ansi(cls) -> Style:
+        return cls(
+            bold=lambda s: f"\x1b[1m{s}\x1b[0m",
+            dim=lambda s: f"\x1b[2m{s}\x1b[0m",
+            accent=lambda s: f"\x1b[36m{s}\x1b[0m",
+        )
+
+
+def mrkdwn_to_text(text: str) -> str:
+    text = _DATE.sub(lambda m: m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(2), text)
+    for code, glyph in _EMOJI.items():
+        text = text.replace(code, glyph)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)
+    text = re.sub(r"`([^`\n]+)`", r"\1", text)
+    return unescape(text)
+
+
+def _text(obj: dict[str, Any] | None) -> str:
+    if not obj:
+        return ""
+    raw = str(obj.get("text", ""))
+    return mrkdwn_to_text(raw) if obj.get("type") == "mrkdwn" else raw
+
+
+ButtonLabel = Callable[[str, dict[str, Any]], str]
+
+
+def render(
+    message: dict[str, Any], *, style: Style | None = None, label: ButtonLabel | None = None
+) -> str:
+    """The message as lines of text; `label(block_id, button)` can number buttons."""
+    style = style or Style.plain()
+    blocks = message.get("blocks") or []
+    if not blocks:
+        return mrkdwn_to_text(str(message.get("text", "")))
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _text(block.get("text"))
+            lines += [style.bold(title), style.dim("─" * min(len(title), 60))]
+        elif kind == "section":
+            if block.get("text"):
+                lines.append(_text(block["text"]))
+            for item in block.get("fields") or []:
+                name, _, value = _text(item).partition("\n")
+                lines.append(f"  {style.bold(name + ':'):<24} {value}")
+        elif kind == "context":
+            lines.append(style.dim("  ".join(_text(e) for e in block.get("elements", []))))
+        elif kind == "divider":
+            lines.append(style.dim("─" * 40))
+        elif kind == "actions":
+            shown = []
+            for element in block.get("elements", []):
+                if element.get("type") != "button":
+                    continue
+                text = element["text"]["text"]
+                shown.append(label(block.get("block_id", ""), element) if label else f"[{text}]")
+            lines.append(style.accent("  ".join(shown)))
+    return "\n".join(lines)

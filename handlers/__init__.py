@@ -1,0 +1,19 @@
+"""Slack listeners, one module per subcommand; `register` wires them into a Bolt app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from handlers.context import Ack
+from handlers.slash import on_command
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    # Bolt injects listener arguments by name, so these closures keep the exact names it expects.
+    async def chime_command(ack: Ack, command: dict[str, Any]) -> None:
+        await on_command(deps, ack, command)
+
+    app.command("/chime")(chime_command)

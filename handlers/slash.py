@@ -1,0 +1,64 @@
+"""The `/chime` entry point: parse, authorize, route. Everything here runs before the ack and makes
+no network call, so the ack always goes out in milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot import commands
+from bot.cards import error_card
+from bot.deps import Deps
+from bot.errors import InvalidInput, reply_for
+from handlers import help as help_handler
+from handlers import user as user_handler
+from handlers.context import Ack, Invocation, reply_now
+
+Handler = Callable[[Any, Invocation, Deps], Awaitable[None]]
+
+
+def routes() -> dict[type, Handler]:
+    return {
+        commands.Help: help_handler.handle,
+        commands.LookupUser: user_handler.handle,
+        commands.Invalid: _invalid,
+        commands.Invite: _not_yet,
+        commands.Pending: _not_yet,
+    }
+
+
+async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
+    error = InvalidInput(cmd.problem, hint=f"Usage: {cmd.usage}")
+    await reply_now(inv, deps, error.reply(), "invalid")
+
+
+async def _not_yet(cmd: object, inv: Invocation, deps: Deps) -> None:
+    reply = error_card("Not available yet", "This subcommand is not available in this version.")
+    await reply_now(inv, deps, reply, "unavailable")
+
+
+async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:
+    text = str(command.get("text") or "")
+    parsed = commands.parse(text)
+    inv = Invocation(
+        user_id=str(command.get("user_id", "")),
+        channel_id=str(command.get("channel_id", "")),
+        response_url=str(command.get("response_url", "")),
+        subcommand=type(parsed).__name__.lower(),
+        ack=ack,
+    )
+    try:
+        decision = deps.policy.may_use_channel(inv.channel_id)
+        if not decision.allowed:
+            deps.log.warning(
+                "refused by channel policy: %s",
+                decision.reason,
+                extra={**inv.log_fields(), "outcome": "refused"},
+            )
+            reply = error_card("/chime is not enabled in this channel", decision.reason)
+            await reply_now(inv, deps, reply, "refused")
+            return
+        await routes()[type(parsed)](parsed, inv, deps)
+    except Exception as exc:
+        # Last line of defence: Slack must get a 200 with a readable answer, never a 5xx.
+        await reply_now(inv, deps, reply_for(exc, deps.log, **inv.log_fields()), "error")
