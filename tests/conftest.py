@@ -1,0 +1,37 @@
+"""Shared fixtures: the real bot over HTTP, with the Chime emulator and the Slack stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.emulator import ChimeEmulator
+from bot.offline import DEMO_CHANNEL, OfflineBot, offline_bot
+
+REQUESTER = "U0REQUESTER"
+CHANNEL = DEMO_CHANNEL
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
+    """No test may read the developer's AWS or Slack configuration, or a stray .env file."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "SLACK_", "CHIME_")) or name in ("PORT", "LOG_LEVEL"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def emulator() -> ChimeEmulator:
+    return ChimeEmulator()
+
+
+@pytest.fixture
+async def bot(emulator: ChimeEmulator) -> AsyncIterator[OfflineBot]:
+    async with offline_bot(emulator=emulator) as running:
+        yield running
