@@ -1,0 +1,144 @@
+"""Chime failures over real HTTP: retries, give-up within the budget, and plain-language replies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bot.emulator import ChimeEmulator, Fault
+from bot.offline import OfflineBot, offline_bot
+from tests.blockkit import all_text, assert_valid_message
+from tests.conftest import CHANNEL, REQUESTER
+
+
+class VirtualClock:
+    """Backoff sleeps advance virtual time instantly, so retry budgets are tested exactly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
+    async with offline_bot(emulator=emulator, clock=clock) as running:
+        yield running
+
+
+async def card_for(bot: OfflineBot, text: str = "user ada@example.com") -> dict:
+    exchange = await bot.sender.command(text, user_id=REQUESTER, channel_id=CHANNEL)
+    assert exchange.status == 200
+    assert exchange.ack is None
+    card = await exchange.reply()
+    assert_valid_message(card)
+    return card
+
+
+@pytest.mark.parametrize(
+    "error", ["ThrottledClientException", "ServiceUnavailableException", "ServiceFailureException"]
+)
+async def test_two_transient_errors_then_success_still_give_the_card(
+    bot: OfflineBot, clock: VirtualClock, error: str
+) -> None:
+    bot.emulator.inject("ListAccounts", Fault(error, times=2))
+    card = await card_for(bot)
+    assert "Ada Lovelace" in all_text(card)
+    assert bot.emulator.count("ListAccounts") == 3
+    assert len(clock.slept) == 2
+
+
+async def test_permanent_503_gives_a_clear_error_within_the_budget(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    bot.emulator.inject("ListAccounts", Fault("ServiceUnavailableException", times=-1))
+    exchange = await bot.sender.command(
+        "user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL
+    )
+    # The ack went out before the retries: it carries nothing and no reply has been sent yet.
+    assert exchange.status == 200 and exchange.ack is None
+    card = await exchange.reply()
+    assert "not answering" in card["text"]
+    assert "Try again" in all_text(card)
+    attempts = bot.emulator.count("ListAccounts")
+    assert attempts >= 4, "it should keep trying for most of the budget"
+    # Every retry started inside the 20 s budget (virtual time: backoff sleeps only).
+    assert sum(clock.slept) < bot.runtime.settings.chime_retry_budget
+    assert len(clock.slept) == attempts - 1
+
+
+async def test_ack_is_immediate_even_when_chime_is_slow(bot: OfflineBot) -> None:
+    bot.emulator.set_latency(0.5, "ListAccounts")
+    exchange = await bot.sender.command(
+        "user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL
+    )
+    assert exchange.status == 200
+    assert bot.slack.responses[exchange.response_id] == [], "card must come after the ack"
+    card = await exchange.reply()
+    assert "Ada Lovelace" in all_text(card)
+
+
+@pytest.mark.parametrize("error", ["ForbiddenException", "UnauthorizedClientException"])
+async def test_permission_errors_name_the_iam_action(
+    bot: OfflineBot, clock: VirtualClock, error: str
+) -> None:
+    bot.emulator.inject("GetUser", Fault(error))
+    card = await card_for(bot)
+    text = all_text(card)
+    assert "not allowed" in text
+    assert "chime:GetUser" in text
+    assert clock.slept == [], "permission errors are not retried"
+
+
+async def test_not_found_from_chime_says_not_found(bot: OfflineBot) -> None:
+    bot.emulator.inject("GetUser", Fault("NotFoundException"))
+    card = await card_for(bot)
+    assert "Not found" in card["text"]
+
+
+async def test_bad_request_says_the_request_was_rejected(bot: OfflineBot) -> None:
+    bot.emulator.inject("ListAccounts", Fault("BadRequestException", message="odd <input>"))
+    card = await card_for(bot)
+    assert "rejected" in card["text"]
+    assert "odd &lt;input&gt;" in all_text(card)
+
+
+def test_which_errors_botocore_standard_mode_retries_for_chime() -> None:
+    """Why Directory retries on its own: botocore's standard mode skips Chime's 429."""
+    emulator = ChimeEmulator()
+    with emulator.running_in_thread() as url:
+        client = boto3.client(
+            "chime",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+        )
+        emulator.inject("ListAccounts", Fault("ServiceUnavailableException", times=1))
+        client.list_accounts()
+        assert emulator.count("ListAccounts") == 2, "503 is retried by status code"
+
+        emulator.reset_calls()
+        emulator.inject("ListAccounts", Fault("ThrottledClientException", times=1))
+        with pytest.raises(ClientError) as raised:
+            client.list_accounts()
+        assert raised.value.response["Error"]["Code"] == "ThrottledClientException"
+        assert emulator.count("ListAccounts") == 1, "429 ThrottledClientException is not retried"

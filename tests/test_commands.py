@@ -1,0 +1,112 @@
+"""Parsing `/chime` text exactly as Slack sends it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.commands import Help, Invalid, Invite, LookupUser, Pending, parse, parse_email
+from bot.models import UserType
+
+CHIME_EMAIL = re.compile(r".+@.+\..+")
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("ada@example.com", "ada@example.com"),
+        ("  Ada@Example.COM ", "ada@example.com"),
+        ("<mailto:ada@example.com|ada@example.com>", "ada@example.com"),
+        ("<mailto:ada@example.com>", "ada@example.com"),
+        ("<MAILTO:Ada@Example.com|Ada@Example.com>", "ada@example.com"),
+        ("o&amp;connor@example.ie", "o&connor@example.ie"),
+        ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+    ],
+)
+def test_emails_slack_sends_are_understood(token: str, expected: str) -> None:
+    assert parse_email(token) == expected
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-an-email",
+        "a@b",
+        "@example.com",
+        "ada@",
+        "ada@@example.com",
+        "<@U012AB>",
+        "<!channel>",
+        "<http://x.example|ada@example.com>",
+        "&lt;ada@example.com&gt;",
+        "ada@example.com|x",
+        "ada@exam\tple.com",
+        "ada@example.",
+        "ada@.com",
+        "a" * 250 + "@x.io",
+    ],
+)
+def test_non_emails_are_rejected(token: str) -> None:
+    assert parse_email(token) is None
+
+
+def test_subcommands() -> None:
+    assert parse("") == Help()
+    assert parse("   ") == Help()
+    assert parse("help") == Help()
+    assert parse("whatever") == Help(unknown="whatever")
+    assert parse("user ada@example.com") == LookupUser("ada@example.com")
+    assert parse("pending") == Pending()
+    assert isinstance(parse("pending now"), Invalid)
+
+
+def test_invite_options_and_reason() -> None:
+    cmd = parse(
+        'invite <mailto:ada@example.com|ada@example.com> --account "Example Corp" '
+        "--type shareddevice lobby screen &amp; more"
+    )
+    assert cmd == Invite(
+        "ada@example.com", "Example Corp", UserType.SHARED_DEVICE, "lobby screen & more"
+    )
+    assert parse("invite ada@example.com") == Invite("ada@example.com", None, UserType.PRIVATE, "")
+    assert parse("invite ada@example.com --account=Labs hi").account == "Labs"  # type: ignore[union-attr]
+    smart = parse("invite ada@example.com --account “Example Corp” x")
+    assert smart.account == "Example Corp"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "invite",
+        "invite nope",
+        "invite ada@example.com --type Robot",
+        "invite ada@example.com --account",
+        "invite ada@example.com --force",
+    ],
+)
+def test_bad_invites_explain_usage(text: str) -> None:
+    cmd = parse(text)
+    assert isinstance(cmd, Invalid)
+    assert cmd.usage.startswith("/chime invite")
+
+
+slack_like = st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda a, b: f"user {a}@{b}", st.text(max_size=20), st.text(max_size=20)),
+    st.builds(lambda a: f"user <mailto:{a}|{a}>", st.text(max_size=30)),
+    st.builds(lambda a: f"invite {a}", st.text(max_size=60)),
+    st.sampled_from(["user <!channel>", "user <@U123|bob>", "user &lt;x@y.z&gt;"]),
+)
+
+
+@given(slack_like)
+def test_parse_never_raises_and_only_valid_emails_get_through(text: str) -> None:
+    cmd = parse(text)
+    email = getattr(cmd, "email", None)
+    if email is not None:
+        assert CHIME_EMAIL.fullmatch(email)
+        assert not re.search(r"[\s<>|]", email)
+        assert email == email.lower()
