@@ -1,0 +1,29 @@
+# chime-bot container: `chime-bot serve` on $PORT, SQLite state on the /data volume.
+# The install step is the README's production install (`pip install .`), so the image runs the
+# path that `make test` exercises.
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY handlers ./handlers
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/venv/bin/pip install --no-cache-dir .
+
+FROM python:3.12-slim
+RUN useradd --create-home --uid 10001 chimebot \
+ && mkdir -p /data && chown chimebot:chimebot /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PORT=3000 \
+    LOG_FORMAT=json \
+    CHIME_STORE_URL=sqlite:////data/state.db
+USER chimebot
+WORKDIR /home/chimebot
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"
+STOPSIGNAL SIGTERM
+CMD ["chime-bot", "serve"]
