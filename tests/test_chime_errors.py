@@ -142,3 +142,16 @@ def test_which_errors_botocore_standard_mode_retries_for_chime() -> None:
             client.list_accounts()
         assert raised.value.response["Error"]["Code"] == "ThrottledClientException"
         assert emulator.count("ListAccounts") == 1, "429 ThrottledClientException is not retried"
+
+
+async def test_unexpected_failure_gets_an_error_id_that_is_in_the_log(
+    bot: OfflineBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.emulator.inject("GetUser", Fault("GarbledResponse"))
+    card = await card_for(bot)
+    text = all_text(card)
+    assert "Something went wrong" in text
+    error_id = text.split("Error ID `")[1].split("`")[0]
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].exc_info is not None, "traceback is logged with the ID"
+    assert "proxy error" not in text, "internals stay out of Slack"

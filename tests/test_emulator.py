@@ -26,7 +26,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from bot.emulator import ERRORS, ChimeEmulator, Fault
 
@@ -852,3 +852,23 @@ def test_cli_serves_until_sigterm(boto_session: boto3.session.Session) -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_applied_fault_takes_effect_before_failing() -> None:
+    emulator = ChimeEmulator()
+    with emulator.running_in_thread() as url:
+        client = boto3.client(
+            "chime",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        )
+        account = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
+        emulator.inject("CreateUser", Fault("ServiceFailureException", applied=True))
+        with pytest.raises(ClientError):
+            client.create_user(AccountId=account, Email="lost@example.com")
+        assert len(emulator.find_users("lost@example.com")) == 1
+        with pytest.raises(client.exceptions.ConflictException):
+            client.create_user(AccountId=account, Email="lost@example.com")

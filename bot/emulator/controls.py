@@ -15,6 +15,9 @@ from .errors import ERRORS
 
 OPERATIONS = ("ListAccounts", "ListUsers", "GetUser", "CreateUser", "InviteUsers")
 FOREVER = -1
+# Not a Chime error: a 200 whose body is not JSON, as from a misbehaving proxy. The SDK cannot
+# parse it, which is how tests reach the bot's handling of truly unexpected failures.
+GARBLED = "GarbledResponse"
 
 
 @dataclass(frozen=True)
@@ -24,16 +27,19 @@ class Fault:
     error: str
     times: int = 1
     message: str = "injected fault"
+    # True: the operation takes effect and only then is the error returned, like a response lost
+    # after the service acted. Retries then meet the effect of the first attempt.
+    applied: bool = False
 
     def __post_init__(self) -> None:
-        if self.error not in ERRORS:
+        if self.error not in ERRORS and self.error != GARBLED:
             raise ValueError(f"unknown error {self.error!r}; expected one of {list(ERRORS)}")
         if self.times != FOREVER and self.times < 1:
             raise ValueError("times must be >= 1, or -1 for forever")
 
     @property
     def status(self) -> int:
-        return ERRORS[self.error].status
+        return ERRORS[self.error].status if self.error in ERRORS else 200
 
 
 @dataclass(frozen=True)

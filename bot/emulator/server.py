@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .controls import Call, Controls, Fault, check_operation
+from .controls import GARBLED, Call, Controls, Fault, check_operation
 from .errors import ChimeError, bad_request, not_found
 from .state import ChimeState
 
@@ -156,9 +156,18 @@ class ChimeRoutes:
                 sent = await json_body(request)
                 params.update({k: sent[k] for k in BODY_MEMBERS[operation] if k in sent})
             await self._delay(operation)
-            self._raise_injected(operation)
-            body = self._state.dispatch(operation)(params)
-            response = json_response(body, SUCCESS_STATUS[operation])
+            fault = self._controls.take_fault(operation)
+            if fault is not None and fault.applied:
+                self._state.dispatch(operation)(params)
+            if fault is not None and fault.error == GARBLED:
+                response = web.Response(
+                    status=200, text="<html>proxy error</html>", content_type="text/html"
+                )
+            elif fault is not None:
+                raise ChimeError(fault.error, fault.message)
+            else:
+                body = self._state.dispatch(operation)(params)
+                response = json_response(body, SUCCESS_STATUS[operation])
         except ChimeError as err:
             response = error_response(err)
         self._controls.record(Call(operation, params, region, response.status))
@@ -168,11 +177,6 @@ class ChimeRoutes:
         seconds = self._controls.take_latency(operation)
         if seconds > 0:
             await asyncio.sleep(seconds)
-
-    def _raise_injected(self, operation: str) -> None:
-        fault = self._controls.take_fault(operation)
-        if fault is not None:
-            raise ChimeError(fault.error, fault.message)
 
 
 class ControlRoutes:
@@ -189,6 +193,7 @@ class ControlRoutes:
                 error=str(body.get("error")),
                 times=int(body.get("times", 1)),
                 message=str(body.get("message", "injected fault")),
+                applied=bool(body.get("applied", False)),
             )
         except (TypeError, ValueError) as exc:
             raise bad_request(str(exc)) from None
