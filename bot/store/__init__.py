@@ -1,0 +1,80 @@
+"""Durable request store with an audit trail.
+
+`open_store(settings.chime_store_url, data_dir=settings.data_dir())` gives a RequestStore; the
+rest of the bot should depend on that protocol, not on a backend class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store.base import (
+    DuplicateRequest,
+    RequestStore,
+    StoreError,
+    StoreNotWritable,
+    Transition,
+)
+from bot.store.codec import event_from_record, event_to_record, from_record, to_record
+from bot.store.model import (
+    OPEN_STATUSES,
+    AuditEvent,
+    InviteRequest,
+    Status,
+    new_request_id,
+)
+from bot.store.sqlite import SqliteStore
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AuditEvent",
+    "DuplicateRequest",
+    "InviteRequest",
+    "RequestStore",
+    "SqliteStore",
+    "Status",
+    "StoreError",
+    "StoreNotWritable",
+    "Transition",
+    "event_from_record",
+    "event_to_record",
+    "from_record",
+    "new_request_id",
+    "open_store",
+    "parse_store_url",
+    "to_record",
+]
+
+DEFAULT_FILENAME = "state.db"
+_SQLITE = "sqlite:///"
+_DYNAMODB = "dynamodb://"
+
+
+def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
+    """The SQLite file a CHIME_STORE_URL names; ValueError for anything this build cannot open.
+
+    Like SQLAlchemy, `sqlite:///state.db` is relative to the working directory and
+    `sqlite:////var/lib/chime-bot/state.db` is absolute.
+    """
+    text = (url or "").strip()
+    if not text:
+        return data_dir / DEFAULT_FILENAME
+    if text.startswith(_DYNAMODB):
+        # DynamoDB backend goes here: table name = text[len(_DYNAMODB):]. It must pass
+        # tests/test_store_contract.py unchanged (add a fixture param there).
+        raise ValueError("dynamodb:// store is not available in this build")
+    if not text.startswith(_SQLITE):
+        raise ValueError(_bad_url(text))
+    path = text[len(_SQLITE) :]
+    if not path or path.endswith("/") or path == ":memory:" or "?" in path:
+        # In-memory databases are per connection, so two processes could not share one.
+        raise ValueError(_bad_url(text))
+    return Path(path).expanduser()
+
+
+async def open_store(url: str | None, *, data_dir: Path) -> RequestStore:
+    return await SqliteStore.open(parse_store_url(url, data_dir=data_dir))
+
+
+def _bad_url(text: str) -> str:
+    return f"CHIME_STORE_URL {text!r}: expected sqlite:///path/state.db or dynamodb://<table>"

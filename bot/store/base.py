@@ -1,0 +1,100 @@
+"""The contract every request store backend implements.
+
+Shaped so it maps onto single-item conditional writes (SQLite `UPDATE ... WHERE status IN`, a
+DynamoDB `ConditionExpression` on `status` and `expires_at`): no operation needs a multi-request
+transaction or a query language beyond "by id", "by dedupe key" and "by status".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from bot.store.model import AuditEvent, InviteRequest, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    ok: bool  # True if this call made the change
+    # The request as it is now: after the change, or the current state that blocked it.
+    # None if there is no such id.
+    request: InviteRequest | None
+
+
+class StoreError(Exception):
+    """The store could not do what was asked for a reason other than the request's state."""
+
+
+class StoreNotWritable(StoreError):
+    """The store can be read (maybe) but not written; the message says where and why."""
+
+
+class DuplicateRequest(Exception):
+    def __init__(self, existing: InviteRequest) -> None:
+        super().__init__(
+            f"{existing.email} already has an open request on account {existing.account_id}: "
+            f"{existing.id} ({existing.status.value})"
+        )
+        self.existing = existing
+
+
+@runtime_checkable
+class RequestStore(Protocol):
+    async def file(self, request: InviteRequest, *, now: float) -> InviteRequest:
+        """Insert `request` (with updated_at=now) and its "filed" audit event, atomically.
+
+        Raises DuplicateRequest if an open, unexpired request exists for the same
+        (email.lower(), account_id), and ValueError if the id is already taken.
+        """
+        ...
+
+    async def get(self, request_id: str) -> InviteRequest | None: ...
+
+    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
+        """The open, unexpired request for this person and account, if any."""
+        ...
+
+    async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:
+        """Remember where the approval card was posted; None if there is no such id."""
+        ...
+
+    async def transition(
+        self,
+        request_id: str,
+        *,
+        expect: frozenset[Status] | set[Status],
+        to: Status,
+        actor: str,
+        now: float,
+        action: str,
+        require_unexpired: bool = False,
+        **changes: Any,
+    ) -> Transition:
+        """One conditional write: status in `expect` (and expires_at > now if asked) -> `to`.
+
+        Also sets updated_at=now, any of decided_by/decided_at/result/error given in `changes`,
+        and attempts+1 when `to` is APPROVING; appends the audit event in the same write.
+        """
+        ...
+
+    async def list_open(self, *, now: float) -> list[InviteRequest]:
+        """Requests in OPEN_STATUSES, oldest first, including pending ones past expiry."""
+        ...
+
+    async def list_by_status(self, status: Status) -> list[InviteRequest]:
+        """Oldest first."""
+        ...
+
+    async def record(self, event: AuditEvent) -> None:
+        """Append an audit event on its own (e.g. "refused")."""
+        ...
+
+    async def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        """Oldest first."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Raise StoreNotWritable, with a message for the operator, if a write would fail."""
+        ...
+
+    async def close(self) -> None: ...

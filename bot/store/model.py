@@ -1,0 +1,79 @@
+"""What the store keeps: invite requests and the audit events about them.
+
+Plain frozen dataclasses, free of SQL, JSON and boto3, so handlers and cards can use them without
+knowing which backend is configured.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# RFC 4648 base32: upper case letters and digits 2-7 only, so ids are safe in URLs, Slack
+# action values and block ids, and are not mangled by case-folding clients.
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_ID_LENGTH = 10  # 50 random bits: collisions are negligible at chat-ops volumes
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVING = "approving"
+    APPROVED = "approved"
+    DENIED = "denied"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+# FAILED stays open: an approver may retry it, and it should still block a duplicate request.
+OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVING, Status.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRequest:
+    id: str
+    email: str
+    user_type: str  # "PrivateUser" | "SharedDevice"
+    reason: str
+    account_id: str
+    account_name: str
+    account_type: str  # "Team" | "EnterpriseLWA" | ...
+    requester: str  # Slack user ID
+    origin_channel: str  # Slack channel ID
+    created_at: float  # epoch seconds
+    expires_at: float  # epoch seconds
+    status: Status = Status.PENDING
+    card_channel: str | None = None
+    card_ts: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    # e.g. {"user_id": ...}, {"invite_status": "Pending", "invite_id": ...} or
+    # {"outcome": "already_exists"}
+    result: dict[str, str] | None = None
+    error: str | None = None
+    attempts: int = 0  # how many times execution was claimed (pending/failed -> approving)
+    updated_at: float = 0.0
+
+    def is_expired(self, now: float) -> bool:
+        # Only an undecided request can lapse; one being executed or already failed is past the
+        # point where the deadline matters.
+        return self.status == Status.PENDING and self.expires_at <= now
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    request_id: str
+    at: float
+    actor: str  # Slack user ID or "system"
+    # "filed" | "approve_claimed" | "denied" | "approved" | "failed" | "expired" |
+    # "retry_claimed" | "reconciled" | "refused" ...
+    action: str
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+def new_request_id() -> str:
+    return "REQ-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))

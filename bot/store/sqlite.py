@@ -1,0 +1,416 @@
+"""SQLite backend: one file, WAL mode, every write one `BEGIN IMMEDIATE` transaction.
+
+sqlite3 blocks, so each store owns a single-thread executor and one connection created on that
+thread; the event loop only awaits futures. Several store objects or processes may open the same
+file: `BEGIN IMMEDIATE` serializes writers (waiting up to the busy timeout rather than failing),
+and every state change re-checks the current status inside its transaction, so at most one of
+any number of concurrent callers wins a transition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
+from bot.store.codec import (
+    DEDUPE_KEY,
+    EVENT_FIELDS,
+    REQUEST_RECORD_FIELDS,
+    Record,
+    dedupe_key,
+    event_from_record,
+    event_to_record,
+    from_record,
+    to_record,
+)
+from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.rules import (
+    apply_fields,
+    blocks_new_request,
+    filed_event,
+    log_event,
+    may_transition,
+    normalize_expect,
+    transition_event,
+    transition_fields,
+)
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+_OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
+_OPEN_MARKS = ", ".join("?" for _ in _OPEN)
+
+_SCHEMA: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS requests (
+        id TEXT PRIMARY KEY NOT NULL,
+        email TEXT NOT NULL,
+        user_type TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        account_name TEXT NOT NULL,
+        account_type TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        origin_channel TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        card_channel TEXT,
+        card_ts TEXT,
+        decided_by TEXT,
+        decided_at REAL,
+        result TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL,
+        dedupe_key TEXT NOT NULL
+    )
+    """,
+    # No partial UNIQUE index for "one open request per email+account": whether a pending
+    # request still counts depends on the clock (expires_at), which an index cannot see. The
+    # check runs inside the filing transaction instead; this index only makes it cheap.
+    "CREATE INDEX IF NOT EXISTS requests_dedupe ON requests (dedupe_key, status)",
+    "CREATE INDEX IF NOT EXISTS requests_status ON requests (status, created_at)",
+    """
+    CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS audit_request ON audit (request_id, at, seq)",
+    # Append-only is enforced by the file itself, not just by this module's good manners.
+    """
+    CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END
+    """,
+    "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+)
+
+_REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
+_REQUEST_MARKS = ", ".join("?" for _ in REQUEST_RECORD_FIELDS)
+_EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
+_EVENT_MARKS = ", ".join("?" for _ in EVENT_FIELDS)
+
+
+class SqliteStore:
+    """RequestStore on one SQLite file. Create with `await SqliteStore.open(path)`."""
+
+    def __init__(self, path: Path, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+        self._path = path
+        self._executor = executor
+        # Only ever touched on the executor's thread (sqlite3 enforces it: check_same_thread).
+        self._conn = conn
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        path = Path(path)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chime-store")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except (OSError, sqlite3.Error) as exc:
+            executor.shutdown(wait=False)
+            raise StoreError(f"cannot open request store {path}: {exc}") from exc
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, executor, conn)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def file(self, request: InviteRequest, *, now: float) -> InviteRequest:
+        stored, event = await self._run(_file, request, now)
+        log_event(event)
+        return stored
+
+    async def get(self, request_id: str) -> InviteRequest | None:
+        return await self._run(_select, request_id)
+
+    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
+        return await self._run(_find_open, dedupe_key(email, account_id), now)
+
+    async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:
+        return await self._run(_set_card, request_id, channel, ts)
+
+    async def transition(
+        self,
+        request_id: str,
+        *,
+        expect: frozenset[Status] | set[Status],
+        to: Status,
+        actor: str,
+        now: float,
+        action: str,
+        require_unexpired: bool = False,
+        **changes: Any,
+    ) -> Transition:
+        outcome, event = await self._run(
+            _transition,
+            request_id,
+            normalize_expect(expect),
+            Status(to),
+            actor,
+            now,
+            action,
+            require_unexpired,
+            changes,
+        )
+        if event is not None:
+            log_event(event)
+        return outcome
+
+    async def list_open(self, *, now: float) -> list[InviteRequest]:
+        # `now` is unused: expired-but-pending requests are listed too, callers filter.
+        return await self._run(_select_many, "status IN (" + _OPEN_MARKS + ")", _OPEN)
+
+    async def list_by_status(self, status: Status) -> list[InviteRequest]:
+        return await self._run(_select_many, "status = ?", (Status(status).value,))
+
+    async def record(self, event: AuditEvent) -> None:
+        await self._run(_record, event)
+        log_event(event)
+
+    async def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        return await self._run(_audit_trail, request_id)
+
+    async def check_writable(self) -> None:
+        try:
+            await self._run(_touch)
+        except StoreError as exc:
+            raise StoreNotWritable(f"request store {self._path} is not writable: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            # Queued behind any operation still running, so those finish first.
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError(f"request store {self._path} is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            # If the caller is cancelled the operation still completes on the thread, so a
+            # transaction is never left half done; only its answer is lost.
+            return await loop.run_in_executor(self._executor, partial(fn, self._conn, *args))
+        except sqlite3.Error as exc:
+            raise StoreError(f"request store {self._path}: {exc}") from exc
+
+
+# Everything below runs on the store's executor thread.
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE itself.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.row_factory = _dict_row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()["journal_mode"]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"request store {path}: cannot enable WAL mode (got {mode!r})")
+        # FULL: a committed approval or audit event survives power loss, not just a crash.
+        conn.execute("PRAGMA synchronous = FULL")
+        _migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()["user_version"])
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    # Read first so an up-to-date store opens without a write (check_writable reports that).
+    if _user_version(conn) == SCHEMA_VERSION:
+        return
+    with _immediate(conn):
+        version = _user_version(conn)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"request store {path} has schema version {version}; this build knows "
+                f"{SCHEMA_VERSION}. Upgrade chime-bot or point CHIME_STORE_URL elsewhere."
+            )
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction; takes the write lock up front so it can never deadlock-upgrade."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _select(conn: sqlite3.Connection, request_id: str) -> InviteRequest | None:
+    row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+    return None if row is None else from_record(row)
+
+
+def _select_many(
+    conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
+) -> list[InviteRequest]:
+    rows = conn.execute(
+        f"SELECT * FROM requests WHERE {where} ORDER BY created_at, id", params
+    ).fetchall()
+    return [from_record(row) for row in rows]
+
+
+def _open_for_key(conn: sqlite3.Connection, key: str) -> list[InviteRequest]:
+    return _select_many(conn, f"{DEDUPE_KEY} = ? AND status IN ({_OPEN_MARKS})", (key, *_OPEN))
+
+
+def _find_open(conn: sqlite3.Connection, key: str, now: float) -> InviteRequest | None:
+    return next((r for r in _open_for_key(conn, key) if blocks_new_request(r, now)), None)
+
+
+def _file(
+    conn: sqlite3.Connection, request: InviteRequest, now: float
+) -> tuple[InviteRequest, AuditEvent]:
+    stored = replace(request, updated_at=float(now))
+    record = to_record(stored)
+    event = filed_event(stored, now=now)
+    with _immediate(conn):
+        # Check and insert under one write lock: no other writer can file in between.
+        existing = _find_open(conn, str(record[DEDUPE_KEY]), now)
+        if existing is not None:
+            raise DuplicateRequest(existing)
+        try:
+            conn.execute(
+                f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({_REQUEST_MARKS})",
+                tuple(record[name] for name in REQUEST_RECORD_FIELDS),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"request id {request.id} already exists") from exc
+        _insert_event(conn, event)
+    return from_record(record), event
+
+
+def _set_card(
+    conn: sqlite3.Connection, request_id: str, channel: str, ts: str
+) -> InviteRequest | None:
+    with _immediate(conn):
+        conn.execute(
+            "UPDATE requests SET card_channel = ?, card_ts = ? WHERE id = ?",
+            (channel, ts, request_id),
+        )
+        return _select(conn, request_id)
+
+
+def _transition(
+    conn: sqlite3.Connection,
+    request_id: str,
+    expect: frozenset[Status],
+    to: Status,
+    actor: str,
+    now: float,
+    action: str,
+    require_unexpired: bool,
+    changes: dict[str, Any],
+) -> tuple[Transition, AuditEvent | None]:
+    with _immediate(conn):
+        current = _select(conn, request_id)
+        if current is None:
+            return Transition(ok=False, request=None), None
+        if not may_transition(current, expect, now=now, require_unexpired=require_unexpired):
+            return Transition(ok=False, request=current), None
+        fields = transition_fields(current, to=to, now=now, changes=changes)
+        _conditional_update(conn, current, fields)
+        event = transition_event(current, fields, actor=actor, action=action, now=now)
+        _insert_event(conn, event)
+    return Transition(ok=True, request=apply_fields(current, fields)), event
+
+
+def _conditional_update(conn: sqlite3.Connection, current: InviteRequest, fields: Record) -> None:
+    # The write carries its own condition, as a DynamoDB UpdateItem would; under BEGIN IMMEDIATE
+    # it cannot miss, so a miss means the file is being written without the lock.
+    # Column names come from codec.encode_changes' fixed whitelist, never from callers.
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cursor = conn.execute(
+        f"UPDATE requests SET {assignments} WHERE id = ? AND status = ? AND attempts = ?",
+        (*fields.values(), current.id, current.status.value, current.attempts),
+    )
+    if cursor.rowcount != 1:
+        raise StoreError(f"request {current.id} changed under a write lock")
+
+
+def _insert_event(conn: sqlite3.Connection, event: AuditEvent) -> None:
+    record = event_to_record(event)
+    conn.execute(
+        f"INSERT INTO audit ({_EVENT_COLUMNS}) VALUES ({_EVENT_MARKS})",
+        tuple(record[name] for name in EVENT_FIELDS),
+    )
+
+
+def _record(conn: sqlite3.Connection, event: AuditEvent) -> None:
+    with _immediate(conn):
+        _insert_event(conn, event)
+
+
+def _audit_trail(conn: sqlite3.Connection, request_id: str) -> list[AuditEvent]:
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM audit WHERE request_id = ? ORDER BY at, seq",
+        (request_id,),
+    ).fetchall()
+    return [event_from_record(row) for row in rows]
+
+
+def _touch(conn: sqlite3.Connection) -> None:
+    # A real committed write: BEGIN IMMEDIATE alone can succeed on a file that rejects pages.
+    with _immediate(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('last_write_check', ?)",
+            (repr(time.time()),),
+        )

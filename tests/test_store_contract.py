@@ -1,0 +1,794 @@
+"""Contract tests for RequestStore backends.
+
+Everything above the "SQLite-specific" line talks to the store only through the protocol and
+`Backend.open()`, so another backend (DynamoDB) joins by adding a param to the `backend` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.store import (
+    OPEN_STATUSES,
+    AuditEvent,
+    DuplicateRequest,
+    InviteRequest,
+    RequestStore,
+    SqliteStore,
+    Status,
+    StoreError,
+    StoreNotWritable,
+    Transition,
+    event_from_record,
+    event_to_record,
+    from_record,
+    new_request_id,
+    open_store,
+    to_record,
+)
+from bot.store.codec import REQUEST_RECORD_FIELDS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOW = 1_700_000_000.0
+TTL = 86_400.0
+ACCOUNT = "11111111-2222-3333-4444-555555555555"
+OTHER_ACCOUNT = "99999999-8888-7777-6666-555555555555"
+PENDING = frozenset({Status.PENDING})
+CLAIMABLE = frozenset({Status.PENDING, Status.FAILED})
+
+
+@dataclass
+class Backend:
+    """How to reach one backing store: open more store objects on it, or name it by URL."""
+
+    name: str
+    url: str
+    data_dir: Path
+    stack: AsyncExitStack
+
+    async def open(self) -> RequestStore:
+        store = await open_store(self.url, data_dir=self.data_dir)
+        self.stack.push_async_callback(store.close)
+        return store
+
+
+@pytest.fixture(params=["sqlite"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'data' / 'state.db'}"
+        else:  # pragma: no cover - a new backend param must say how to reach it
+            raise AssertionError(f"unknown backend {request.param}")
+        yield Backend(request.param, url, tmp_path, stack)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> RequestStore:
+    return await backend.open()
+
+
+def make_request(**overrides: Any) -> InviteRequest:
+    fields: dict[str, Any] = {
+        "id": new_request_id(),
+        "email": "ada@example.com",
+        "user_type": "PrivateUser",
+        "reason": "new hire",
+        "account_id": ACCOUNT,
+        "account_name": "Engineering",
+        "account_type": "EnterpriseLWA",
+        "requester": "UREQUESTER",
+        "origin_channel": "CORIGIN",
+        "created_at": NOW,
+        "expires_at": NOW + TTL,
+    }
+    fields.update(overrides)
+    return InviteRequest(**fields)
+
+
+async def claim(
+    store: RequestStore, request_id: str, actor: str, *, now: float = NOW + 1
+) -> Transition:
+    return await store.transition(
+        request_id,
+        expect=PENDING,
+        to=Status.APPROVING,
+        actor=actor,
+        now=now,
+        action="approve_claimed",
+        require_unexpired=True,
+        decided_by=actor,
+        decided_at=now,
+    )
+
+
+async def deny(store: RequestStore, request_id: str, *, now: float = NOW + 1) -> Transition:
+    return await store.transition(
+        request_id,
+        expect=PENDING,
+        to=Status.DENIED,
+        actor="UAPPROVER",
+        now=now,
+        action="denied",
+        decided_by="UAPPROVER",
+        decided_at=now,
+    )
+
+
+async def approve(store: RequestStore, request_id: str, *, now: float = NOW + 1) -> Transition:
+    assert (await claim(store, request_id, "UAPPROVER", now=now)).ok
+    return await store.transition(
+        request_id,
+        expect={Status.APPROVING},
+        to=Status.APPROVED,
+        actor="system",
+        now=now + 1,
+        action="approved",
+        result={"user_id": "u-1"},
+    )
+
+
+# --- filing and reading ---------------------------------------------------------------------
+
+
+async def test_store_satisfies_protocol(store: RequestStore) -> None:
+    assert isinstance(store, RequestStore)
+
+
+async def test_file_and_get_round_trip_every_field(store: RequestStore) -> None:
+    full = make_request(
+        email="Zoë.O'Brien+chime@Example.com",
+        user_type="SharedDevice",
+        reason="room device — 会议室 🚀\nline 2; '; DROP TABLE requests; -- \x00 \u202e",
+        account_type="Team",
+        created_at=NOW + 0.125,
+        expires_at=NOW + TTL + 0.5,
+        status=Status.FAILED,
+        card_channel="CAPPROVALS",
+        card_ts="1700000000.000100",
+        decided_by="UAPPROVER",
+        decided_at=NOW + 2.75,
+        result={"invite_status": "Pending", "invite_id": "inv-1", "note": "ünïcode"},
+        error="ThrottlingException: slow down",
+        attempts=3,
+    )
+    bare = make_request(email="bare@example.com", account_id=OTHER_ACCOUNT)
+
+    for request in (full, bare):
+        filed = await store.file(request, now=NOW + 5)
+        assert filed == replace(request, updated_at=NOW + 5)
+        assert await store.get(request.id) == filed
+
+    got_bare = await store.get(bare.id)
+    assert got_bare is not None
+    assert (got_bare.card_channel, got_bare.decided_at, got_bare.result, got_bare.error) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert got_bare.status is Status.PENDING
+
+
+async def test_get_unknown_id_is_none(store: RequestStore) -> None:
+    assert await store.get("REQ-NOSUCHTHING") is None
+
+
+async def test_file_rejects_a_reused_id(store: RequestStore) -> None:
+    first = await store.file(make_request(), now=NOW)
+    with pytest.raises(ValueError, match=first.id):
+        await store.file(make_request(id=first.id, email="other@example.com"), now=NOW)
+
+
+async def test_duplicate_open_request_raises_with_the_existing_one(store: RequestStore) -> None:
+    first = await store.file(make_request(), now=NOW)
+    again = make_request(email="ADA@Example.COM", created_at=NOW + 10)
+
+    with pytest.raises(DuplicateRequest) as caught:
+        await store.file(again, now=NOW + 10)
+
+    assert caught.value.existing == first
+    assert await store.get(again.id) is None
+    assert [e.action for e in await store.audit_trail(again.id)] == []
+    # Same person on another account is a different request.
+    await store.file(make_request(account_id=OTHER_ACCOUNT), now=NOW + 10)
+
+
+@pytest.mark.parametrize("blocking", [Status.APPROVING, Status.FAILED])
+async def test_executing_or_failed_requests_still_block(
+    store: RequestStore, blocking: Status
+) -> None:
+    first = await store.file(make_request(), now=NOW)
+    assert (await claim(store, first.id, "UAPPROVER")).ok
+    if blocking is Status.FAILED:
+        failed = await store.transition(
+            first.id,
+            expect={Status.APPROVING},
+            to=Status.FAILED,
+            actor="system",
+            now=NOW + 2,
+            action="failed",
+            error="boom",
+        )
+        assert failed.ok
+    # Past expires_at too: only a *pending* request lapses.
+    with pytest.raises(DuplicateRequest) as caught:
+        await store.file(make_request(), now=NOW + TTL * 2)
+    assert caught.value.existing.status is blocking
+
+
+@pytest.mark.parametrize("decide", [deny, approve], ids=["denied", "approved"])
+async def test_new_request_allowed_once_the_first_is_decided(
+    store: RequestStore, decide: Callable[[RequestStore, str], Awaitable[Transition]]
+) -> None:
+    first = await store.file(make_request(), now=NOW)
+    assert (await decide(store, first.id)).ok
+
+    second = await store.file(make_request(created_at=NOW + 5), now=NOW + 5)
+
+    assert await store.get(second.id) == second
+    assert await store.find_open("ada@example.com", ACCOUNT, now=NOW + 5) == second
+
+
+async def test_new_request_allowed_once_the_first_has_expired(store: RequestStore) -> None:
+    first = await store.file(make_request(expires_at=NOW + 10), now=NOW)
+    with pytest.raises(DuplicateRequest):
+        await store.file(make_request(), now=NOW + 9.999)
+
+    # Still "pending" in the store (the expiry job has not run), but past its deadline.
+    second = await store.file(make_request(created_at=NOW + 10), now=NOW + 10)
+
+    assert (await store.get(first.id)).status is Status.PENDING  # type: ignore[union-attr]
+    assert await store.find_open("ada@example.com", ACCOUNT, now=NOW + 10) == second
+
+
+async def test_concurrent_filings_of_the_same_person_admit_one(backend: Backend) -> None:
+    stores = [await backend.open(), await backend.open()]
+
+    async def attempt(i: int) -> InviteRequest | None:
+        try:
+            return await stores[i % 2].file(make_request(), now=NOW)
+        except DuplicateRequest:
+            return None
+
+    outcomes = await asyncio.gather(*(attempt(i) for i in range(20)))
+
+    winners = [r for r in outcomes if r is not None]
+    assert len(winners) == 1
+    assert await stores[0].list_open(now=NOW) == winners
+
+
+async def test_find_open(store: RequestStore) -> None:
+    request = await store.file(make_request(expires_at=NOW + 100), now=NOW)
+
+    assert await store.find_open("ADA@example.com", ACCOUNT, now=NOW + 1) == request
+    assert await store.find_open("ada@example.com", OTHER_ACCOUNT, now=NOW + 1) is None
+    assert await store.find_open("bob@example.com", ACCOUNT, now=NOW + 1) is None
+    assert await store.find_open("ada@example.com", ACCOUNT, now=NOW + 100) is None
+
+    assert (await deny(store, request.id)).ok
+    assert await store.find_open("ada@example.com", ACCOUNT, now=NOW + 1) is None
+
+
+async def test_set_card(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    updated = await store.set_card(request.id, "CAPPROVALS", "1700000000.000200")
+
+    assert updated == replace(request, card_channel="CAPPROVALS", card_ts="1700000000.000200")
+    assert await store.get(request.id) == updated
+    assert await store.set_card("REQ-NOSUCHTHING", "C1", "1.2") is None
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+async def test_pending_to_approving_succeeds_once(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    first = await claim(store, request.id, "UALICE", now=NOW + 1)
+    second = await claim(store, request.id, "UBOB", now=NOW + 2)
+
+    assert first.ok
+    assert first.request == replace(
+        request,
+        status=Status.APPROVING,
+        decided_by="UALICE",
+        decided_at=NOW + 1,
+        attempts=1,
+        updated_at=NOW + 1,
+    )
+    assert not second.ok
+    assert second.request == first.request  # the winner's state, for the loser to render
+    assert await store.get(request.id) == first.request
+
+
+async def test_transition_of_unknown_id(store: RequestStore) -> None:
+    assert await claim(store, "REQ-NOSUCHTHING", "UALICE") == Transition(ok=False, request=None)
+
+
+async def test_require_unexpired_refuses_an_expired_pending_request(store: RequestStore) -> None:
+    request = await store.file(make_request(expires_at=NOW + 10), now=NOW)
+
+    refused = await claim(store, request.id, "UALICE", now=NOW + 10)
+
+    assert not refused.ok
+    assert refused.request == request
+    expired = await store.transition(
+        request.id,
+        expect=PENDING,
+        to=Status.EXPIRED,
+        actor="system",
+        now=NOW + 11,
+        action="expired",
+    )
+    assert expired.ok
+    assert expired.request is not None
+    assert expired.request.status is Status.EXPIRED
+    assert expired.request.attempts == 0
+
+
+async def test_attempts_count_claims_only(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+    steps: list[tuple[frozenset[Status], Status, dict[str, Any]]] = [
+        (PENDING, Status.APPROVING, {"decided_by": "UALICE", "decided_at": NOW + 1}),
+        (frozenset({Status.APPROVING}), Status.FAILED, {"error": "Throttled"}),
+        (CLAIMABLE, Status.APPROVING, {"decided_by": "UBOB", "error": None}),
+        (frozenset({Status.APPROVING}), Status.APPROVED, {"result": {"user_id": "u-9"}}),
+    ]
+    seen = []
+    for n, (expect, to, changes) in enumerate(steps, start=1):
+        outcome = await store.transition(
+            request.id, expect=expect, to=to, actor="UX", now=NOW + n, action=to.value, **changes
+        )
+        assert outcome.ok, (to, outcome)
+        assert outcome.request is not None
+        seen.append(outcome.request.attempts)
+
+    final = await store.get(request.id)
+    assert seen == [1, 1, 2, 2]
+    assert final == replace(
+        request,
+        status=Status.APPROVED,
+        decided_by="UBOB",
+        decided_at=NOW + 1,
+        result={"user_id": "u-9"},
+        error=None,
+        attempts=2,
+        updated_at=NOW + 4,
+    )
+    # Final: nothing moves it again.
+    again = await store.transition(
+        request.id, expect=CLAIMABLE, to=Status.APPROVING, actor="UX", now=NOW + 9, action="x"
+    )
+    assert again == Transition(ok=False, request=final)
+
+
+async def test_transition_rejects_unknown_changes(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+    with pytest.raises(TypeError, match="email"):
+        await store.transition(
+            request.id,
+            expect=PENDING,
+            to=Status.DENIED,
+            actor="UX",
+            now=NOW + 1,
+            action="denied",
+            email="evil@example.com",
+        )
+    assert await store.get(request.id) == request
+
+
+async def test_twenty_concurrent_claims_one_store(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    outcomes = await asyncio.gather(*(claim(store, request.id, f"U{i:03d}") for i in range(20)))
+
+    await assert_single_winner(store, request.id, outcomes)
+
+
+async def test_twenty_concurrent_claims_two_store_objects(backend: Backend) -> None:
+    one, two = await backend.open(), await backend.open()
+    request = await one.file(make_request(), now=NOW)
+
+    outcomes = await asyncio.gather(
+        *(claim((one, two)[i % 2], request.id, f"U{i:03d}") for i in range(20))
+    )
+
+    await assert_single_winner(two, request.id, outcomes)
+
+
+async def assert_single_winner(
+    store: RequestStore, request_id: str, outcomes: list[Transition]
+) -> None:
+    winners = [o for o in outcomes if o.ok]
+    assert len(winners) == 1
+    winner = winners[0].request
+    assert winner is not None
+    assert winner.attempts == 1
+    # Every loser sees the winner's decision, not its own.
+    assert all(
+        o.request is not None and o.request.decided_by == winner.decided_by for o in outcomes
+    )
+    assert await store.get(request_id) == winner
+    claims = [e for e in await store.audit_trail(request_id) if e.action == "approve_claimed"]
+    assert [e.actor for e in claims] == [winner.decided_by]
+
+
+_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from bot.store import Status, open_store
+
+async def main() -> None:
+    url, data_dir, request_id, name = sys.argv[1:5]
+    store = await open_store(url, data_dir=Path(data_dir))
+    print("ready", flush=True)
+    sys.stdin.readline()  # start line: both processes are open before either claims
+    outcomes = await asyncio.gather(*(
+        store.transition(request_id, expect={Status.PENDING}, to=Status.APPROVING,
+                         actor=f"{name}{i}", now=1.0, action="approve_claimed",
+                         decided_by=f"{name}{i}")
+        for i in range(20)
+    ))
+    await store.close()
+    print(sum(o.ok for o in outcomes), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_twenty_claims_from_each_of_two_processes(
+    backend: Backend, store: RequestStore
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _CHILD,
+            backend.url,
+            str(backend.data_dir),
+            request.id,
+            name,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        for name in ("UPROCA", "UPROCB")
+    ]
+    for child in children:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"ready\n"
+    results = await asyncio.gather(
+        *(asyncio.wait_for(child.communicate(b"go\n"), 30) for child in children)
+    )
+
+    assert [child.returncode for child in children] == [0, 0]
+    assert sum(int(out.strip()) for out, _ in results) == 1
+    final = await store.get(request.id)
+    assert final is not None
+    assert final.status is Status.APPROVING
+    assert final.attempts == 1
+    claims = [e for e in await store.audit_trail(request.id) if e.action == "approve_claimed"]
+    assert [e.actor for e in claims] == [final.decided_by]
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+async def test_list_open_oldest_first_including_expired_pending(store: RequestStore) -> None:
+    def at(minute: int, email: str, **kw: Any) -> InviteRequest:
+        return make_request(email=email, created_at=NOW + 60 * minute, **kw)
+
+    late = await store.file(at(5, "late@example.com"), now=NOW + 300)
+    early = await store.file(at(1, "early@example.com", expires_at=NOW + 90), now=NOW + 60)
+    denied = await store.file(at(2, "denied@example.com"), now=NOW + 120)
+    executing = await store.file(at(3, "exec@example.com"), now=NOW + 180)
+    assert (await deny(store, denied.id, now=NOW + 400)).ok
+    claimed = await claim(store, executing.id, "UALICE", now=NOW + 400)
+    assert claimed.request is not None
+
+    listed = await store.list_open(now=NOW + 500)
+
+    assert listed == [early, claimed.request, late]
+    assert [r.is_expired(NOW + 500) for r in listed] == [True, False, False]
+    assert {r.status for r in listed} <= OPEN_STATUSES
+    assert [r.id for r in await store.list_by_status(Status.PENDING)] == [early.id, late.id]
+    assert [r.id for r in await store.list_by_status(Status.DENIED)] == [denied.id]
+    assert await store.list_by_status(Status.EXPIRED) == []
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+async def test_audit_trail_records_request_decision_and_outcome(
+    store: RequestStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chime_bot.audit")
+    request = await store.file(make_request(reason="onboarding"), now=NOW)
+    assert (await claim(store, request.id, "UALICE", now=NOW + 1)).ok
+    assert not (await claim(store, request.id, "UBOB", now=NOW + 2)).ok
+    await store.record(AuditEvent(request.id, NOW + 2, "UBOB", "refused", {"why": "decided"}))
+    done = await store.transition(
+        request.id,
+        expect={Status.APPROVING},
+        to=Status.APPROVED,
+        actor="system",
+        now=NOW + 3,
+        action="approved",
+        result={"user_id": "u-1"},
+    )
+    assert done.ok
+
+    trail = await store.audit_trail(request.id)
+
+    assert [(e.action, e.actor, e.at) for e in trail] == [
+        ("filed", "UREQUESTER", NOW),
+        ("approve_claimed", "UALICE", NOW + 1),
+        ("refused", "UBOB", NOW + 2),
+        ("approved", "system", NOW + 3),
+    ]
+    filed, claimed, refused, approved = (e.detail for e in trail)
+    assert filed["email"] == "ada@example.com"
+    assert filed["account_id"] == ACCOUNT
+    assert filed["reason"] == "onboarding"
+    assert claimed["from"] == "pending"
+    assert claimed["to"] == "approving"
+    assert claimed["decided_by"] == "UALICE"
+    assert claimed["attempts"] == "1"
+    assert refused == {"why": "decided"}
+    assert approved["from"] == "approving"
+    assert approved["to"] == "approved"
+    assert json.loads(approved["result"]) == {"user_id": "u-1"}
+    assert all(isinstance(v, str) for e in trail for v in e.detail.values())
+
+    logged = [r for r in caplog.records if r.name == "chime_bot.audit"]
+    assert [r.getMessage() for r in logged] == ["filed", "approve_claimed", "refused", "approved"]
+    assert [(r.request_id, r.actor, r.at) for r in logged] == [  # type: ignore[attr-defined]
+        (e.request_id, e.actor, e.at) for e in trail
+    ]
+    assert logged[-1].detail == approved  # type: ignore[attr-defined]
+
+
+async def test_audit_trails_are_per_request(store: RequestStore) -> None:
+    one = await store.file(make_request(), now=NOW)
+    two = await store.file(make_request(email="bob@example.com"), now=NOW + 1)
+    await store.record(AuditEvent("REQ-UNKNOWN", NOW, "UX", "refused", {}))
+
+    assert [e.request_id for e in await store.audit_trail(one.id)] == [one.id]
+    assert [e.request_id for e in await store.audit_trail(two.id)] == [two.id]
+    assert await store.audit_trail("REQ-UNKNOWN") == [
+        AuditEvent("REQ-UNKNOWN", NOW, "UX", "refused", {})
+    ]
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+async def test_state_survives_close_and_reopen(backend: Backend) -> None:
+    first = await backend.open()
+    request = await first.file(make_request(), now=NOW)
+    await first.set_card(request.id, "CAPPROVALS", "1.000200")
+    assert (await claim(first, request.id, "UALICE")).ok
+    before = (await first.get(request.id), await first.audit_trail(request.id))
+    await first.close()
+    await first.close()  # idempotent
+
+    again = await backend.open()
+
+    assert (await again.get(request.id), await again.audit_trail(request.id)) == before
+    with pytest.raises(DuplicateRequest):
+        await again.file(make_request(), now=NOW + 2)
+
+
+async def test_closed_store_refuses_work(backend: Backend) -> None:
+    store = await backend.open()
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.get("REQ-ANY")
+
+
+async def test_check_writable_on_a_healthy_store(store: RequestStore) -> None:
+    await store.check_writable()
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+_text = st.text(max_size=40)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_requests = st.builds(
+    InviteRequest,
+    id=_text,
+    email=_text,
+    user_type=st.sampled_from(["PrivateUser", "SharedDevice"]) | _text,
+    reason=st.text(max_size=300),
+    account_id=_text,
+    account_name=_text,
+    account_type=_text,
+    requester=_text,
+    origin_channel=_text,
+    created_at=_finite,
+    expires_at=_finite,
+    status=st.sampled_from(Status),
+    card_channel=st.none() | _text,
+    card_ts=st.none() | _text,
+    decided_by=st.none() | _text,
+    decided_at=st.none() | _finite,
+    result=st.none() | st.dictionaries(_text, _text, max_size=4),
+    error=st.none() | _text,
+    attempts=st.integers(min_value=0, max_value=2**53),
+    updated_at=_finite,
+)
+_events = st.builds(
+    AuditEvent,
+    request_id=_text,
+    at=_finite,
+    actor=_text,
+    action=_text,
+    detail=st.dictionaries(_text, _text, max_size=4),
+)
+
+
+def _is_flat(record: dict[str, Any]) -> bool:
+    return all(v is None or type(v) in (str, int, float) for v in record.values())
+
+
+@settings(derandomize=True, database=None, max_examples=300, deadline=None)
+@given(request=_requests)
+def test_codec_round_trips_requests(request: InviteRequest) -> None:
+    record = to_record(request)
+
+    assert _is_flat(record)
+    assert from_record(record) == request
+    # Flat means it also survives any plain JSON-ish transport unchanged.
+    assert from_record(json.loads(json.dumps(record))) == request
+
+
+@settings(derandomize=True, database=None, max_examples=200, deadline=None)
+@given(event=_events)
+def test_codec_round_trips_events(event: AuditEvent) -> None:
+    record = event_to_record(event)
+
+    assert _is_flat(record)
+    assert event_from_record(record) == event
+    assert event_from_record(json.loads(json.dumps(record))) == event
+
+
+@settings(
+    derandomize=True,
+    database=None,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(request=_requests)
+async def test_store_round_trips_arbitrary_requests(
+    store: RequestStore, request: InviteRequest
+) -> None:
+    # One store serves every example, so give each a fresh id and its own dedupe key.
+    unique = new_request_id()
+    request = replace(request, id=unique, account_id=unique)
+
+    filed = await store.file(request, now=NOW)
+
+    assert await store.get(unique) == filed == replace(request, updated_at=NOW)
+
+
+# --- SQLite-specific ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with await SqliteStore.open(tmp_path / "nested" / "dir" / "state.db") as store:
+        yield store
+
+
+def _raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+async def test_sqlite_open_creates_directory_schema_and_wal(sqlite_store: SqliteStore) -> None:
+    assert sqlite_store.path.is_file()
+    raw = _raw(sqlite_store.path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(requests)")}
+        assert columns == set(REQUEST_RECORD_FIELDS)
+    finally:
+        raw.close()
+
+
+async def test_sqlite_reopen_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await SqliteStore.open(path) as one, await SqliteStore.open(path) as two:
+        request = await one.file(make_request(), now=NOW)
+        assert await two.get(request.id) == request
+
+
+async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    raw = _raw(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+
+    with pytest.raises(StoreError, match="schema version 99"):
+        await SqliteStore.open(path)
+
+
+async def test_sqlite_open_failure_names_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+
+    with pytest.raises(StoreError, match=r"cannot open request store .*not-a-dir"):
+        await SqliteStore.open(blocker / "state.db")
+
+
+async def test_sqlite_audit_table_is_append_only(sqlite_store: SqliteStore) -> None:
+    request = await sqlite_store.file(make_request(), now=NOW)
+    raw = _raw(sqlite_store.path)
+    try:
+        for statement in ("UPDATE audit SET actor = 'UEVIL'", "DELETE FROM audit"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                raw.execute(statement)
+    finally:
+        raw.close()
+    assert len(await sqlite_store.audit_trail(request.id)) == 1
+
+
+async def test_sqlite_check_writable_reports_a_read_only_store(sqlite_store: SqliteStore) -> None:
+    # Running as root defeats chmod, so make the connection itself refuse writes.
+    await sqlite_store._run(lambda conn: conn.execute("PRAGMA query_only = ON"))
+
+    with pytest.raises(StoreNotWritable, match=r"state\.db is not writable"):
+        await sqlite_store.check_writable()
+
+
+async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        None: tmp_path / "data" / "state.db",
+        "": tmp_path / "data" / "state.db",
+        "sqlite:///rel/x.db": tmp_path / "rel" / "x.db",
+        f"sqlite:///{tmp_path}/abs/y.db": tmp_path / "abs" / "y.db",
+    }
+    for url, expected in cases.items():
+        store = await open_store(url, data_dir=tmp_path / "data")
+        try:
+            assert isinstance(store, SqliteStore)
+            assert store.path.resolve() == expected
+            assert expected.is_file()
+        finally:
+            await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("dynamodb://chime-requests", "dynamodb:// store is not available in this build"),
+        ("postgres://db/chime", "CHIME_STORE_URL 'postgres://db/chime': expected sqlite:///"),
+        ("sqlite://", "expected sqlite:///path/state.db or dynamodb://<table>"),
+        ("sqlite:///:memory:", "expected sqlite:///path/state.db"),
+        ("state.db", "expected sqlite:///path/state.db"),
+    ],
+)
+async def test_open_store_rejects_unusable_urls(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        await open_store(url, data_dir=tmp_path)
