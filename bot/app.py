@@ -19,12 +19,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, make_chime_client
 from bot.deps import Deps
 from bot.jobs import Jobs
+from bot.notify import Notifier
 from bot.replies import Responder
 from bot.settings import Settings
+from bot.store import RequestStore, open_store
 
 log = logging.getLogger("chime_bot")
 
@@ -33,10 +36,13 @@ log = logging.getLogger("chime_bot")
 JOBS_PER_WORKER = 16
 
 
-def build_bolt_app(settings: Settings, deps: Deps) -> AsyncApp:
+def build_web_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url)
+
+
+def build_bolt_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> AsyncApp:
     secret = settings.slack_signing_secret
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
     app = AsyncApp(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
@@ -79,9 +85,11 @@ class Runtime:
     executor: ThreadPoolExecutor
     session: ClientSession
     jobs: Jobs
+    store: RequestStore
     ready: bool = False
     started_at: float = field(default_factory=time.monotonic)
     _runner: web.AppRunner | None = None
+    _sweeper: asyncio.Task[None] | None = None
     url: str = ""
 
     @classmethod
@@ -102,19 +110,40 @@ class Runtime:
             clock=clock,
             account_cache_ttl=settings.chime_account_cache_ttl,
         )
+        store = await open_store(settings.chime_store_url, data_dir=settings.data_dir())
         session = ClientSession()
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
+        policy = Policy.from_settings(settings)
+        client = build_web_client(settings)
+        approvals = Approvals(
+            store=store,
+            directory=directory,
+            notifier=Notifier(client),
+            policy=policy,
+            clock=clock,
+            ttl=settings.chime_request_ttl,
+            approval_channel=settings.chime_approval_channel,
+            default_account=settings.chime_default_account,
+            lease=settings.chime_execution_lease,
+        )
         deps = Deps(
             settings=settings,
-            policy=Policy.from_settings(settings),
+            policy=policy,
             directory=directory,
             responder=Responder(session),
             jobs=jobs,
+            approvals=approvals,
             clock=clock,
         )
-        bolt = build_bolt_app(settings, deps)
+        bolt = build_bolt_app(settings, deps, client)
         return cls(
-            settings=settings, deps=deps, bolt=bolt, executor=executor, session=session, jobs=jobs
+            settings=settings,
+            deps=deps,
+            bolt=bolt,
+            executor=executor,
+            session=session,
+            jobs=jobs,
+            store=store,
         )
 
     async def start_http(self, host: str, port: int) -> str:
@@ -124,16 +153,36 @@ class Runtime:
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         self.ready = True
         return self.url
 
+    async def sweep_once(self) -> None:
+        """Settle requests stranded mid-execution and expire overdue ones."""
+        approvals = self.deps.approvals
+        try:
+            await approvals.reconcile()
+            await approvals.expire_overdue()
+        except Exception:
+            log.exception("sweep failed; will try again")
+
+    async def _sweep(self) -> None:
+        # The first pass runs at start-up: that is when a crash's leftovers are found.
+        while True:
+            await self.sweep_once()
+            await asyncio.sleep(self.settings.chime_sweep_interval)
+
     async def close(self, grace: float = 20.0) -> None:
         self.ready = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         if not await self.jobs.drain(grace):
             log.warning("shutdown: some work did not finish within %.0fs", grace)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.session.close()
+        await self.store.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 

@@ -58,12 +58,19 @@ PERMISSION_CODES = frozenset(
 class Clock(Protocol):
     def monotonic(self) -> float: ...
 
+    def now(self) -> float:
+        """Wall-clock epoch seconds, for timestamps that are stored and shown."""
+        ...
+
     async def sleep(self, seconds: float) -> None: ...
 
 
 class RealClock:
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def now(self) -> float:
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -121,14 +128,14 @@ class Directory:
         """The Chime user with this email, with the account that holds them, or None."""
         cached = self._cached_account(email)
         if cached is not None:
-            record = await self._user_in(cached, email)
+            record = await self.user_in(cached, email)
             if record is not None:
                 return record
             # The user moved or left since we cached their account: look again from the top.
             self._accounts_by_email.pop(email, None)
         accounts = await self.list_accounts(user_email=email)
         for account in accounts:
-            record = await self._user_in(account, email)
+            record = await self.user_in(account, email)
             if record is not None:
                 self._remember(email, account)
                 return record
@@ -189,7 +196,8 @@ class Directory:
             expires = self.clock.monotonic() + self.account_cache_ttl
             self._accounts_by_email[email] = _CacheEntry(account, expires)
 
-    async def _user_in(self, account: Account, email: str) -> UserRecord | None:
+    async def user_in(self, account: Account, email: str) -> UserRecord | None:
+        """The user with this email in one account, or None."""
         try:
             users = await self._paginate(
                 "ListUsers", "list_users", "Users", AccountId=account.account_id, UserEmail=email

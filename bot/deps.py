@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock
 from bot.jobs import Jobs
@@ -19,5 +20,6 @@ class Deps:
     directory: Directory
     responder: Responder
     jobs: Jobs
+    approvals: Approvals
     clock: Clock = field(default_factory=RealClock)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))

@@ -44,6 +44,10 @@ class NotAllowed(BotError):
     title = "Not allowed"
 
 
+class NotConfigured(BotError):
+    title = "The bot is not set up for that"
+
+
 class ChimeError(BotError):
     """A failure reported by (or on the way to) the Chime API."""
 

@@ -12,26 +12,36 @@ log = logging.getLogger("chime_bot.jobs")
 
 
 class Jobs:
+    # Room kept above `limit` for short "busy" notices, so a full bot still answers every click.
+    NOTICE_RESERVE = 64
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> bool:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> bool:
         """Start `work` now; False (and `work` discarded) when full or shutting down."""
-        if self._closed or len(self._tasks) >= self.limit:
+        return self._start(work, name, self.limit)
+
+    def spawn_notice(self, work: Coroutine[Any, Any, Any], name: str) -> bool:
+        return self._start(work, name, self.limit + self.NOTICE_RESERVE)
+
+    def _start(self, work: Coroutine[Any, Any, Any], name: str, limit: int) -> bool:
+        if self._closed or len(self._tasks) >= limit:
             work.close()
+            log.warning("no room for %s: %d jobs in flight", name, len(self._tasks))
             return False
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return True
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # Jobs report their own failures to the user; this is the last-resort log line.

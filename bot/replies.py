@@ -31,8 +31,8 @@ class Responder:
             **reply.as_message(),
             "response_type": "ephemeral" if ephemeral else "in_channel",
         }
-        if replace_original:
-            body["replace_original"] = True
+        # Said explicitly: Slack's default differs between slash commands and button clicks.
+        body["replace_original"] = replace_original
         try:
             async with self.session.post(
                 response_url, json=body, timeout=ClientTimeout(total=10)

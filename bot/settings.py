@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     chime_default_account: str | None = None
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
+    # An `approving` request untouched for this long is treated as stranded by a crash and is
+    # settled by looking the user up in Chime. Longer than one Chime call with all its retries.
+    chime_execution_lease: float = Field(default=60.0, ge=0)
+    chime_sweep_interval: float = Field(default=60.0, gt=0)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
     # Bounded worker pool for boto3 (which blocks); the HTTP pool is sized to match.
     chime_max_concurrency: int = Field(default=32, ge=1, le=512)

@@ -6,8 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.approval_cards import ActionId
 from bot.deps import Deps
 from handlers.context import Ack
+from handlers.decide import on_action
 from handlers.slash import on_command
 
 
@@ -16,4 +18,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def chime_command(ack: Ack, command: dict[str, Any]) -> None:
         await on_command(deps, ack, command)
 
+    async def chime_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await on_action(deps, ack, body, action)
+
     app.command("/chime")(chime_command)
+    for action_id in ActionId:
+        app.action(action_id.value)(chime_button)

@@ -11,6 +11,8 @@ from bot.cards import error_card
 from bot.deps import Deps
 from bot.errors import InvalidInput, reply_for
 from handlers import help as help_handler
+from handlers import invite as invite_handler
+from handlers import pending as pending_handler
 from handlers import user as user_handler
 from handlers.context import Ack, Invocation, reply_now
 
@@ -22,19 +24,14 @@ def routes() -> dict[type, Handler]:
         commands.Help: help_handler.handle,
         commands.LookupUser: user_handler.handle,
         commands.Invalid: _invalid,
-        commands.Invite: _not_yet,
-        commands.Pending: _not_yet,
+        commands.Invite: invite_handler.handle,
+        commands.Pending: pending_handler.handle,
     }
 
 
 async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
     error = InvalidInput(cmd.problem, hint=f"Usage: {cmd.usage}")
     await reply_now(inv, deps, error.reply(), "invalid")
-
-
-async def _not_yet(cmd: object, inv: Invocation, deps: Deps) -> None:
-    reply = error_card("Not available yet", "This subcommand is not available in this version.")
-    await reply_now(inv, deps, reply, "unavailable")
 
 
 async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:

@@ -1,0 +1,358 @@
+"""The invite workflow: file a request, decide on it, run the Chime call exactly once, and keep
+every card and requester up to date.
+
+Exactly-once rests on the store: a decision is one conditional state change (`pending` ->
+`approving` or `denied`), and only the caller whose change succeeded runs the Chime call. Double
+clicks, Slack retries and rival approvers all lose that race and are told who decided.
+
+A crash between the claim and the Chime answer leaves a request in `approving`. `reconcile`
+finds such requests once their execution lease has passed (at start-up and on every sweep) and
+settles them by looking the email up in Chime; Retry does the same check before calling again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.accounts import choose_account
+from bot.approval_cards import (
+    ActionId,
+    approval_card,
+    decided_already_note,
+    duplicate_note,
+    exists_note,
+    filed_note,
+    outcome_note,
+)
+from bot.authz import Policy
+from bot.cards import Reply, error_card
+from bot.chime import Clock, Directory
+from bot.commands import Invite
+from bot.errors import BotError, ChimeConflict, ChimeError, new_error_id
+from bot.models import Account, UserType
+from bot.notify import CardNotPosted, Notifier
+from bot.store import (
+    AuditEvent,
+    DuplicateRequest,
+    InviteRequest,
+    RequestStore,
+    Status,
+    new_request_id,
+)
+
+log = logging.getLogger("chime_bot.approvals")
+SYSTEM = "system"
+
+
+@dataclass
+class Approvals:
+    store: RequestStore
+    directory: Directory
+    notifier: Notifier
+    policy: Policy
+    clock: Clock
+    ttl: float
+    approval_channel: str | None
+    default_account: str | None
+    lease: float  # seconds after a claim before a silent `approving` request counts as stranded
+
+    # ---- filing ----------------------------------------------------------------------------
+
+    async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
+        """File a request and post its approval card; returns the requester's note and outcome."""
+        account = await choose_account(self.directory, cmd.account, self.default_account)
+        holders = await self.directory.list_accounts(user_email=cmd.email)
+        if holders:
+            return exists_note(cmd.email, [a.name for a in holders]), "exists"
+        now = self.clock.now()
+        existing = await self.store.find_open(cmd.email, account.account_id, now=now)
+        if existing is not None:
+            return duplicate_note(existing), "duplicate"
+        request = InviteRequest(
+            id=new_request_id(),
+            email=cmd.email,
+            user_type=cmd.user_type.value,
+            reason=cmd.reason,
+            account_id=account.account_id,
+            account_name=account.name,
+            account_type=account.account_type,
+            requester=requester,
+            origin_channel=origin_channel,
+            created_at=now,
+            expires_at=now + self.ttl,
+            updated_at=now,
+        )
+        try:
+            request = await self.store.file(request, now=now)
+        except DuplicateRequest as dup:
+            return duplicate_note(dup.existing), "duplicate"
+        channel = self.approval_channel or origin_channel
+        try:
+            ts = await self.notifier.post_card(channel, approval_card(request))
+        except CardNotPosted as exc:
+            # Nothing half-done: without a card no one can approve, so withdraw the request.
+            await self.store.transition(
+                request.id,
+                expect={Status.PENDING},
+                to=Status.DENIED,
+                actor=SYSTEM,
+                now=self.clock.now(),
+                action="withdrawn",
+                decided_by=SYSTEM,
+                decided_at=self.clock.now(),
+                error=f"approval card not posted: {exc}",
+            )
+            return error_card(
+                "Request not filed",
+                f"The approval card could not be posted in channel {channel} (Slack said "
+                f"{exc}), so nothing was filed.",
+                hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
+            ), "card_failed"
+        request = await self.store.set_card(request.id, channel, ts) or request
+        return filed_note(request, channel), "filed"
+
+    # ---- deciding --------------------------------------------------------------------------
+
+    async def decide(self, request_id: str, user: str, action: ActionId) -> Reply | None:
+        """Handle one button press; returns a private note for the clicker, if there is one."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return error_card("Request not found", f"There is no request {request_id}.")
+        verdict = self.policy.may_decide(user, request.requester)
+        if not verdict.allowed:
+            await self.store.record(
+                AuditEvent(
+                    request.id,
+                    self.clock.now(),
+                    user,
+                    "refused",
+                    {"action": action.value, "reason": verdict.reason},
+                )
+            )
+            log.info(
+                "refused %s on %s by %s",
+                action.value,
+                request.id,
+                user,
+                extra={"request_id": request.id, "user": user, "outcome": "refused"},
+            )
+            return error_card("You can't decide on this request", verdict.reason)
+        if action == ActionId.RETRY:
+            return await self._retry(request, user)
+        now = self.clock.now()
+        if request.is_expired(now):
+            return await self._expire(request, user)
+        approve = action == ActionId.APPROVE
+        claimed = await self.store.transition(
+            request.id,
+            expect={Status.PENDING},
+            to=Status.APPROVING if approve else Status.DENIED,
+            actor=user,
+            now=now,
+            action="approve_claimed" if approve else "denied",
+            require_unexpired=True,
+            decided_by=user,
+            decided_at=now,
+        )
+        current = claimed.request
+        if current is None:
+            return error_card("Request not found", f"There is no request {request_id}.")
+        if not claimed.ok:
+            if current.is_expired(now):
+                return await self._expire(current, user)
+            return decided_already_note(current)
+        await self._show(current)
+        if approve:
+            await self._execute(current, user)
+        else:
+            await self._tell_requester(current)
+        return None
+
+    async def _retry(self, request: InviteRequest, user: str) -> Reply | None:
+        now = self.clock.now()
+        claimed = await self.store.transition(
+            request.id,
+            expect={Status.FAILED},
+            to=Status.APPROVING,
+            actor=user,
+            now=now,
+            action="retry_claimed",
+            decided_by=user,
+            decided_at=now,
+            error=None,
+        )
+        if claimed.request is None:
+            return error_card("Request not found", f"There is no request {request.id}.")
+        if not claimed.ok:
+            return decided_already_note(claimed.request)
+        await self._show(claimed.request)
+        # The failed attempt may have reached Chime after all: look before calling again.
+        if not await self._settle_from_chime(claimed.request, user, if_missing=None):
+            await self._execute(claimed.request, user)
+        return None
+
+    async def _expire(self, request: InviteRequest, actor: str) -> Reply:
+        expired = await self.store.transition(
+            request.id,
+            expect={Status.PENDING},
+            to=Status.EXPIRED,
+            actor=actor,
+            now=self.clock.now(),
+            action="expired",
+        )
+        if expired.ok and expired.request is not None:
+            await self._show(expired.request)
+            await self._tell_requester(expired.request)
+        return error_card(
+            "This request has expired",
+            f"Request {request.id} passed its deadline without a decision, so it "
+            "can no longer be approved or denied. Nothing was created.",
+        )
+
+    # ---- executing -------------------------------------------------------------------------
+
+    async def _execute(self, request: InviteRequest, actor: str) -> None:
+        """Run the one Chime call for a request this caller has claimed (`approving`)."""
+        account = _account(request)
+        user_type = UserType(request.user_type)
+        changes: dict[str, object]
+        try:
+            if account.is_team:
+                invite = await self.directory.invite_user(account, request.email, user_type)
+                result = {
+                    "invite_status": invite.status or "Pending",
+                    "invite_id": invite.invite_id,
+                }
+            else:
+                created = await self.directory.create_user(account, request.email, user_type)
+                result = {"user_id": created.user_id}
+            to, changes = Status.APPROVED, {"result": result}
+        except ChimeConflict:
+            found = await self._lookup_quietly(account, request.email)
+            result = {"outcome": "already_exists"}
+            if found is not None:
+                result["user_id"] = found
+            to, changes = Status.APPROVED, {"result": result}
+        except BotError as exc:
+            to, changes = Status.FAILED, {"error": exc.message}
+        except Exception:
+            error_id = new_error_id()
+            log.exception(
+                "unexpected error %s executing %s",
+                error_id,
+                request.id,
+                extra={"request_id": request.id, "error_id": error_id},
+            )
+            to, changes = Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
+        await self._finish(request, to, actor, to.value, **changes)
+
+    async def _finish(
+        self, request: InviteRequest, to: Status, actor: str, action: str, **changes: object
+    ) -> None:
+        done = await self.store.transition(
+            request.id,
+            expect={Status.APPROVING},
+            to=to,
+            actor=actor,
+            now=self.clock.now(),
+            action=action,
+            **changes,
+        )
+        if done.ok and done.request is not None:
+            log.info(
+                "request %s %s",
+                request.id,
+                to.value,
+                extra={"request_id": request.id, "outcome": to.value, "user": actor},
+            )
+            await self._show(done.request)
+            await self._tell_requester(done.request)
+
+    async def _lookup_quietly(self, account: Account, email: str) -> str | None:
+        try:
+            record = await self.directory.user_in(account, email)
+        except ChimeError:
+            return None
+        return record.user.user_id if record else None
+
+    async def _settle_from_chime(
+        self, request: InviteRequest, actor: str, if_missing: str | None
+    ) -> bool:
+        """Finish an `approving` request from what Chime says now. True if it was settled:
+        the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
+        account = _account(request)
+        try:
+            record = await self.directory.user_in(account, request.email)
+        except ChimeError as exc:
+            await self._finish(
+                request,
+                Status.FAILED,
+                actor,
+                "reconciled",
+                error=f"could not confirm with Chime: {exc.message}",
+            )
+            return True
+        if record is not None:
+            result = {"user_id": record.user.user_id, "reconciled": "true"}
+            if account.is_team:
+                result["invite_status"] = record.user.invitation_status or "Pending"
+            await self._finish(request, Status.APPROVED, actor, "reconciled", result=result)
+            return True
+        if if_missing is not None:
+            await self._finish(request, Status.FAILED, actor, "reconciled", error=if_missing)
+            return True
+        return False
+
+    # ---- housekeeping ----------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Settle requests stranded in `approving` past their lease; returns how many."""
+        settled = 0
+        cutoff = self.clock.now() - self.lease
+        for request in await self.store.list_by_status(Status.APPROVING):
+            if request.updated_at > cutoff:
+                continue  # may still be running, here or on another replica
+            log.warning(
+                "reconciling %s, stranded in approving",
+                request.id,
+                extra={"request_id": request.id},
+            )
+            await self._settle_from_chime(
+                request,
+                SYSTEM,
+                if_missing="the bot stopped before Chime confirmed; the user was not created. "
+                "Retry to run it again.",
+            )
+            settled += 1
+        return settled
+
+    async def expire_overdue(self) -> int:
+        now = self.clock.now()
+        count = 0
+        for request in await self.store.list_by_status(Status.PENDING):
+            if request.is_expired(now):
+                await self._expire(request, SYSTEM)
+                count += 1
+        return count
+
+    async def open_requests(self) -> list[InviteRequest]:
+        now = self.clock.now()
+        return [r for r in await self.store.list_open(now=now) if not r.is_expired(now)]
+
+    # ---- telling people --------------------------------------------------------------------
+
+    async def _show(self, request: InviteRequest) -> None:
+        if request.card_channel and request.card_ts:
+            await self.notifier.update_card(
+                request.card_channel, request.card_ts, approval_card(request)
+            )
+
+    async def _tell_requester(self, request: InviteRequest) -> None:
+        await self.notifier.tell_user(
+            request.requester, request.origin_channel, outcome_note(request)
+        )
+
+
+def _account(request: InviteRequest) -> Account:
+    return Account(request.account_id, request.account_name, request.account_type)
