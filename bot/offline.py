@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import ClientSession
@@ -59,32 +59,39 @@ async def offline_bot(
     settings_overrides: dict[str, object] | None = None,
     emulator: ChimeEmulator | None = None,
     clock: Clock | None = None,
+    slack: SlackStandIn | None = None,
 ) -> AsyncIterator[OfflineBot]:
-    """The bot wired to the emulator and the Slack stand-in, all on 127.0.0.1 ephemeral ports."""
+    """The bot wired to the emulator and the Slack stand-in, all on 127.0.0.1 ephemeral ports.
+
+    Peers passed in already running are left running, so a test can restart the bot alone.
+    """
     emulator = emulator or ChimeEmulator()
-    chime_url = await emulator.start()
-    slack = SlackStandIn()
-    api_url = await slack.start()
-    # botocore reads AWS's standard per-service endpoint variable when it builds the client.
-    previous = os.environ.get("AWS_ENDPOINT_URL_CHIME")
-    os.environ["AWS_ENDPOINT_URL_CHIME"] = chime_url
-    signing_secret = secrets.token_hex(16)
-    settings = offline_settings(
-        api_url, slack.bot_token, signing_secret, **(settings_overrides or {})
-    )
-    runtime = None
-    try:
+    slack = slack or SlackStandIn()
+    async with AsyncExitStack() as stack:
+        if not emulator.is_running:
+            await emulator.start()
+            stack.push_async_callback(emulator.stop)
+        if not slack.is_running:
+            await slack.start()
+            stack.push_async_callback(slack.stop)
+        # botocore reads AWS's standard per-service endpoint variable when it builds the client.
+        previous = os.environ.get("AWS_ENDPOINT_URL_CHIME")
+        os.environ["AWS_ENDPOINT_URL_CHIME"] = emulator.url
+        stack.callback(_restore_env, "AWS_ENDPOINT_URL_CHIME", previous)
+        signing_secret = secrets.token_hex(16)
+        settings = offline_settings(
+            slack.api_url, slack.bot_token, signing_secret, **(settings_overrides or {})
+        )
         runtime = await Runtime.create(settings, clock=clock, aws_credentials=OFFLINE_CREDENTIALS)
+        stack.push_async_callback(runtime.close, 5)
         bot_url = await runtime.start_http("127.0.0.1", 0)
-        async with ClientSession() as session:
-            sender = SlackSender(f"{bot_url}/slack/events", signing_secret, slack, session)
-            yield OfflineBot(runtime, emulator, slack, sender)
-    finally:
-        if runtime is not None:
-            await runtime.close(grace=5)
-        await slack.stop()
-        await emulator.stop()
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL_CHIME", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL_CHIME"] = previous
+        session = await stack.enter_async_context(ClientSession())
+        sender = SlackSender(f"{bot_url}/slack/events", signing_secret, slack, session)
+        yield OfflineBot(runtime, emulator, slack, sender)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

@@ -84,6 +84,10 @@ class SlackStandIn:
             self._runner = None
 
     @property
+    def is_running(self) -> bool:
+        return self._runner is not None
+
+    @property
     def api_url(self) -> str:
         return f"{self._base}/api/"
 
@@ -184,11 +188,13 @@ class SlackStandIn:
 
 
 async def _read_args(request: web.Request) -> dict[str, Any]:
+    # slack_sdk sends some methods' arguments in the query string (conversations.open), some as
+    # a form, some as JSON: read all three, like Slack does.
+    args: dict[str, Any] = dict(request.query)
     if request.content_type == "application/json":
         data = await request.json()
-        return dict(data) if isinstance(data, dict) else {}
+        return {**args, **data} if isinstance(data, dict) else args
     form = await request.post()
-    args: dict[str, Any] = {}
     for key, value in form.items():
         text = str(value)
         # slack_sdk form-encodes `blocks` as a JSON string.

@@ -15,6 +15,7 @@ from bot.commands import unescape
 
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+_MENTION = re.compile(r"<([@#])([A-Z0-9]+)>")
 _EMOJI = {
     ":warning:": "⚠",
     ":mag:": "🔎",
@@ -48,6 +49,7 @@ class Style:
 def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(2), text)
+    text = _MENTION.sub(lambda m: m.group(1) + m.group(2), text)
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)

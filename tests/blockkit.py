@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-# The only `<...>` tokens the bot itself may emit: Slack date formatting.
-_OWN_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|[^<>]*>")
+# The only `<...>` tokens the bot itself may emit: Slack date formatting, and mentions of the
+# Slack-issued user and channel IDs it was sent (never anything typed by a user).
+_OWN_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|[^<>]*>|<@[UW][A-Z0-9]+>|<#[CGD][A-Z0-9]+>")
 
 
 def assert_valid_message(message: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import boto3
@@ -13,23 +12,8 @@ from botocore.exceptions import ClientError
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import OfflineBot, offline_bot
 from tests.blockkit import all_text, assert_valid_message
+from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
-
-
-class VirtualClock:
-    """Backoff sleeps advance virtual time instantly, so retry budgets are tested exactly."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture

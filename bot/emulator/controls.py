@@ -99,6 +99,13 @@ class Controls:
             queue = self._faults.setdefault(check_operation(operation), deque())
             queue.append(_Budget(fault, fault.times))
 
+    def clear_faults(self, operation: str | None = None) -> None:
+        with self._lock:
+            if operation is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(check_operation(operation), None)
+
     def take_fault(self, operation: str) -> Fault | None:
         with self._lock:
             return _take(self._faults.get(operation, deque()))

@@ -62,6 +62,10 @@ class ChimeEmulator:
             await runner.cleanup()
 
     @property
+    def is_running(self) -> bool:
+        return self._runner is not None
+
+    @property
     def url(self) -> str:
         if self._url is None:
             raise RuntimeError("emulator is not running; call start() or running_in_thread()")
@@ -92,6 +96,10 @@ class ChimeEmulator:
 
     def inject(self, operation: str, fault: Fault) -> None:
         self._controls.inject(operation, fault)
+
+    def clear_faults(self, operation: str | None = None) -> None:
+        """Drop queued faults (all, or one operation's), including permanent ones."""
+        self._controls.clear_faults(operation)
 
     def set_latency(self, seconds: float, operation: str | None = None) -> None:
         self._controls.set_latency(seconds, operation)
