@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -24,6 +25,7 @@ from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, make_chime_client
 from bot.deps import Deps
 from bot.jobs import Jobs
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
 from bot.replies import Responder
 from bot.settings import Settings
@@ -55,23 +57,36 @@ def build_bolt_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> As
     return app
 
 
-def build_web_app(bolt: AsyncApp, runtime: Runtime) -> web.Application:
+def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
+    """`/healthz` and `/metrics` always; `/slack/events` in HTTP mode."""
+    bolt, metrics = runtime.bolt, runtime.deps.metrics
+
     async def events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        response = await to_aiohttp_response(bolt_response)
+        metrics.ack_seconds.observe(time.perf_counter() - started)
+        return response
 
     async def healthz(_: web.Request) -> web.Response:
         body = {
-            "status": "ok" if runtime.ready else "starting",
+            "status": "ok" if runtime.ready else "unavailable",
             "ready": runtime.ready,
+            "mode": "socket" if runtime.socket_mode is not None else "http",
             "in_flight": runtime.jobs.in_flight,
             "uptime_s": round(time.monotonic() - runtime.started_at, 1),
         }
         return web.json_response(body, status=200 if runtime.ready else 503)
 
+    async def prometheus(_: web.Request) -> web.Response:
+        await runtime.refresh_gauges()
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
     app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post("/slack/events", events)
+    if slack_events:
+        app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
     return app
 
 
@@ -90,6 +105,7 @@ class Runtime:
     started_at: float = field(default_factory=time.monotonic)
     _runner: web.AppRunner | None = None
     _sweeper: asyncio.Task[None] | None = None
+    socket_mode: AsyncSocketModeHandler | None = None
     url: str = ""
 
     @classmethod
@@ -104,7 +120,11 @@ class Runtime:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chime")
         clock = clock or RealClock()
         directory = Directory(
-            client=make_chime_client(max_pool_connections=workers, credentials=aws_credentials),
+            client=make_chime_client(
+                max_pool_connections=workers,
+                credentials=aws_credentials,
+                read_timeout=settings.chime_read_timeout,
+            ),
             executor=executor,
             retry=RetryPolicy(budget=settings.chime_retry_budget),
             clock=clock,
@@ -113,6 +133,8 @@ class Runtime:
         store = await open_store(settings.chime_store_url, data_dir=settings.data_dir())
         session = ClientSession()
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
+        metrics = Metrics()
+        directory.observe = metrics.chime_call
         policy = Policy.from_settings(settings)
         client = build_web_client(settings)
         approvals = Approvals(
@@ -125,6 +147,7 @@ class Runtime:
             approval_channel=settings.chime_approval_channel,
             default_account=settings.chime_default_account,
             lease=settings.chime_execution_lease,
+            metrics=metrics,
         )
         deps = Deps(
             settings=settings,
@@ -133,6 +156,7 @@ class Runtime:
             responder=Responder(session),
             jobs=jobs,
             approvals=approvals,
+            metrics=metrics,
             clock=clock,
         )
         bolt = build_bolt_app(settings, deps, client)
@@ -146,16 +170,34 @@ class Runtime:
             store=store,
         )
 
-    async def start_http(self, host: str, port: int) -> str:
-        self._runner = web.AppRunner(build_web_app(self.bolt, self), access_log=None)
+    async def start(self, host: str, port: int, *, app_token: str | None = None) -> str:
+        """Serve HTTP on host:port and, given an app token, take Slack's events over Socket
+        Mode instead of `/slack/events`. Returns the HTTP base URL."""
+        self._runner = web.AppRunner(
+            build_web_app(self, slack_events=app_token is None), access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
+        if app_token is not None:
+            self.socket_mode = AsyncSocketModeHandler(self.bolt, app_token)
+            await self.socket_mode.connect_async()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         self.ready = True
         return self.url
+
+    async def start_http(self, host: str, port: int) -> str:
+        return await self.start(host, port)
+
+    async def refresh_gauges(self) -> None:
+        try:
+            pending = await self.deps.approvals.open_requests()
+        except Exception:
+            log.warning("could not count pending requests", exc_info=True)
+            return
+        self.deps.metrics.pending.set(len(pending))
 
     async def sweep_once(self) -> None:
         """Settle requests stranded mid-execution and expire overdue ones."""
@@ -173,12 +215,20 @@ class Runtime:
             await asyncio.sleep(self.settings.chime_sweep_interval)
 
     async def close(self, grace: float = 20.0) -> None:
+        """Stop taking work, let in-flight work finish for up to `grace` seconds, then release
+        everything. Work still running after that is cancelled; an approval cut short this way
+        is left `failed` (retryable), never half-way."""
         self.ready = False
+        if self.socket_mode is not None:
+            # No new events; acks for work already received have been sent.
+            await self.socket_mode.disconnect_async()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
         if not await self.jobs.drain(grace):
-            log.warning("shutdown: some work did not finish within %.0fs", grace)
+            log.warning("shutdown: work still running after %.0fs was cancelled", grace)
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.session.close()
@@ -186,16 +236,20 @@ class Runtime:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def serve(settings: Settings, host: str, port: int) -> None:
+async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
     runtime = await Runtime.create(settings)
-    url = await runtime.start_http(host, port)
-    log.info("chime-bot listening on %s (POST /slack/events, GET /healthz)", url)
+    app_token = None
+    if socket_mode and settings.slack_app_token is not None:
+        app_token = settings.slack_app_token.get_secret_value()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        url = await runtime.start(host, port, app_token=app_token)
+        mode = "Socket Mode" if app_token else "HTTP (POST /slack/events)"
+        log.info("chime-bot ready: %s; GET %s/healthz and /metrics", mode, url)
         await stop.wait()
+        log.info("shutting down: finishing in-flight work (up to %.0fs)", settings.shutdown_grace)
     finally:
-        log.info("shutting down")
-        await runtime.close()
+        await runtime.close(settings.shutdown_grace)

@@ -12,6 +12,7 @@ settles them by looking the email up in Chime; Retry does the same check before 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
 from bot.errors import BotError, ChimeConflict, ChimeError, new_error_id
+from bot.metrics import Metrics
 from bot.models import Account, UserType
 from bot.notify import CardNotPosted, Notifier
 from bot.store import (
@@ -56,6 +58,7 @@ class Approvals:
     approval_channel: str | None
     default_account: str | None
     lease: float  # seconds after a claim before a silent `approving` request counts as stranded
+    metrics: Metrics
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class Approvals:
         if approve:
             await self._execute(current, user)
         else:
+            self.metrics.approval(Status.DENIED.value)
             await self._tell_requester(current)
         return None
 
@@ -202,6 +206,7 @@ class Approvals:
             action="expired",
         )
         if expired.ok and expired.request is not None:
+            self.metrics.approval(Status.EXPIRED.value)
             await self._show(expired.request)
             await self._tell_requester(expired.request)
         return error_card(
@@ -214,9 +219,26 @@ class Approvals:
 
     async def _execute(self, request: InviteRequest, actor: str) -> None:
         """Run the one Chime call for a request this caller has claimed (`approving`)."""
+        try:
+            to, changes = await self._call_chime(request)
+        except asyncio.CancelledError:
+            # Shutdown cut the wait short. Chime may still act on the call in flight, so the
+            # request becomes retryable, and Retry looks the user up before calling again.
+            await asyncio.shield(
+                self._finish(
+                    request,
+                    Status.FAILED,
+                    actor,
+                    "interrupted",
+                    error="the bot shut down before Chime answered; Retry checks Chime first",
+                )
+            )
+            raise
+        await self._finish(request, to, actor, to.value, **changes)
+
+    async def _call_chime(self, request: InviteRequest) -> tuple[Status, dict[str, object]]:
         account = _account(request)
         user_type = UserType(request.user_type)
-        changes: dict[str, object]
         try:
             if account.is_team:
                 invite = await self.directory.invite_user(account, request.email, user_type)
@@ -227,15 +249,15 @@ class Approvals:
             else:
                 created = await self.directory.create_user(account, request.email, user_type)
                 result = {"user_id": created.user_id}
-            to, changes = Status.APPROVED, {"result": result}
+            return Status.APPROVED, {"result": result}
         except ChimeConflict:
             found = await self._lookup_quietly(account, request.email)
             result = {"outcome": "already_exists"}
             if found is not None:
                 result["user_id"] = found
-            to, changes = Status.APPROVED, {"result": result}
+            return Status.APPROVED, {"result": result}
         except BotError as exc:
-            to, changes = Status.FAILED, {"error": exc.message}
+            return Status.FAILED, {"error": exc.message}
         except Exception:
             error_id = new_error_id()
             log.exception(
@@ -244,8 +266,7 @@ class Approvals:
                 request.id,
                 extra={"request_id": request.id, "error_id": error_id},
             )
-            to, changes = Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
-        await self._finish(request, to, actor, to.value, **changes)
+            return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
 
     async def _finish(
         self, request: InviteRequest, to: Status, actor: str, action: str, **changes: object
@@ -260,6 +281,7 @@ class Approvals:
             **changes,
         )
         if done.ok and done.request is not None:
+            self.metrics.approval(to.value)
             log.info(
                 "request %s %s",
                 request.id,

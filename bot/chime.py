@@ -91,7 +91,10 @@ CallObserver = Callable[[str, str], None]  # (operation, outcome code or "ok")
 
 
 def make_chime_client(
-    *, max_pool_connections: int, credentials: dict[str, str] | None = None
+    *,
+    max_pool_connections: int,
+    credentials: dict[str, str] | None = None,
+    read_timeout: float = 10.0,
 ) -> Any:
     """A Chime client that makes one attempt per call; `Directory` owns the retries."""
     session = boto3.session.Session(**(credentials or {}))
@@ -100,7 +103,7 @@ def make_chime_client(
         retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=max_pool_connections,
         connect_timeout=3,
-        read_timeout=10,
+        read_timeout=read_timeout,
     )
     return session.client("chime", config=config)
 

@@ -1,4 +1,4 @@
-"""The `chime-bot` command line: `serve` and `demo`.
+"""The `chime-bot` command line: `serve`, `check`, `demo`.
 
 Configuration problems end the process with exit code 2 and one message listing all of them.
 """
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
+from bot import check, logs
 from bot.app import serve
 from bot.demo import run_demo
 from bot.settings import ConfigError, load_settings
@@ -25,36 +25,60 @@ def _parser() -> argparse.ArgumentParser:
         prog="chime-bot", description="Slack chat-ops for Amazon Chime users."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the bot over HTTP (POST /slack/events)")
-    serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 3000)")
+    serve_cmd = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode)")
+    serve_cmd.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
+    serve_cmd.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port for /slack/events, /healthz, /metrics (default: $PORT, else 3000)",
+    )
+    serve_cmd.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="take events over Socket Mode (also on when SLACK_APP_TOKEN is set)",
+    )
+    check_cmd = sub.add_parser("check", help="check configuration, credentials and permissions")
+    check_cmd.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="check for Socket Mode (also on when SLACK_APP_TOKEN is set)",
+    )
     sub.add_parser("demo", help="run the bot offline against the embedded Chime emulator")
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # botocore's DEBUG output includes request and response bodies, PINs among them.
-    logging.getLogger("botocore").setLevel(max(logging.INFO, logging.getLogger().level))
+def _run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings("serve", socket_mode=args.socket_mode)
+    logs.configure(settings.log_level, settings.log_format)
+    port = args.port if args.port is not None else settings.port
+    socket = settings.wants_socket_mode(args.socket_mode)
+    asyncio.run(serve(settings, args.host, port, socket_mode=socket))
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    logs.configure("ERROR", "text")
+    results = asyncio.run(check.run_checks(socket_mode=args.socket_mode))
+    print(check.render(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _run_demo() -> int:
+    logs.configure(os.environ.get("LOG_LEVEL", "WARNING"), "text")
+    style = Style.ansi() if sys.stdout.isatty() else Style.plain()
+    return asyncio.run(run_demo(lambda line: print(line, flush=True), style))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            settings = load_settings("serve")
-            _configure_logging(settings.log_level)
-            port = args.port if args.port is not None else settings.port
-            asyncio.run(serve(settings, args.host, port))
-            return 0
+            return _run_serve(args)
+        if args.command == "check":
+            return _run_check(args)
         if args.command == "demo":
-            _configure_logging(os.environ.get("LOG_LEVEL", "WARNING"))
-            style = Style.ansi() if sys.stdout.isatty() else Style.plain()
-            return asyncio.run(run_demo(lambda line: print(line, flush=True), style))
+            return _run_demo()
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CONFIG

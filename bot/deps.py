@@ -9,6 +9,7 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock
 from bot.jobs import Jobs
+from bot.metrics import Metrics
 from bot.replies import Responder
 from bot.settings import Settings
 
@@ -21,5 +22,6 @@ class Deps:
     responder: Responder
     jobs: Jobs
     approvals: Approvals
+    metrics: Metrics
     clock: Clock = field(default_factory=RealClock)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))

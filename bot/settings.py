@@ -31,14 +31,45 @@ def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str,
     return ids
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+class SlackCredentials(BaseSettings):
+    """The secrets alone: they cannot fail validation, so they can always be read, even when
+    other settings are malformed, and every problem is reported in one go."""
+
+    model_config = _CONFIG
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
+
+    def wants_socket_mode(self, forced: bool = False) -> bool:
+        return forced or bool(_secret(self.slack_app_token))
+
+    def problems_for(self, mode: Mode, *, socket_mode: bool = False) -> list[str]:
+        """What this mode needs that is missing; empty when it can start."""
+        if mode != "serve":
+            return []
+        problems: list[str] = []
+        if not _secret(self.slack_bot_token):
+            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
+        if socket_mode:
+            if not _secret(self.slack_app_token).startswith("xapp-"):
+                problems.append(
+                    "SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-...) "
+                    "with the connections:write scope"
+                )
+        elif not _secret(self.slack_signing_secret):
+            problems.append("SLACK_SIGNING_SECRET: missing (Basic Information > App Credentials)")
+        return problems
+
+
+class Settings(SlackCredentials):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
     slack_api_url: str = "https://slack.com/api/"
 
     aws_region: str = "us-east-1"
@@ -58,9 +89,14 @@ class Settings(BaseSettings):
     chime_max_concurrency: int = Field(default=32, ge=1, le=512)
     # Total time one Chime operation may spend retrying before the user is told to try again.
     chime_retry_budget: float = Field(default=20.0, gt=0)
+    # Per-attempt socket read timeout. A blocked call also holds up process exit this long.
+    chime_read_timeout: float = Field(default=10.0, gt=0)
 
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = None  # default: text on a terminal, else JSON
+    # On SIGTERM, how long in-flight work may take to finish before it is cut short.
+    shutdown_grace: float = Field(default=20.0, ge=0)
 
     @field_validator("chime_allowed_channels", mode="before")
     @classmethod
@@ -89,24 +125,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    def problems_for(self, mode: Mode) -> list[str]:
-        """What this mode needs that is missing; empty when it can start."""
-        return _missing_credentials(self.slack_bot_token, self.slack_signing_secret, mode)
-
     def data_dir(self) -> Path:
         return Path(".chime-bot")
-
-
-def _missing_credentials(
-    bot_token: SecretStr | None, signing_secret: SecretStr | None, mode: Mode
-) -> list[str]:
-    problems: list[str] = []
-    if mode in ("serve", "check"):
-        if not _secret(bot_token):
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
-        if not _secret(signing_secret):
-            problems.append("SLACK_SIGNING_SECRET: missing (Basic Information > App Credentials)")
-    return problems
 
 
 def _secret(value: SecretStr | None) -> str:
@@ -127,29 +147,19 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
-def load_settings(mode: Mode, **overrides: object) -> Settings:
+def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object) -> Settings:
     """Build Settings from the environment, raising ConfigError listing every problem."""
+    credentials = SlackCredentials(**overrides)  # type: ignore[arg-type]
+    socket = credentials.wants_socket_mode(socket_mode)
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = [_describe(err) for err in exc.errors()]
-        # Token presence cannot fail validation, so a lenient read still reports it alongside.
-        problems += _Credentials(**overrides).problems_for(mode)  # type: ignore[arg-type]
-        raise ConfigError(problems) from None
-    problems = settings.problems_for(mode)
+        raise ConfigError(problems + credentials.problems_for(mode, socket_mode=socket)) from None
+    problems = settings.problems_for(mode, socket_mode=socket)
     if problems:
         raise ConfigError(problems)
     return settings
-
-
-class _Credentials(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-
-    def problems_for(self, mode: Mode) -> list[str]:
-        return _missing_credentials(self.slack_bot_token, self.slack_signing_secret, mode)
 
 
 def _describe(err: object) -> str:

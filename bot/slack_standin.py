@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 TEAM_ID = "T0CHIMEBOT"
@@ -56,6 +56,8 @@ class SlackStandIn:
         self.calls: list[ApiCall] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[PostedMessage] = []
+        self.socket_acks: dict[str, dict[str, Any]] = {}
+        self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._base = ""
@@ -67,6 +69,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
+        app.router.add_get("/socket", self._socket)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -79,6 +82,8 @@ class SlackStandIn:
         return self.api_url
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -130,7 +135,8 @@ class SlackStandIn:
         args = await _read_args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(args.get("token", ""))
-        if method != "apps.connections.open" and token != self.bot_token:
+        app_token_call = method == "apps.connections.open" and token.startswith("xapp-")
+        if token != self.bot_token and not app_token_call:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, args)
         await self._record(lambda: self.calls.append(ApiCall(method, args)))
@@ -167,6 +173,9 @@ class SlackStandIn:
                 )
             )
             return {"ok": True, "message_ts": ts}
+        if method == "apps.connections.open":
+            host = self._base.removeprefix("http://")
+            return {"ok": True, "url": f"ws://{host}/socket?ticket={secrets.token_hex(8)}"}
         if method == "conversations.open":
             users = str(args.get("users", ""))
             return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}
@@ -182,6 +191,51 @@ class SlackStandIn:
         body = await request.json()
         await self._record(lambda: posts.append(body))
         return web.Response(text="ok")
+
+    # ---- Socket Mode -----------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await self._record(lambda: self._sockets.append(ws))
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": "A0CHIMEBOT"},
+                "debug_info": {"host": "standin"},
+            }
+        )
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(frame.data)
+            if "envelope_id" in data:
+                await self._record(lambda d=data: self.socket_acks.update({d["envelope_id"]: d}))
+        await self._record(lambda: self._sockets.remove(ws))
+        return ws
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda: bool(self._sockets), timeout)
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Deliver an event over the bot's Socket Mode connection; returns its envelope_id."""
+        envelope_id = secrets.token_hex(12)
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": True,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    async def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        await self.wait_for(lambda: envelope_id in self.socket_acks, timeout)
+        return self.socket_acks[envelope_id]
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -256,8 +310,25 @@ class SlackSender:
         timestamp: int | None = None,
         secret: str | None = None,
     ) -> Exchange:
+        rid, form = self._slash_form(text, user_id, channel_id, command)
+        return await self._post(urlencode(form), rid, retry_num, timestamp, secret)
+
+    async def socket_command(
+        self, text: str, *, user_id: str, channel_id: str, command: str = "/chime"
+    ) -> Exchange:
+        """The same slash command, delivered over Socket Mode instead of HTTP."""
+        rid, form = self._slash_form(text, user_id, channel_id, command)
+        started = time.perf_counter()
+        envelope_id = await self.standin.send_envelope("slash_commands", form)
+        ack = await self.standin.wait_ack(envelope_id)
+        elapsed = time.perf_counter() - started
+        return Exchange(200, ack.get("payload") or None, elapsed, rid, self.standin)
+
+    def _slash_form(
+        self, text: str, user_id: str, channel_id: str, command: str
+    ) -> tuple[str, dict[str, str]]:
         rid, response_url = self.standin.new_response_url()
-        form = {
+        return rid, {
             "token": "deprecated-verification-token",
             "team_id": TEAM_ID,
             "team_domain": "standin",
@@ -272,7 +343,6 @@ class SlackSender:
             "response_url": response_url,
             "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}",
         }
-        return await self._post(urlencode(form), rid, retry_num, timestamp, secret)
 
     async def click(
         self,

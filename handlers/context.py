@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -40,9 +39,11 @@ class Invocation:
             "channel": self.channel_id,
         }
 
-    def log_done(self, log: logging.Logger, outcome: str) -> None:
-        latency_ms = round((time.perf_counter() - self.started) * 1000, 1)
-        log.info(
+    def log_done(self, deps: Deps, outcome: str, *, replied_later: bool = False) -> None:
+        seconds = time.perf_counter() - self.started
+        deps.metrics.command(self.subcommand, outcome, seconds, replied_later=replied_later)
+        latency_ms = round(seconds * 1000, 1)
+        deps.log.info(
             "/chime %s -> %s",
             self.subcommand,
             outcome,
@@ -53,7 +54,7 @@ class Invocation:
 async def reply_now(inv: Invocation, deps: Deps, reply: Reply, outcome: str) -> None:
     """Answer in the ack itself: for anything that needs no Chime call."""
     await inv.ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
-    inv.log_done(deps.log, outcome)
+    inv.log_done(deps, outcome)
 
 
 async def reply_later(
@@ -67,7 +68,7 @@ async def reply_later(
         except Exception as exc:
             reply, outcome = reply_for(exc, deps.log, **inv.log_fields()), type(exc).__name__
         await deps.responder.send(inv.response_url, reply)
-        inv.log_done(deps.log, outcome)
+        inv.log_done(deps, outcome, replied_later=True)
 
     if deps.jobs.spawn(job(), name=f"{inv.subcommand}:{inv.request_id}"):
         await inv.ack()

@@ -6,6 +6,7 @@ or replayed payload can do no more than a real click by the same user.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bot.approval_cards import ActionId
@@ -28,10 +29,15 @@ async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
     }
 
     async def job() -> None:
+        started = time.perf_counter()
         try:
             note = await deps.approvals.decide(request_id, user, action_id)
+            outcome = "ok" if note is None else "told_privately"
         except Exception as exc:
-            note = reply_for(exc, deps.log, **fields)
+            note, outcome = reply_for(exc, deps.log, **fields), "error"
+        deps.metrics.command(
+            action_id.value, outcome, time.perf_counter() - started, replied_later=True
+        )
         if note is not None:
             await deps.responder.send(response_url, note, replace_original=False)
 

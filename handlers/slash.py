@@ -19,6 +19,16 @@ from handlers.context import Ack, Invocation, reply_now
 Handler = Callable[[Any, Invocation, Deps], Awaitable[None]]
 
 
+# How each command is named in logs and metrics.
+SUBCOMMAND_NAMES: dict[type, str] = {
+    commands.Help: "help",
+    commands.LookupUser: "user",
+    commands.Invite: "invite",
+    commands.Pending: "pending",
+    commands.Invalid: "invalid",
+}
+
+
 def routes() -> dict[type, Handler]:
     return {
         commands.Help: help_handler.handle,
@@ -41,7 +51,7 @@ async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:
         user_id=str(command.get("user_id", "")),
         channel_id=str(command.get("channel_id", "")),
         response_url=str(command.get("response_url", "")),
-        subcommand=type(parsed).__name__.lower(),
+        subcommand=SUBCOMMAND_NAMES[type(parsed)],
         ack=ack,
     )
     try:

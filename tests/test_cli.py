@@ -138,3 +138,25 @@ def test_demo_runs_offline_and_exits_0() -> None:
     assert created.group(1) in lookup
     assert not re.search(r"\x1b\[", out), "no colour codes when piped"
     assert "Traceback" not in result.stderr
+
+
+def test_socket_mode_needs_an_app_token_not_a_signing_secret() -> None:
+    result = run_cli("serve", "--socket-mode", env={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" not in result.stderr
+
+
+def test_check_with_nothing_configured_lists_failures_and_exits_1() -> None:
+    result = run_cli(
+        "check",
+        env={
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "AWS_ENDPOINT_URL_CHIME": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
+            "CHIME_RETRY_BUDGET": "0.5",
+        },
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "✗ Slack bot token" in result.stdout and "fix:" in result.stdout
+    assert "✗ Allowed channels" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
