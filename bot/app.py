@@ -63,8 +63,12 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
 
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-        response = await to_aiohttp_response(bolt_response)
+        runtime.jobs.gate.arrived()
+        try:
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+            response = await to_aiohttp_response(bolt_response)
+        finally:
+            runtime.jobs.gate.answered()
         metrics.ack_seconds.observe(time.perf_counter() - started)
         return response
 

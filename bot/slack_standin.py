@@ -57,6 +57,8 @@ class SlackStandIn:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[PostedMessage] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
+        # perf_counter() when each response_url first received a post, for latency figures.
+        self.arrivals: dict[str, float] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -189,7 +191,8 @@ class SlackStandIn:
         if len(posts) >= RESPONSE_URL_LIMIT:
             return web.Response(status=404, text="used_url")
         body = await request.json()
-        await self._record(lambda: posts.append(body))
+        arrived = time.perf_counter()
+        await self._record(lambda: (posts.append(body), self.arrivals.setdefault(rid, arrived)))
         return web.Response(text="ok")
 
     # ---- Socket Mode -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 import pytest
 from aiohttp import ClientSession
 
-from bot.emulator import ChimeEmulator
+from bot.emulator import ChimeEmulator, Fault
 from bot.offline import OfflineBot, offline_bot
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
 from tests.conftest import CHANNEL, REQUESTER
@@ -187,3 +187,34 @@ async def test_healthz_reports_ready(bot: OfflineBot) -> None:
         assert resp.status == 200
         body = await resp.json()
     assert body["ready"] is True and body["status"] == "ok"
+
+
+async def test_repeat_lookup_within_ttl_makes_one_chime_call(bot: OfflineBot) -> None:
+    await lookup(bot, "user ada@example.com")
+    bot.emulator.reset_calls()
+    _, card = await lookup(bot, "user ADA@example.com")
+    assert "Ada Lovelace" in all_text(card)
+    assert [c.operation for c in bot.emulator.calls] == ["GetUser"]
+
+
+async def test_cache_entry_is_dropped_when_the_user_is_gone(bot: OfflineBot) -> None:
+    await lookup(bot, "user ada@example.com")
+    bot.emulator.inject("GetUser", Fault("NotFoundException"))
+    bot.emulator.reset_calls()
+    _, card = await lookup(bot, "user ada@example.com")
+    # The cached user was not found, so the bot looked again from the top (and found her).
+    assert [c.operation for c in bot.emulator.calls] == [
+        "GetUser",
+        "ListAccounts",
+        "ListUsers",
+        "GetUser",
+    ]
+    assert "Ada Lovelace" in all_text(card)
+
+
+async def test_cache_expires_after_its_ttl(emulator: ChimeEmulator) -> None:
+    async with offline_bot({"chime_account_cache_ttl": 0}, emulator=emulator) as bot:
+        await lookup(bot, "user ada@example.com")
+        emulator.reset_calls()
+        await lookup(bot, "user ada@example.com")
+        assert emulator.count() == 3, "with no cache every lookup is a full one"

@@ -79,6 +79,8 @@ class ChimeState:
         self._accounts: dict[str, dict[str, Any]] = {}
         # account id -> user id -> user; dicts keep insertion order, which is our list order.
         self._users: dict[str, dict[str, dict[str, Any]]] = {}
+        # account id -> casefolded email -> user: lookups by email stay O(1) in a big directory.
+        self._by_email: dict[str, dict[str, dict[str, Any]]] = {}
         for account in seed.get("accounts", []):
             self._load_account(account)
 
@@ -108,6 +110,7 @@ class ChimeState:
                 raise ValueError(f"duplicate AccountId {account['AccountId']}")
             self._accounts[account["AccountId"]] = account
             self._users[account["AccountId"]] = {}
+            self._by_email[account["AccountId"]] = {}
 
     # -- helpers for tests and seeding ---------------------------------------------------------
 
@@ -184,6 +187,7 @@ class ChimeState:
         if user["UserId"] in users:
             raise ValueError(f"duplicate UserId {user['UserId']}")
         users[user["UserId"]] = user
+        self._by_email[user["AccountId"]][str(user["PrimaryEmail"]).casefold()] = user
         return user
 
     def _account(self, account_id: str) -> dict[str, Any]:
@@ -193,10 +197,7 @@ class ChimeState:
         return account
 
     def _user_by_email(self, account_id: str, email: str) -> dict[str, Any] | None:
-        for user in self._users[account_id].values():
-            if _same_email(user.get("PrimaryEmail"), email):
-                return user
-        return None
+        return self._by_email[account_id].get(email.casefold())
 
     def _new_pending_user(
         self, account: Mapping[str, Any], *, email: str, display_name: str, user_type: str
@@ -249,12 +250,12 @@ class ChimeState:
         page_size = v.max_results(params.get("MaxResults"))
         with self._lock:
             account_id = self._account(params["AccountId"])["AccountId"]
-            matches = [
-                user
-                for user in self._users[account_id].values()
-                if (email is None or _same_email(user.get("PrimaryEmail"), email))
-                and (user_type is None or user.get("UserType") == user_type)
-            ]
+            if email is None:
+                candidates = list(self._users[account_id].values())
+            else:
+                found = self._user_by_email(account_id, email)
+                candidates = [found] if found is not None else []
+            matches = [u for u in candidates if user_type is None or u.get("UserType") == user_type]
             scope = v.fingerprint("ListUsers", account_id, email and email.casefold(), user_type)
             page, token = v.paginate(
                 matches, page_size=page_size, token=params.get("NextToken"), scope=scope
