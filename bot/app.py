@@ -192,9 +192,6 @@ class Runtime:
         self.ready = True
         return self.url
 
-    async def start_http(self, host: str, port: int) -> str:
-        return await self.start(host, port)
-
     async def refresh_gauges(self) -> None:
         try:
             pending = await self.deps.approvals.open_requests()

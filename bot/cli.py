@@ -1,4 +1,4 @@
-"""The `chime-bot` command line: `serve`, `check`, `demo`.
+"""The `chime-bot` command line: `serve`, `check`, `demo`, `console`.
 
 Configuration problems end the process with exit code 2 and one message listing all of them.
 """
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from bot import check, logs
 from bot.app import serve
+from bot.console import configure_parser as configure_console
+from bot.console import run_console
 from bot.demo import run_demo
 from bot.settings import ConfigError, load_settings
 from bot.terminal import Style
@@ -45,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         help="check for Socket Mode (also on when SLACK_APP_TOKEN is set)",
     )
     sub.add_parser("demo", help="run the bot offline against the embedded Chime emulator")
+    configure_console(
+        sub.add_parser(
+            "console", help="try every /chime command locally, as any user, offline from Slack"
+        )
+    )
     return parser
 
 
@@ -79,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "demo":
             return _run_demo()
+        if args.command == "console":
+            # At WARNING the bot would repeat on stderr what the transcript already shows.
+            logs.configure(os.environ.get("LOG_LEVEL", "ERROR"), "text")
+            return run_console(aws=args.aws)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CONFIG

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from aiohttp import ClientSession
@@ -46,12 +47,52 @@ def offline_settings(
 
 @dataclass
 class OfflineBot:
-    """A running offline bot and the Slack stand-in that talks to it."""
+    """A running bot, the Slack stand-in that talks to it, and its Chime emulator (None when
+    the bot uses another Chime: an endpoint of the caller's, or AWS)."""
 
     runtime: Runtime
-    emulator: ChimeEmulator
+    emulator: ChimeEmulator | None
     slack: SlackStandIn
     sender: SlackSender
+
+
+POLICY_FIELDS = ("chime_allowed_channels", "chime_approvers", "chime_approval_channel")
+# Set, it makes botocore ignore AWS_ENDPOINT_URL_CHIME too, so only the real-AWS backend keeps it.
+IGNORE_ENDPOINTS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+
+
+def environment_policy(env: Settings) -> dict[str, object]:
+    """The environment's allowlist, approvers and approval channel as settings overrides.
+
+    Empty when the environment sets none of them, so the demo policy applies. When it sets any,
+    all three are taken as they are, as `serve` would take them: a half-configured policy mixed
+    with demo values would behave like neither.
+    """
+    if not env.model_fields_set & set(POLICY_FIELDS):
+        return {}
+    return {name: getattr(env, name) for name in POLICY_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class ChimeBackend:
+    """A Chime for the bot other than the embedded emulator: another endpoint, or AWS itself."""
+
+    endpoint: str | None  # None: AWS's own endpoint, ignoring any configured override
+    credentials: dict[str, str] | None = None  # None: the standard credential chain
+
+    @classmethod
+    def aws(cls) -> ChimeBackend:
+        return cls(endpoint=None)
+
+    def environment(self) -> dict[str, str | None]:
+        """What botocore must read when it builds the client for this backend (None: unset)."""
+        if self.endpoint is None:
+            # Also covers AWS_ENDPOINT_URL and `endpoint_url` in the AWS config file.
+            return {IGNORE_ENDPOINTS: "true"}
+        return {"AWS_ENDPOINT_URL_CHIME": self.endpoint, IGNORE_ENDPOINTS: None}
+
+    def describe(self) -> str:
+        return self.endpoint or "AWS (the real account of the standard credential chain)"
 
 
 @asynccontextmanager
@@ -60,37 +101,63 @@ async def offline_bot(
     emulator: ChimeEmulator | None = None,
     clock: Clock | None = None,
     slack: SlackStandIn | None = None,
+    *,
+    chime: ChimeBackend | None = None,
 ) -> AsyncIterator[OfflineBot]:
-    """The bot wired to the emulator and the Slack stand-in, all on 127.0.0.1 ephemeral ports.
+    """The bot wired to the Slack stand-in and, unless `chime` names another backend, to the
+    embedded emulator; all on 127.0.0.1 ephemeral ports.
 
     Peers passed in already running are left running, so a test can restart the bot alone.
+    Unless the overrides name one, requests go to a throwaway store.
     """
-    emulator = emulator or ChimeEmulator()
     slack = slack or SlackStandIn()
     async with AsyncExitStack() as stack:
-        if not emulator.is_running:
-            await emulator.start()
-            stack.push_async_callback(emulator.stop)
+        if chime is None:
+            emulator = emulator or ChimeEmulator()
+            if not emulator.is_running:
+                await emulator.start()
+                stack.push_async_callback(emulator.stop)
+            # botocore reads AWS's standard per-service endpoint variable when it builds the
+            # client; the ignore switch would make it skip that variable too.
+            env: dict[str, str | None] = {
+                "AWS_ENDPOINT_URL_CHIME": emulator.url,
+                IGNORE_ENDPOINTS: None,
+            }
+            credentials: dict[str, str] | None = OFFLINE_CREDENTIALS
+        else:
+            emulator, env, credentials = None, chime.environment(), chime.credentials
+        stack.enter_context(_environment(env))
         if not slack.is_running:
             await slack.start()
             stack.push_async_callback(slack.stop)
-        # botocore reads AWS's standard per-service endpoint variable when it builds the client.
-        previous = os.environ.get("AWS_ENDPOINT_URL_CHIME")
-        os.environ["AWS_ENDPOINT_URL_CHIME"] = emulator.url
-        stack.callback(_restore_env, "AWS_ENDPOINT_URL_CHIME", previous)
+        overrides = dict(settings_overrides or {})
+        if "chime_store_url" not in overrides:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="chime-bot-"))
+            overrides["chime_store_url"] = f"sqlite:///{scratch}/state.db"
         signing_secret = secrets.token_hex(16)
-        settings = offline_settings(
-            slack.api_url, slack.bot_token, signing_secret, **(settings_overrides or {})
-        )
-        runtime = await Runtime.create(settings, clock=clock, aws_credentials=OFFLINE_CREDENTIALS)
+        settings = offline_settings(slack.api_url, slack.bot_token, signing_secret, **overrides)
+        runtime = await Runtime.create(settings, clock=clock, aws_credentials=credentials)
         stack.push_async_callback(runtime.close, 5)
-        bot_url = await runtime.start_http("127.0.0.1", 0)
+        bot_url = await runtime.start("127.0.0.1", 0)
         session = await stack.enter_async_context(ClientSession())
         sender = SlackSender(f"{bot_url}/slack/events", signing_secret, slack, session)
         yield OfflineBot(runtime, emulator, slack, sender)
 
 
-def _restore_env(name: str, value: str | None) -> None:
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables, restoring them on the way out."""
+    previous = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in previous.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
     if value is None:
         os.environ.pop(name, None)
     else:

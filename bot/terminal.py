@@ -6,10 +6,11 @@ tokens replaced by their fallback text, buttons as `[label]` (or `[n] label` whe
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from bot.commands import unescape
 
@@ -44,6 +45,13 @@ class Style:
             dim=lambda s: f"\x1b[2m{s}\x1b[0m",
             accent=lambda s: f"\x1b[36m{s}\x1b[0m",
         )
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Style:
+        """Colour on a terminal; plain text when piped, or when NO_COLOR is set (no-color.org)."""
+        if stream.isatty() and not os.environ.get("NO_COLOR"):
+            return cls.ansi()
+        return cls.plain()
 
 
 def mrkdwn_to_text(text: str) -> str:
@@ -87,7 +95,8 @@ def render(
                 lines.append(_text(block["text"]))
             for item in block.get("fields") or []:
                 name, _, value = _text(item).partition("\n")
-                lines.append(f"  {style.bold(name + ':'):<24} {value}")
+                # Pad before styling: colour codes would count towards the width.
+                lines.append(f"  {style.bold(f'{name + chr(58):<24}')} {value}")
         elif kind == "context":
             lines.append(style.dim("  ".join(_text(e) for e in block.get("elements", []))))
         elif kind == "divider":
