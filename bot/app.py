@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, web
@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.approvals import Approvals
 from bot.authz import Policy
-from bot.chime import Clock, Directory, RealClock, RetryPolicy, make_chime_client
+from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -101,7 +101,7 @@ class Runtime:
     settings: Settings
     deps: Deps
     bolt: AsyncApp
-    executor: ThreadPoolExecutor
+    resources: AsyncExitStack  # the Chime client, the HTTP session, the store: closed last
     session: ClientSession
     jobs: Jobs
     store: RequestStore
@@ -120,22 +120,36 @@ class Runtime:
         clock: Clock | None = None,
         aws_credentials: dict[str, str] | None = None,
     ) -> Runtime:
+        # If building fails half-way, the stack closes whatever was already opened.
+        async with AsyncExitStack() as stack:
+            return await cls._build(settings, stack, clock or RealClock(), aws_credentials)
+
+    @classmethod
+    async def _build(
+        cls,
+        settings: Settings,
+        stack: AsyncExitStack,
+        clock: Clock,
+        aws_credentials: dict[str, str] | None,
+    ) -> Runtime:
         workers = settings.chime_max_concurrency
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chime")
-        clock = clock or RealClock()
-        directory = Directory(
-            client=make_chime_client(
+        chime = await stack.enter_async_context(
+            chime_client(
                 max_pool_connections=workers,
                 credentials=aws_credentials,
                 read_timeout=settings.chime_read_timeout,
-            ),
-            executor=executor,
+            )
+        )
+        directory = Directory(
+            client=chime,
+            limit=asyncio.Semaphore(workers),
             retry=RetryPolicy(budget=settings.chime_retry_budget),
             clock=clock,
             account_cache_ttl=settings.chime_account_cache_ttl,
         )
         store = await open_store(settings.chime_store_url, data_dir=settings.data_dir())
-        session = ClientSession()
+        stack.push_async_callback(store.close)
+        session = await stack.enter_async_context(ClientSession())
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
         metrics = Metrics()
         directory.observe = metrics.chime_call
@@ -168,7 +182,7 @@ class Runtime:
             settings=settings,
             deps=deps,
             bolt=bolt,
-            executor=executor,
+            resources=stack.pop_all(),  # built: from here the runtime owns what was opened
             session=session,
             jobs=jobs,
             store=store,
@@ -232,9 +246,7 @@ class Runtime:
             await self.socket_mode.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.session.close()
-        await self.store.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        await self.resources.aclose()
 
 
 async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:

@@ -6,7 +6,6 @@ Each check is independent and says how to fix what fails, so one run shows every
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.accounts import choose_account
-from bot.chime import Directory, RetryPolicy, make_chime_client
+from bot.chime import Directory, RetryPolicy, chime_client
 from bot.errors import BotError
 from bot.settings import ConfigError, Settings, SlackCredentials, load_settings
 from bot.store import open_store
@@ -48,12 +47,12 @@ async def run_checks(*, socket_mode: bool = False) -> list[Check]:
     results = [_ok("Settings", "all values parse")]
     results.append(await _slack_token(settings))
     results.append(await _request_verification(settings, socket))
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
-        results.append(await _aws_identity(settings, pool))
+    results.append(await _aws_identity(settings))
+    async with chime_client(max_pool_connections=2) as client:
         # A check should answer quickly: a short retry budget, whatever serve would use.
         directory = Directory(
-            client=make_chime_client(max_pool_connections=2),
-            executor=pool,
+            client=client,
+            limit=asyncio.Semaphore(2),
             retry=RetryPolicy(budget=min(5.0, settings.chime_retry_budget)),
         )
         results.append(await _chime(directory))
@@ -110,7 +109,7 @@ async def _request_verification(settings: Settings, socket: bool) -> Check:
     )
 
 
-async def _aws_identity(settings: Settings, pool: ThreadPoolExecutor) -> Check:
+async def _aws_identity(settings: Settings) -> Check:
     name = "AWS credentials"
 
     def whoami() -> str:
@@ -118,7 +117,7 @@ async def _aws_identity(settings: Settings, pool: ThreadPoolExecutor) -> Check:
         return str(sts.get_caller_identity()["Arn"])
 
     try:
-        arn = await asyncio.get_running_loop().run_in_executor(pool, whoami)
+        arn = await asyncio.to_thread(whoami)
     except (BotoCoreError, ClientError) as exc:
         return _bad(
             name,
