@@ -1,4 +1,4 @@
-"""The `chime-bot` command line: `serve`, `check`, `demo`, `console`.
+"""The `chime-bot` command line: `serve`, `check`, `init-store`, `demo`, `console`.
 
 Configuration problems end the process with exit code 2 and one message listing all of them.
 """
@@ -17,6 +17,8 @@ from bot.console import configure_parser as configure_console
 from bot.console import run_console
 from bot.demo import run_demo
 from bot.settings import ConfigError, load_settings
+from bot.store import IAM_POLICY_TEMPLATE, StoreError, init_table, store_table
+from bot.store.dynamodb import resolve_region
 from bot.terminal import Style
 
 EXIT_CONFIG = 2
@@ -46,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check for Socket Mode (also on when SLACK_APP_TOKEN is set)",
     )
+    init_cmd = sub.add_parser(
+        "init-store", help="create the DynamoDB table CHIME_STORE_URL names (safe to re-run)"
+    )
+    init_cmd.add_argument(
+        "--print-policy", action="store_true", help="print the IAM policy for the table"
+    )
     sub.add_parser("demo", help="run the bot offline against the embedded Chime emulator")
     configure_console(
         sub.add_parser(
@@ -71,6 +79,29 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _run_init_store(args: argparse.Namespace) -> int:
+    logs.configure("WARNING", "text")
+    settings = load_settings("init-store")
+    try:
+        table = store_table(settings.chime_store_url)
+    except ValueError as exc:
+        print(f"chime-bot init-store: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if table is None:
+        print(
+            "chime-bot init-store: set CHIME_STORE_URL=dynamodb://<table> first "
+            "(the SQLite store needs no set-up)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if args.print_policy:
+        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", resolve_region()))
+        return 0
+    for line in init_table(table):
+        print(line)
+    return 0
+
+
 def _run_demo() -> int:
     logs.configure(os.environ.get("LOG_LEVEL", "WARNING"), "text")
     style = Style.ansi() if sys.stdout.isatty() else Style.plain()
@@ -84,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_serve(args)
         if args.command == "check":
             return _run_check(args)
+        if args.command == "init-store":
+            return _run_init_store(args)
         if args.command == "demo":
             return _run_demo()
         if args.command == "console":
@@ -93,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CONFIG
+    except StoreError as exc:
+        # e.g. a missing DynamoDB table at start-up: the message says how to fix it.
+        print(f"chime-bot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 1

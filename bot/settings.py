@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
-Mode = Literal["serve", "demo", "console", "check"]
+Mode = Literal["serve", "demo", "console", "check", "init-store"]
 
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:

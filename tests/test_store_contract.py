@@ -1,7 +1,8 @@
 """Contract tests for RequestStore backends.
 
 Everything above the "SQLite-specific" line talks to the store only through the protocol and
-`Backend.open()`, so another backend (DynamoDB) joins by adding a param to the `backend` fixture.
+`Backend.open()`, and runs once per param of the `backend` fixture: SQLite, and DynamoDB on
+moto's server (tests/dynamo.py).
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.store import (
+    IAM_POLICY_TEMPLATE,
     OPEN_STATUSES,
     AuditEvent,
     DuplicateRequest,
+    DynamoStore,
     InviteRequest,
     RequestStore,
     SqliteStore,
@@ -34,14 +38,22 @@ from bot.store import (
     StoreError,
     StoreNotWritable,
     Transition,
+    dynamodb,
     event_from_record,
     event_to_record,
     from_record,
+    init_table,
     new_request_id,
     open_store,
     to_record,
 )
 from bot.store.codec import REQUEST_RECORD_FIELDS
+
+if TYPE_CHECKING:
+    # Only a type: a real import would load the plugin before pytest can rewrite its asserts.
+    from tests.dynamo import MotoDynamo
+
+pytest_plugins = ("tests.dynamo",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_700_000_000.0
@@ -67,11 +79,14 @@ class Backend:
         return store
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "dynamodb"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     async with AsyncExitStack() as stack:
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path / 'data' / 'state.db'}"
+        elif request.param == "dynamodb":
+            # Also points this process's AWS settings (and so child processes') at the table.
+            url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
         else:  # pragma: no cover - a new backend param must say how to reach it
             raise AssertionError(f"unknown backend {request.param}")
         yield Backend(request.param, url, tmp_path, stack)
@@ -782,7 +797,9 @@ async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("dynamodb://chime-requests", "dynamodb:// store is not available in this build"),
+        ("dynamodb://", "expected sqlite:///path/state.db or dynamodb://<table>"),
+        ("dynamodb://no spaces", "expected sqlite:///path/state.db or dynamodb://<table>"),
+        ("dynamodb://eu-west-1/t", "expected sqlite:///path/state.db or dynamodb://<table>"),
         ("postgres://db/chime", "CHIME_STORE_URL 'postgres://db/chime': expected sqlite:///"),
         ("sqlite://", "expected sqlite:///path/state.db or dynamodb://<table>"),
         ("sqlite:///:memory:", "expected sqlite:///path/state.db"),
@@ -792,3 +809,233 @@ async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 async def test_open_store_rejects_unusable_urls(tmp_path: Path, url: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         await open_store(url, data_dir=tmp_path)
+
+
+# --- DynamoDB-specific ----------------------------------------------------------------------
+
+RETENTION = dynamodb.RETENTION_SECONDS
+
+
+@pytest.fixture
+async def dynamo_store(dynamo_table: str) -> AsyncIterator[DynamoStore]:
+    async with await DynamoStore.open(dynamo_table) as store:
+        yield store
+
+
+@pytest.fixture
+def raw_dynamo(moto_dynamo: MotoDynamo) -> Any:
+    """A plain client, for looking at (and tampering with) items directly."""
+    return moto_dynamo.admin
+
+
+def _raw_item(client: Any, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    return client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
+async def test_dynamodb_open_store_url_selects_dynamo(dynamo_table: str, tmp_path: Path) -> None:
+    store = await open_store(f" dynamodb://{dynamo_table} ", data_dir=tmp_path)
+    try:
+        assert isinstance(store, DynamoStore)
+        assert store.table == dynamo_table
+    finally:
+        await store.close()
+    assert not (tmp_path / "state.db").exists()
+
+
+async def test_dynamodb_item_layout_ttl_and_version(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    request = await dynamo_store.file(make_request(), now=NOW)
+
+    def item() -> dict[str, Any]:
+        found = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
+        assert found is not None
+        return found
+
+    filed = item()
+    assert filed["gsi1pk"] == {"S": "STATUS#pending"}
+    assert filed["gsi1sk"]["S"].endswith(f"#{request.id}")
+    assert filed["version"] == {"N": "0"}
+    assert filed["ttl"] == {"N": str(int(NOW + TTL + RETENTION))}
+    lock = _raw_item(raw_dynamo, dynamo_table, f"LOCK#{ACCOUNT}#ada@example.com", "LOCK")
+    assert lock is not None and lock["holder"] == {"S": request.id}
+
+    assert (await claim(dynamo_store, request.id, "UALICE")).ok
+    claimed = item()
+    assert (claimed["version"], claimed["gsi1pk"]) == ({"N": "1"}, {"S": "STATUS#approving"})
+    assert "ttl" not in claimed  # never deleted while it may still be executing or retried
+
+    late = NOW + TTL * 3
+    done = await dynamo_store.transition(
+        request.id,
+        expect={Status.APPROVING},
+        to=Status.APPROVED,
+        actor="system",
+        now=late,
+        action="approved",
+    )
+    assert done.ok
+    assert item()["ttl"] == {"N": str(int(late + RETENTION))}
+    audit = raw_dynamo.query(
+        TableName=dynamo_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+        ExpressionAttributeValues={":pk": {"S": f"REQ#{request.id}"}, ":audit": {"S": "AUDIT#"}},
+    )["Items"]
+    assert [a["action"]["S"] for a in audit] == ["filed", "approve_claimed", "approved"]
+    assert all("ttl" not in a for a in audit)
+
+
+async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(
+    dynamo_store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lapsed = await dynamo_store.file(make_request(expires_at=NOW + 10), now=NOW)
+    stale = await asyncio.get_running_loop().run_in_executor(
+        None, dynamo_store._read_lock, f"{ACCOUNT}#ada@example.com"
+    )
+    # After that read, someone claims the lapsed request (no deadline check), so it blocks again.
+    revived = await dynamo_store.transition(
+        lapsed.id,
+        expect=PENDING,
+        to=Status.APPROVING,
+        actor="UALICE",
+        now=NOW + 20,
+        action="approve_claimed",
+    )
+    assert revived.ok
+    reads = []
+    real_read = dynamo_store._read_lock
+
+    def read_lock(key: str) -> Any:
+        reads.append(key)
+        return stale if len(reads) == 1 else real_read(key)
+
+    monkeypatch.setattr(dynamo_store, "_read_lock", read_lock)
+
+    with pytest.raises(DuplicateRequest) as caught:
+        await dynamo_store.file(make_request(), now=NOW + 20)
+
+    assert len(reads) == 2  # the stale judgement was refused by the write, then re-read
+    assert caught.value.existing == revived.request
+    assert await dynamo_store.list_by_status(Status.PENDING) == []
+
+
+async def test_dynamodb_listing_trusts_the_table_over_a_lagging_index(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    request = await dynamo_store.file(make_request(), now=NOW)
+    # What a GSI that has not caught up looks like: the index entry says approving.
+    raw_dynamo.update_item(
+        TableName=dynamo_table,
+        Key={"pk": {"S": f"REQ#{request.id}"}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="SET gsi1pk = :stale",
+        ExpressionAttributeValues={":stale": {"S": "STATUS#approving"}},
+    )
+
+    assert await dynamo_store.list_by_status(Status.APPROVING) == []
+    assert await dynamo_store.get(request.id) == request
+
+
+async def test_dynamodb_keeps_floats_beyond_its_number_range(dynamo_store: DynamoStore) -> None:
+    extreme = make_request(created_at=-1.7976931348623157e308, expires_at=5e-324, decided_at=1e200)
+
+    filed = await dynamo_store.file(extreme, now=-0.0)
+
+    assert await dynamo_store.get(extreme.id) == filed == replace(extreme, updated_at=0.0)
+    assert await dynamo_store.list_by_status(Status.PENDING) == [filed]
+
+
+async def test_dynamodb_missing_table_says_to_run_init_store(
+    moto_dynamo: MotoDynamo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    moto_dynamo.use(monkeypatch)
+    expected = r"cannot open request store dynamodb://no-such-table: .*`chime-bot init-store`"
+    with pytest.raises(StoreError, match=expected):
+        await open_store("dynamodb://no-such-table", data_dir=tmp_path)
+
+
+async def test_dynamodb_check_writable_after_the_table_is_dropped(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    raw_dynamo.delete_table(TableName=dynamo_table)
+    with pytest.raises(StoreNotWritable, match=r"is not writable: .*chime-bot init-store"):
+        await dynamo_store.check_writable()
+
+
+async def test_dynamodb_check_writable_names_the_iam_actions(
+    dynamo_store: DynamoStore, dynamo_table: str
+) -> None:
+    described = {
+        "Table": {
+            "TableName": dynamo_table,
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [{"IndexName": "gsi1"}],
+        }
+    }
+    with Stubber(dynamo_store._client) as stub:
+        stub.add_response("describe_table", described)
+        stub.add_client_error(
+            "update_item", "AccessDeniedException", "not authorized to perform UpdateItem"
+        )
+        with pytest.raises(StoreNotWritable) as caught:
+            await dynamo_store.check_writable()
+    message = str(caught.value)
+    assert f"dynamodb://{dynamo_table} is not writable" in message
+    assert "AccessDeniedException" in message
+    for action in ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"):
+        assert action in message
+
+
+async def test_dynamodb_init_table_is_idempotent(dynamo_table: str, raw_dynamo: Any) -> None:
+    again = init_table(dynamo_table)
+
+    assert again[0].startswith(f"table {dynamo_table} already exists")
+    assert again[-1] == "TTL already enabled on attribute ttl"
+    table = raw_dynamo.describe_table(TableName=dynamo_table)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["Projection"]["ProjectionType"]) == ("gsi1", "KEYS_ONLY")
+    ttl = raw_dynamo.describe_time_to_live(TableName=dynamo_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
+
+
+def test_dynamodb_init_table_reports_what_it_created(
+    moto_dynamo: MotoDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto_dynamo.use(monkeypatch)
+    lines = init_table("chime-init-report")
+    try:
+        assert lines == [
+            "created table chime-init-report in us-east-1 (on-demand billing, index gsi1)",
+            "table chime-init-report is ACTIVE",
+            "enabled TTL on attribute ttl (finished requests are deleted about 30 days after "
+            "they close)",
+        ]
+    finally:
+        moto_dynamo.admin.delete_table(TableName="chime-init-report")
+
+
+def test_dynamodb_iam_policy_template_covers_what_the_store_calls() -> None:
+    filled = IAM_POLICY_TEMPLATE.replace("<region>", "eu-west-1")
+    filled = filled.replace("<account-id>", "123456789012").replace("<table>", "chime")
+    policy = json.loads(filled)
+    runtime, init = policy["Statement"]
+    assert set(runtime["Action"]) >= {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+    }
+    assert "arn:aws:dynamodb:eu-west-1:123456789012:table/chime/index/*" in runtime["Resource"]
+    assert set(init["Action"]) == {
+        "dynamodb:CreateTable",
+        "dynamodb:DescribeTable",
+        "dynamodb:UpdateTimeToLive",
+        "dynamodb:DescribeTimeToLive",
+    }

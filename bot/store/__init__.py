@@ -1,7 +1,8 @@
 """Durable request store with an audit trail.
 
 `open_store(settings.chime_store_url, data_dir=settings.data_dir())` gives a RequestStore; the
-rest of the bot should depend on that protocol, not on a backend class.
+rest of the bot should depend on that protocol, not on a backend class. `sqlite:///path` keeps
+it in one file (one machine); `dynamodb://<table>` in a DynamoDB table several replicas share.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.store.base import (
     Transition,
 )
 from bot.store.codec import event_from_record, event_to_record, from_record, to_record
+from bot.store.dynamodb import IAM_POLICY_TEMPLATE, TABLE_NAME, DynamoStore, init_table
 from bot.store.model import (
     OPEN_STATUSES,
     AuditEvent,
@@ -26,9 +28,11 @@ from bot.store.model import (
 from bot.store.sqlite import SqliteStore
 
 __all__ = [
+    "IAM_POLICY_TEMPLATE",
     "OPEN_STATUSES",
     "AuditEvent",
     "DuplicateRequest",
+    "DynamoStore",
     "InviteRequest",
     "RequestStore",
     "SqliteStore",
@@ -39,15 +43,30 @@ __all__ = [
     "event_from_record",
     "event_to_record",
     "from_record",
+    "init_table",
     "new_request_id",
     "open_store",
     "parse_store_url",
+    "store_table",
     "to_record",
 ]
 
 DEFAULT_FILENAME = "state.db"
 _SQLITE = "sqlite:///"
 _DYNAMODB = "dynamodb://"
+
+
+def store_table(url: str | None) -> str | None:
+    """The DynamoDB table a `dynamodb://<table>` CHIME_STORE_URL names; None for other URLs."""
+    text = (url or "").strip()
+    if not text.startswith(_DYNAMODB):
+        return None
+    table = text[len(_DYNAMODB) :]
+    if not TABLE_NAME.fullmatch(table):
+        # Table names are 3-255 of A-Z a-z 0-9 _ . - (no region or options in the URL: the
+        # region comes from AWS_REGION, the endpoint from AWS_ENDPOINT_URL_DYNAMODB).
+        raise ValueError(_bad_url(text))
+    return table
 
 
 def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
@@ -60,9 +79,7 @@ def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
     if not text:
         return data_dir / DEFAULT_FILENAME
     if text.startswith(_DYNAMODB):
-        # DynamoDB backend goes here: table name = text[len(_DYNAMODB):]. It must pass
-        # tests/test_store_contract.py unchanged (add a fixture param there).
-        raise ValueError("dynamodb:// store is not available in this build")
+        raise ValueError(f"CHIME_STORE_URL {text!r} names a DynamoDB table, not a SQLite file")
     if not text.startswith(_SQLITE):
         raise ValueError(_bad_url(text))
     path = text[len(_SQLITE) :]
@@ -73,6 +90,9 @@ def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
 
 
 async def open_store(url: str | None, *, data_dir: Path) -> RequestStore:
+    table = store_table(url)
+    if table is not None:
+        return await DynamoStore.open(table)
     return await SqliteStore.open(parse_store_url(url, data_dir=data_dir))
 
 
