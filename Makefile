@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+BENCH_VENV := .venv-bench
+
 .PHONY: demo test lint pytest bench console clean
 
 $(BIN)/python:
@@ -29,5 +31,18 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+console: $(STAMP)
+	$(BIN)/chime-bot console
+
+# The AWS CLI and aiobotocore live in their own venv: aiobotocore pins its own botocore.
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed
+	$(BIN)/python bench/run.py --aws $(BENCH_VENV)/bin/aws
+	$(BENCH_VENV)/bin/python bench/clients.py --emulator-python $(BIN)/python
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info .chime-bot
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info .chime-bot

@@ -35,7 +35,7 @@ log = logging.getLogger("chime_bot")
 
 # Work in flight after the ack is capped at a multiple of the Chime pool: beyond that a command
 # gets an immediate "busy" answer instead of joining an ever-growing queue.
-JOBS_PER_WORKER = 16
+JOBS_PER_WORKER = 4
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:

@@ -85,8 +85,9 @@ class Settings(SlackCredentials):
     chime_execution_lease: float = Field(default=60.0, ge=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
-    # Bounded worker pool for boto3 (which blocks); the HTTP pool is sized to match.
-    chime_max_concurrency: int = Field(default=32, ge=1, le=512)
+    # Chime calls in flight at once (and the HTTP pool size). No threads back them (aiobotocore),
+    # so a burst of 200 lookups fits; Chime's throttling is met by the retries, not by this.
+    chime_max_concurrency: int = Field(default=256, ge=1, le=1024)
     # Total time one Chime operation may spend retrying before the user is told to try again.
     chime_retry_budget: float = Field(default=20.0, gt=0)
     # Per-attempt socket read timeout. A blocked call also holds up process exit this long.

@@ -1,0 +1,568 @@
+"""`make bench`: chime-bot under load, measured from Slack's side.
+
+Three processes, as in production: `chime-bot serve` (measured: its CPU time and peak RSS come
+from /proc), the Chime emulator (`python -m bot.emulator`, with latency set over its control
+plane), and this process, which plays Slack: it signs and sends slash commands and clicks, and
+receives the cards at its response_url stand-in.
+
+Writes bench/results/latest.json and prints a table. Linux only (/proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, TCPConnector
+
+from bot.slack_standin import SlackSender, SlackStandIn, buttons
+
+HERE = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+REQUESTER, APPROVER = "U0BENCHREQ", "U0BENCHAPPROVER"
+CHANNEL, APPROVALS = "C0BENCH", "C0BENCHAPPROVALS"
+
+
+# ---- processes --------------------------------------------------------------------------------
+
+
+def make_seed(users: int) -> dict[str, Any]:
+    """A directory big enough that distinct emails never hit the bot's cache."""
+    bundled = json.loads(
+        (Path(__file__).resolve().parents[1] / "bot/emulator/seed.json").read_text()
+    )
+    corp = bundled["accounts"][0]
+    template = dict(corp["users"][0])
+    corp["users"] = corp["users"] + [
+        {
+            **template,
+            "UserId": f"b0000000-0000-4000-8000-{i:012d}",
+            "PrimaryEmail": f"user{i}@bench.example.com",
+            "DisplayName": f"Bench User {i}",
+        }
+        for i in range(users)
+    ]
+    return bundled
+
+
+async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.emulator",
+        "--seed",
+        str(seed_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    match = re.search(r"(http://\S+)", line)
+    if not match:
+        raise RuntimeError(f"emulator did not start: {line!r}")
+    return proc, match.group(1)
+
+
+class Bot:
+    def __init__(
+        self,
+        chime_url: str,
+        slack: SlackStandIn,
+        workdir: Path,
+        workers: int | None,
+        session: ClientSession,
+    ) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = "bench-signing-secret"
+        self.env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": self.secret,
+            "SLACK_API_URL": slack.api_url,
+            "AWS_ENDPOINT_URL_CHIME": chime_url,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "CHIME_ALLOWED_CHANNELS": f"{CHANNEL},{APPROVALS}",
+            "CHIME_APPROVERS": APPROVER,
+            "CHIME_APPROVAL_CHANNEL": APPROVALS,
+            "CHIME_DEFAULT_ACCOUNT": "Example Corp",
+            "CHIME_STORE_URL": f"sqlite:///{workdir / 'state.db'}",
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(self.port),
+        }
+        if workers:
+            self.env["CHIME_MAX_CONCURRENCY"] = str(workers)
+        self.session = session
+        self.sender = SlackSender(f"{self.url}/slack/events", self.secret, slack, session)
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log_path = workdir / f"bot-{self.port}.log"
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                env=self.env,
+                stdout=log,
+                stderr=log,
+            )
+        for _ in range(600):
+            try:
+                async with self.session.get(f"{self.url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError("bot did not start")
+
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def peak_rss_mb(self) -> float:
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---- measurements -----------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def emulator_call_count(session: ClientSession, chime_url: str) -> int:
+    async with session.get(f"{chime_url}/_emulator/calls") as resp:
+        return int((await resp.json())["count"])
+
+
+async def set_latency(session: ClientSession, chime_url: str, seconds: float) -> None:
+    async with session.post(f"{chime_url}/_emulator/latency", json={"seconds": seconds}) as resp:
+        resp.raise_for_status()
+
+
+async def one_lookup(bot: Bot, email: str) -> tuple[float, float]:
+    """(ack seconds, end-to-end seconds) for one `/chime user` from Slack's side."""
+    started = time.perf_counter()
+    exchange = await bot.sender.command(f"user {email}", user_id=REQUESTER, channel_id=CHANNEL)
+    if exchange.status != 200:
+        raise RuntimeError(f"ack status {exchange.status}")
+    reply = await exchange.reply(timeout=120)
+    if "Chime user" not in reply["text"]:
+        raise RuntimeError(f"unexpected reply: {reply['text']}")
+    return exchange.ack_seconds, time.perf_counter() - started
+
+
+class Emails:
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, n: int) -> list[str]:
+        emails = [f"user{i}@bench.example.com" for i in range(self.next, self.next + n)]
+        self.next += n
+        return emails
+
+
+async def scenario_single(bot: Bot, emails: Emails, samples: int) -> dict[str, float]:
+    e2e = [(await one_lookup(bot, email))[1] for email in emails.take(samples)]
+    return {"samples": samples, "e2e_median_s": statistics.median(e2e), "e2e_min_s": min(e2e)}
+
+
+class RawConnection:
+    """One persistent HTTP/1.1 connection with a pre-signed request ready to write.
+
+    The burst plays a Slack that has its connections open and its requests signed before the
+    clock starts, so what is timed is the bot, not this load generator's own CPU (it shares the
+    machine's two cores with the bot and the emulator).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.request = b""
+        self.response_id = ""
+
+    @classmethod
+    async def open(cls, url: str) -> RawConnection:
+        host, port = url.removeprefix("http://").split(":")
+        return cls(*await asyncio.open_connection(host, int(port)))
+
+    def prepare(self, bot: Bot, email: str) -> None:
+        rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
+        body = urlencode(form).encode()
+        ts = int(time.time())
+        headers = (
+            f"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Slack-Request-Timestamp: {ts}\r\n"
+            f"X-Slack-Signature: {bot.sender.sign(body.decode(), ts)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.request, self.response_id = headers.encode() + body, rid
+
+    async def send(self) -> tuple[float, float]:
+        """Write the request; (time sent, time the ack's status line was read)."""
+        sent = time.perf_counter()
+        self.writer.write(self.request)
+        status = await self.reader.readline()
+        acked = time.perf_counter()
+        if b" 200 " not in status:
+            raise RuntimeError(f"ack was {status!r}")
+        return sent, acked
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def server_ack_buckets(bot: Bot) -> dict[float, float]:
+    """The bot's own ack histogram (cumulative counts by upper bound), from /metrics."""
+    async with bot.session.get(f"{bot.url}/metrics") as resp:
+        text = await resp.text()
+    found = re.findall(r'chime_bot_ack_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', text)
+    return {float(le): float(count) for le, count in found}
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound of the histogram bucket holding quantile q of what happened in between."""
+    deltas = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
+    total = deltas[-1][1]
+    for le, count in deltas:
+        if count >= q * total:
+            return le
+    return float("inf")
+
+
+async def scenario_burst(
+    bot: Bot, slack: SlackStandIn, emails: Emails, n: int, chime_url: str, session: ClientSession
+) -> dict[str, float]:
+    """n lookups fired at once over n open connections; cards timed at response_url."""
+    connections = [await RawConnection.open(bot.url) for _ in range(n)]
+    for conn, email in zip(connections, emails.take(n), strict=True):
+        conn.prepare(bot, email)
+    buckets_before = await server_ack_buckets(bot)
+    calls_before, cpu_before = await emulator_call_count(session, chime_url), bot.cpu_seconds()
+    started = time.perf_counter()
+    timings = await asyncio.gather(*[conn.send() for conn in connections])
+    await slack.wait_for(
+        lambda: all(c.response_id in slack.arrivals for c in connections), timeout=120
+    )
+    wall = time.perf_counter() - started
+    buckets_after = await server_ack_buckets(bot)
+    for conn in connections:
+        await conn.close()
+    acks = [acked - sent for sent, acked in timings]
+    e2e = [
+        slack.arrivals[c.response_id] - sent
+        for c, (sent, _) in zip(connections, timings, strict=True)
+    ]
+    return {
+        "lookups": n,
+        "ack_p50_ms": pct(acks, 50) * 1000,
+        "ack_p95_ms": pct(acks, 95) * 1000,
+        "ack_p99_ms": pct(acks, 99) * 1000,
+        "ack_max_ms": max(acks) * 1000,
+        "server_ack_p99_le_ms": bucket_quantile(buckets_before, buckets_after, 0.99) * 1000,
+        "e2e_p50_s": pct(e2e, 50),
+        "e2e_p99_s": pct(e2e, 99),
+        "last_card_s": max(e2e),
+        "wall_s": wall,
+        "chime_calls_per_lookup": (await emulator_call_count(session, chime_url) - calls_before)
+        / n,
+        "bot_cpu_ms_per_lookup": (bot.cpu_seconds() - cpu_before) * 1000 / n,
+        "peak_rss_mb": bot.peak_rss_mb(),
+    }
+
+
+async def scenario_sustained(
+    bot: Bot,
+    emails: Emails,
+    n: int,
+    concurrency: int,
+    chime_url: str,
+    session: ClientSession,
+    repeat_email: str | None = None,
+) -> dict[str, float]:
+    queue = emails.take(n) if repeat_email is None else [repeat_email] * n
+    calls_before, cpu_before = await emulator_call_count(session, chime_url), bot.cpu_seconds()
+    e2e: list[float] = []
+    acks: list[float] = []
+
+    async def worker(mine: list[str]) -> None:
+        for email in mine:
+            ack, total = await one_lookup(bot, email)
+            acks.append(ack)
+            e2e.append(total)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker(queue[i::concurrency]) for i in range(concurrency)])
+    wall = time.perf_counter() - started
+    return {
+        "lookups": n,
+        "concurrency": concurrency,
+        "wall_s": wall,
+        "throughput_per_s": n / wall,
+        "ack_p99_ms": pct(acks, 99) * 1000,
+        "e2e_p50_s": pct(e2e, 50),
+        "e2e_p99_s": pct(e2e, 99),
+        "chime_calls_per_lookup": (await emulator_call_count(session, chime_url) - calls_before)
+        / n,
+        "bot_cpu_ms_per_lookup": (bot.cpu_seconds() - cpu_before) * 1000 / n,
+    }
+
+
+async def scenario_mix(
+    bot: Bot, slack: SlackStandIn, emails: Emails, invites: int, lookups: int
+) -> dict[str, float]:
+    """Invites filed and approved while lookups run: the approval path under load."""
+    new = [f"hire{i}.{int(time.time())}@bench.example.com" for i in range(invites)]
+    cpu_before = bot.cpu_seconds()
+    started = time.perf_counter()
+
+    async def invite_and_approve(email: str) -> float:
+        t0 = time.perf_counter()
+        exchange = await bot.sender.command(
+            f"invite {email} bench", user_id=REQUESTER, channel_id=CHANNEL
+        )
+        note = await exchange.reply(timeout=120)
+        if "awaits approval" not in note["text"]:
+            raise RuntimeError(note["text"])
+        card = next(m for m in slack.messages if email in m.message.get("text", ""))
+        await bot.sender.click(card.current, "Approve", user_id=APPROVER, channel_id=card.channel)
+        await slack.wait_for(
+            lambda: not buttons(card.current) and "Created user" in str(card.current), timeout=120
+        )
+        return time.perf_counter() - t0
+
+    lookups_task = asyncio.gather(*[one_lookup(bot, e) for e in emails.take(lookups)])
+    approvals = await asyncio.gather(*[invite_and_approve(e) for e in new])
+    await lookups_task
+    wall = time.perf_counter() - started
+    return {
+        "invites_approved": invites,
+        "lookups": lookups,
+        "wall_s": wall,
+        "invite_to_created_p50_s": pct(approvals, 50),
+        "invite_to_created_max_s": max(approvals),
+        "bot_cpu_ms_per_command": (bot.cpu_seconds() - cpu_before) * 1000 / (invites * 2 + lookups),
+    }
+
+
+def scenario_cli(chime_url: str, email: str, aws: str | None) -> dict[str, Any]:
+    """The same lookup an admin would type with the AWS CLI: three commands."""
+    if aws is None:
+        return {"skipped": "AWS CLI not installed (make bench installs it in .venv-bench)"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_CHIME": chime_url,
+        "AWS_PAGER": "",
+    }
+
+    def aws_json(*args: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [aws, "chime", *args, "--output", "json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return json.loads(out)
+
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        account = aws_json("list-accounts", "--user-email", email)["Accounts"][0]["AccountId"]
+        user = aws_json("list-users", "--account-id", account, "--user-email", email)["Users"][0]
+        aws_json("get-user", "--account-id", account, "--user-id", user["UserId"])
+        runs.append(time.perf_counter() - t0)
+    return {"runs": len(runs), "median_s": statistics.median(runs), "commands": 3}
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = []
+    for name, values in results.items():
+        if not isinstance(values, dict):
+            continue
+        lines.append(f"\n[{name}]")
+        for key, value in values.items():
+            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+            lines.append(f"  {key:<28} {shown}")
+    return "\n".join(lines)
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    burst, single, tput = r["burst_300ms"], r["single_300ms"], r["sustained_0ms"]
+    cache = r["repeat_lookup_0ms"]
+    limit = 1.5 * single["e2e_median_s"]
+    return [
+        (
+            "ack p99 < 100 ms (200 concurrent, 300 ms Chime)",
+            f"{burst['ack_p99_ms']:.1f} ms",
+            burst["ack_p99_ms"] < 100,
+        ),
+        ("every ack < 3 s", f"max {burst['ack_max_ms']:.1f} ms", burst["ack_max_ms"] < 3000),
+        (
+            "last card <= 1.5 x single lookup",
+            f"{burst['last_card_s']:.2f} s vs {limit:.2f} s",
+            burst["last_card_s"] <= limit,
+        ),
+        (
+            ">= 300 lookups/s at 0 ms",
+            f"{tput['throughput_per_s']:.0f}/s",
+            tput["throughput_per_s"] >= 300,
+        ),
+        (
+            "<= 3 ms bot CPU per lookup",
+            f"{tput['bot_cpu_ms_per_lookup']:.2f} ms",
+            tput["bot_cpu_ms_per_lookup"] <= 3,
+        ),
+        (
+            "repeat lookup <= 2 Chime calls",
+            f"{cache['chime_calls_per_lookup']:.2f}",
+            cache["chime_calls_per_lookup"] <= 2,
+        ),
+        (
+            "peak RSS <= 150 MB at 200 concurrent",
+            f"{burst['peak_rss_mb']:.0f} MB",
+            burst["peak_rss_mb"] <= 150,
+        ),
+    ]
+
+
+async def main(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chime-bench-"))
+    seed = workdir / "seed.json"
+    seed.write_text(json.dumps(make_seed(args.users)))
+    emulator, chime_url = await start_emulator(seed)
+    slack = SlackStandIn()
+    await slack.start()
+    emails = Emails()
+    results: dict[str, Any] = {}
+    async with ClientSession(connector=TCPConnector(limit=0)) as session:
+        bot = Bot(chime_url, slack, workdir, args.workers, session)
+        await bot.start()
+        try:
+            await scenario_single(bot, emails, 5)  # warm-up: imports, pools, auth.test
+            await set_latency(session, chime_url, args.latency)
+            results["single_300ms"] = await scenario_single(bot, emails, 5)
+            results["burst_300ms"] = await scenario_burst(
+                bot, slack, emails, args.concurrent, chime_url, session
+            )
+            await set_latency(session, chime_url, 0.0)
+            results["sustained_0ms"] = await scenario_sustained(
+                bot, emails, args.lookups, args.clients, chime_url, session
+            )
+            await one_lookup(bot, "ada@example.com")  # cached from here on
+            results["repeat_lookup_0ms"] = await scenario_sustained(
+                bot, emails, 200, 8, chime_url, session, repeat_email="ada@example.com"
+            )
+            results["mix_0ms"] = await scenario_mix(bot, slack, emails, args.invites, 200)
+        finally:
+            await bot.stop()
+        results["aws_cli_0ms"] = await asyncio.to_thread(
+            scenario_cli, chime_url, "ada@example.com", args.aws
+        )
+        single0 = await _single_at_zero(chime_url, slack, workdir, session)
+        results["bot_single_0ms"] = single0
+        if "median_s" in results["aws_cli_0ms"]:
+            results["aws_cli_0ms"]["bot_vs_cli_speedup"] = (
+                results["aws_cli_0ms"]["median_s"] / single0["e2e_median_s"]
+            )
+    emulator.terminate()
+    await emulator.wait()
+    await slack.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "workers": args.workers,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    checks = targets(results)
+    results["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in checks]
+    print(table(results))
+    print("\nTargets:")
+    for target, measured, ok in checks:
+        print(f"  {'MET ' if ok else 'MISS'} {target:<52} {measured}")
+    out = HERE / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {out.relative_to(HERE.parent)}")
+    return 0
+
+
+async def _single_at_zero(
+    chime_url: str, slack: SlackStandIn, workdir: Path, session: ClientSession
+) -> dict[str, float]:
+    """A fresh bot's single lookup at 0 ms, the fair match for one run of the AWS CLI."""
+    bot = Bot(chime_url, slack, workdir, 8, session)
+    await bot.start()
+    try:
+        await one_lookup(bot, "grace@example.com")
+        return await scenario_single(bot, Emails(), 5)
+    finally:
+        await bot.stop()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.3, help="Chime latency, seconds")
+    parser.add_argument("--concurrent", type=int, default=200, help="lookups in the burst")
+    parser.add_argument("--lookups", type=int, default=3000, help="lookups in the 0 ms run")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent Slack clients")
+    parser.add_argument("--invites", type=int, default=20, help="invites in the mixed run")
+    parser.add_argument("--users", type=int, default=5000, help="users in the directory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("CHIME_MAX_CONCURRENCY", "0")) or None,
+        help="CHIME_MAX_CONCURRENCY for the bot (default: the bot's default)",
+    )
+    parser.add_argument("--aws", default=shutil.which("aws"), help="path to the AWS CLI")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(parse_args())))
