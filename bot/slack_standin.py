@@ -56,6 +56,8 @@ class SlackStandIn:
         self.calls: list[ApiCall] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[PostedMessage] = []
+        # Channels where chat.postMessage fails as if the bot were not a member.
+        self.refuse_posts_to: set[str] = set()
         self.socket_acks: dict[str, dict[str, Any]] = {}
         # perf_counter() when each response_url first received a post, for latency figures.
         self.arrivals: dict[str, float] = {}
@@ -157,6 +159,8 @@ class SlackStandIn:
             }
         if method == "chat.postMessage":
             channel = str(args.get("channel", ""))
+            if channel in self.refuse_posts_to:
+                return {"ok": False, "error": "not_in_channel"}
             ts = self._next_ts()
             self.messages.append(PostedMessage(channel, ts, _message(args, ts)))
             return {"ok": True, "channel": channel, "ts": ts, "message": _message(args, ts)}

@@ -308,3 +308,15 @@ async def test_default_account_by_name_or_id(emulator: ChimeEmulator, clock: Vir
         ) as bot:
             await invite(bot, f"d{len(default)}@example.net")
             assert "Example Labs" in all_text(the_card(bot).message)
+
+
+async def test_card_slack_refuses_means_nothing_is_left_filed(bot: OfflineBot) -> None:
+    bot.slack.refuse_posts_to.add(DEMO_APPROVAL_CHANNEL)
+    note = await invite(bot, 'stuck@example.com --account "Example Corp"')
+    assert "Request not filed" in note["text"] and "not_in_channel" in all_text(note)
+    request = await only_request(bot)
+    assert request.status == Status.DENIED and request.decided_by == "system"
+    assert await bot.runtime.deps.approvals.open_requests() == []
+    bot.slack.refuse_posts_to.clear()
+    again = await invite(bot, 'stuck@example.com --account "Example Corp"')
+    assert "awaits approval" in again["text"], "a withdrawn request does not block a new one"
