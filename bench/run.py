@@ -28,12 +28,14 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, TCPConnector
 
-from bot.slack_standin import SlackSender, SlackStandIn, buttons
+from bot.offline import DEMO_APPROVER, DEMO_CHANNEL, DEMO_REQUESTER, BotProcess
+from bot.slack_standin import SlackStandIn, buttons
 
 HERE = Path(__file__).resolve().parent
 TICKS = os.sysconf("SC_CLK_TCK")
-REQUESTER, APPROVER = "U0BENCHREQ", "U0BENCHAPPROVER"
-CHANNEL, APPROVALS = "C0BENCH", "C0BENCHAPPROVALS"
+# The policy BotProcess configures: the same made-up channels and users as the demo.
+REQUESTER, APPROVER = DEMO_REQUESTER, DEMO_APPROVER
+CHANNEL = DEMO_CHANNEL
 
 
 # ---- processes --------------------------------------------------------------------------------
@@ -76,7 +78,9 @@ async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, s
     return proc, match.group(1)
 
 
-class Bot:
+class Bot(BotProcess):
+    """The bot under test, measured from outside through /proc."""
+
     def __init__(
         self,
         chime_url: str,
@@ -85,54 +89,10 @@ class Bot:
         workers: int | None,
         session: ClientSession,
     ) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.secret = "bench-signing-secret"
-        self.env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": self.secret,
-            "SLACK_API_URL": slack.api_url,
-            "AWS_ENDPOINT_URL_CHIME": chime_url,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "CHIME_ALLOWED_CHANNELS": f"{CHANNEL},{APPROVALS}",
-            "CHIME_APPROVERS": APPROVER,
-            "CHIME_APPROVAL_CHANNEL": APPROVALS,
-            "CHIME_DEFAULT_ACCOUNT": "Example Corp",
-            "CHIME_STORE_URL": f"sqlite:///{workdir / 'state.db'}",
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(self.port),
-        }
+        extra = {"CHIME_DEFAULT_ACCOUNT": "Example Corp", "LOG_LEVEL": "WARNING"}
         if workers:
-            self.env["CHIME_MAX_CONCURRENCY"] = str(workers)
-        self.session = session
-        self.sender = SlackSender(f"{self.url}/slack/events", self.secret, slack, session)
-        self.proc: asyncio.subprocess.Process | None = None
-        self.log_path = workdir / f"bot-{self.port}.log"
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                env=self.env,
-                stdout=log,
-                stderr=log,
-            )
-        for _ in range(600):
-            try:
-                async with self.session.get(f"{self.url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            await asyncio.sleep(0.05)
-        raise RuntimeError("bot did not start")
+            extra["CHIME_MAX_CONCURRENCY"] = str(workers)
+        super().__init__(chime_url, slack, workdir / "state.db", session, **extra)
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
@@ -143,19 +103,6 @@ class Bot:
         assert self.proc is not None
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---- measurements -----------------------------------------------------------------------------

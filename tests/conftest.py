@@ -6,9 +6,11 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_CHANNEL, OfflineBot, offline_bot
+from bot.slack_standin import SlackStandIn
 
 REQUESTER = "U0REQUESTER"
 CHANNEL = DEMO_CHANNEL
@@ -29,6 +31,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -
 @pytest.fixture
 def emulator() -> ChimeEmulator:
     return ChimeEmulator()
+
+
+@pytest.fixture
+async def peers(emulator: ChimeEmulator) -> AsyncIterator[tuple[ChimeEmulator, SlackStandIn]]:
+    """The emulator and the Slack stand-in, running, for bots started as separate processes."""
+    slack = SlackStandIn()
+    await emulator.start()
+    await slack.start()
+    yield emulator, slack
+    await slack.stop()
+    await emulator.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[ClientSession]:
+    async with ClientSession() as client:
+        yield client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,31 +20,14 @@ from bot.offline import (
     DEMO_APPROVAL_CHANNEL,
     DEMO_APPROVER,
     OFFLINE_CREDENTIALS,
+    BotProcess,
     offline_bot,
     offline_settings,
 )
 from bot.slack_standin import SlackSender, SlackStandIn
 from bot.store import SqliteStore, Status
 from tests.blockkit import all_text
-from tests.botproc import BotProcess
 from tests.conftest import CHANNEL, REQUESTER
-
-
-@pytest.fixture
-async def peers(emulator: ChimeEmulator) -> AsyncIterator[tuple[ChimeEmulator, SlackStandIn]]:
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    yield emulator, slack
-    await slack.stop()
-    await emulator.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as client:
-        yield client
-
 
 # ---- Socket Mode ------------------------------------------------------------------------------
 
@@ -195,7 +177,7 @@ async def test_served_bot_logs_json_without_secrets_or_pins(
 ) -> None:
     emulator, slack = peers
     bot = await BotProcess(
-        emulator, slack, tmp_path / "state.db", session, LOG_FORMAT="json", LOG_LEVEL="DEBUG"
+        emulator.url, slack, tmp_path / "state.db", session, LOG_FORMAT="json", LOG_LEVEL="DEBUG"
     ).start()
     try:
         exchange = await bot.sender.command(
@@ -287,7 +269,7 @@ async def test_sigterm_during_an_approval_lets_it_finish(
 ) -> None:
     emulator, slack = peers
     store_path = tmp_path / "state.db"
-    bot = await BotProcess(emulator, slack, store_path, session).start()
+    bot = await BotProcess(emulator.url, slack, store_path, session).start()
     emulator.set_latency(1.0, "CreateUser")
     request_id = await _approve_and_wait_for_claim(bot, slack, store_path)
     assert await bot.stop() == 0  # SIGTERM while CreateUser is in flight
@@ -302,7 +284,7 @@ async def test_sigterm_past_the_grace_period_leaves_the_request_retryable(
     store_path = tmp_path / "state.db"
     # The blocked boto3 thread holds up process exit until its read timeout: keep that short.
     bot = await BotProcess(
-        emulator, slack, store_path, session, SHUTDOWN_GRACE="0.2", CHIME_READ_TIMEOUT="1"
+        emulator.url, slack, store_path, session, SHUTDOWN_GRACE="0.2", CHIME_READ_TIMEOUT="1"
     ).start()
     emulator.set_latency(30.0, "CreateUser")
     request_id = await _approve_and_wait_for_claim(bot, slack, store_path)

@@ -16,11 +16,10 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER
+from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess
 from bot.slack_standin import Exchange, PostedMessage, SlackStandIn, buttons
 from bot.store import DynamoStore, Status
 from tests.blockkit import all_text
-from tests.botproc import BotProcess
 from tests.conftest import CHANNEL, REQUESTER
 
 if TYPE_CHECKING:
@@ -31,22 +30,6 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.dynamo",)
 
 ACCOUNT = "Example Corp"  # an EnterpriseLWA account in the emulator's seed: approval = CreateUser
-
-
-@pytest.fixture
-async def peers(emulator: ChimeEmulator) -> AsyncIterator[tuple[ChimeEmulator, SlackStandIn]]:
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    yield emulator, slack
-    await slack.stop()
-    await emulator.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as client:
-        yield client
 
 
 @pytest.fixture
@@ -65,8 +48,8 @@ async def replicas(
     end is stopped."""
     emulator, slack = peers
     # BotProcess wants a store path: here it only decides where the logs go.
-    running = [BotProcess(emulator, slack, tmp_path / "state.db", session, **replica_env)]
-    running.append(BotProcess(emulator, slack, tmp_path / "state.db", session, **replica_env))
+    running = [BotProcess(emulator.url, slack, tmp_path / "state.db", session, **replica_env)]
+    running.append(BotProcess(emulator.url, slack, tmp_path / "state.db", session, **replica_env))
     try:
         await asyncio.gather(*(bot.start() for bot in running))
         yield running
@@ -123,7 +106,7 @@ async def test_two_replicas_one_table_exactly_one_chime_call_and_restart_loses_n
     second = await file_invite(b, slack, "second@example.com")
     assert await a.stop() == 0
     a = replicas[0] = await BotProcess(
-        emulator, slack, tmp_path / "state.db", session, **replica_env
+        emulator.url, slack, tmp_path / "state.db", session, **replica_env
     ).start()
 
     assert (await approve(a, second)).status == 200

@@ -7,35 +7,16 @@ Slack stand-in running in the test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, offline_bot
+from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, offline_bot
 from bot.slack_standin import PostedMessage, SlackStandIn, buttons
 from bot.store import InviteRequest, SqliteStore, Status
 from tests.blockkit import all_text
-from tests.botproc import BotProcess
 from tests.conftest import CHANNEL, REQUESTER
-
-
-@pytest.fixture
-async def peers(emulator: ChimeEmulator) -> AsyncIterator[tuple[ChimeEmulator, SlackStandIn]]:
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    yield emulator, slack
-    await slack.stop()
-    await emulator.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as client:
-        yield client
 
 
 def card_in(slack: SlackStandIn) -> PostedMessage:
@@ -68,14 +49,14 @@ async def test_restart_between_filing_and_approval_loses_nothing(
 ) -> None:
     emulator, slack = peers
     store_path = tmp_path / "state.db"
-    first = await BotProcess(emulator, slack, store_path, session).start()
+    first = await BotProcess(emulator.url, slack, store_path, session).start()
     exchange = await first.sender.command(
         'invite kept@example.com --account "Example Corp"', user_id=REQUESTER, channel_id=CHANNEL
     )
     assert "awaits approval" in (await exchange.reply())["text"]
     assert await first.stop() == 0
 
-    second = await BotProcess(emulator, slack, store_path, session).start()
+    second = await BotProcess(emulator.url, slack, store_path, session).start()
     try:
         card = card_in(slack)
         click = await second.sender.click(
@@ -95,7 +76,7 @@ async def test_crash_mid_execution_is_reconciled_on_start_then_retried_once(
 ) -> None:
     emulator, slack = peers
     store_path = tmp_path / "state.db"
-    doomed = await BotProcess(emulator, slack, store_path, session).start()
+    doomed = await BotProcess(emulator.url, slack, store_path, session).start()
     exchange = await doomed.sender.command(
         'invite crash@example.com --account "Example Corp"', user_id=REQUESTER, channel_id=CHANNEL
     )
@@ -117,7 +98,7 @@ async def test_crash_mid_execution_is_reconciled_on_start_then_retried_once(
 
     # A new process settles the stranded request at start-up: not in Chime, so it failed.
     reborn = await BotProcess(
-        emulator, slack, store_path, session, CHIME_EXECUTION_LEASE="0"
+        emulator.url, slack, store_path, session, CHIME_EXECUTION_LEASE="0"
     ).start()
     try:
 
