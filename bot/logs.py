@@ -23,8 +23,11 @@ FIELDS = (
     "latency_ms",
     "outcome",
     "error_id",
-    "operation",
-    "code",
+    # audit events (bot/store/rules.py)
+    "actor",
+    "action",
+    "at",
+    "detail",
 )
 # Slack tokens, in case one ever reaches a message (e.g. inside an SDK error string).
 _TOKEN = re.compile(r"\b(xox[abeoprs]|xapp)-[A-Za-z0-9-]+")

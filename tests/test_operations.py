@@ -172,6 +172,22 @@ def test_json_log_lines_carry_request_fields_and_scrub_tokens() -> None:
     assert "xoxb-123" not in second["msg"] and "[redacted]" in second["msg"]
 
 
+def test_audit_events_become_structured_json_lines() -> None:
+    from bot.store import AuditEvent
+    from bot.store.rules import log_event
+
+    stream = io.StringIO()
+    logs.configure("INFO", "json", stream=stream)
+    try:
+        log_event(AuditEvent("REQ-1", 1.5, "U0APPROVER", "approve_claimed", {"to": "approving"}))
+    finally:
+        logs.configure("WARNING", "text")
+    line = json.loads(stream.getvalue())
+    assert line["logger"] == "chime_bot.audit" and line["request_id"] == "REQ-1"
+    assert line["actor"] == "U0APPROVER" and line["action"] == "approve_claimed"
+    assert line["detail"] == {"to": "approving"}
+
+
 async def test_served_bot_logs_json_without_secrets_or_pins(
     peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
 ) -> None:
