@@ -81,7 +81,11 @@ def user_card(record: UserRecord) -> Reply:
     )
     blocks = [
         header("Amazon Chime user"),
-        section(f"*{escape(name)}*\n{escape(user.email)}"),
+        section(
+            f"*{escape(user.display_name)}*\n{escape(user.email)}"
+            if user.display_name
+            else f"*{escape(user.email)}*\n_no display name set_"
+        ),
         fields(
             [
                 ("User ID", f"`{escape(user.user_id)}`"),

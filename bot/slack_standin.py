@@ -58,6 +58,8 @@ class SlackStandIn:
         self.messages: list[PostedMessage] = []
         # Channels where chat.postMessage fails as if the bot were not a member.
         self.refuse_posts_to: set[str] = set()
+        # Users whose DMs cannot be opened (conversations.open fails), e.g. external users.
+        self.refuse_dms_with: set[str] = set()
         self.socket_acks: dict[str, dict[str, Any]] = {}
         # perf_counter() when each response_url first received a post, for latency figures.
         self.arrivals: dict[str, float] = {}
@@ -184,6 +186,8 @@ class SlackStandIn:
             return {"ok": True, "url": f"ws://{host}/socket?ticket={secrets.token_hex(8)}"}
         if method == "conversations.open":
             users = str(args.get("users", ""))
+            if users in self.refuse_dms_with:
+                return {"ok": False, "error": "cannot_dm_bot"}
             return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}
         return {"ok": False, "error": "unknown_method"}
 

@@ -320,3 +320,12 @@ async def test_card_slack_refuses_means_nothing_is_left_filed(bot: OfflineBot) -
     bot.slack.refuse_posts_to.clear()
     again = await invite(bot, 'stuck@example.com --account "Example Corp"')
     assert "awaits approval" in again["text"], "a withdrawn request does not block a new one"
+
+
+async def test_requester_without_dms_is_told_in_the_request_channel(bot: OfflineBot) -> None:
+    bot.slack.refuse_dms_with.add(REQUESTER)
+    await invite(bot, 'nodm@example.com --account "Example Corp"')
+    await click(bot, the_card(bot), "Deny", DEMO_APPROVER)
+    assert dms_to(bot, REQUESTER) == []
+    (note,) = [m for m in bot.slack.messages if m.ephemeral_to == REQUESTER]
+    assert note.channel == CHANNEL and "denied" in all_text(note.message)
