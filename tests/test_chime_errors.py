@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import OfflineBot, offline_bot
@@ -102,30 +99,6 @@ async def test_bad_request_says_the_request_was_rejected(bot: OfflineBot) -> Non
     card = await card_for(bot)
     assert "rejected" in card["text"]
     assert "odd &lt;input&gt;" in all_text(card)
-
-
-def test_which_errors_botocore_standard_mode_retries_for_chime() -> None:
-    """Why Directory retries on its own: botocore's standard mode skips Chime's 429."""
-    emulator = ChimeEmulator()
-    with emulator.running_in_thread() as url:
-        client = boto3.client(
-            "chime",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-        )
-        emulator.inject("ListAccounts", Fault("ServiceUnavailableException", times=1))
-        client.list_accounts()
-        assert emulator.count("ListAccounts") == 2, "503 is retried by status code"
-
-        emulator.reset_calls()
-        emulator.inject("ListAccounts", Fault("ThrottledClientException", times=1))
-        with pytest.raises(ClientError) as raised:
-            client.list_accounts()
-        assert raised.value.response["Error"]["Code"] == "ThrottledClientException"
-        assert emulator.count("ListAccounts") == 1, "429 ThrottledClientException is not retried"
 
 
 async def test_unexpected_failure_gets_an_error_id_that_is_in_the_log(

@@ -854,21 +854,30 @@ def test_cli_serves_until_sigterm(boto_session: boto3.session.Session) -> None:
             process.stdout.close()
 
 
-def test_applied_fault_takes_effect_before_failing() -> None:
-    emulator = ChimeEmulator()
-    with emulator.running_in_thread() as url:
-        client = boto3.client(
-            "chime",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-        )
-        account = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
-        emulator.inject("CreateUser", Fault("ServiceFailureException", applied=True))
-        with pytest.raises(ClientError):
-            client.create_user(AccountId=account, Email="lost@example.com")
-        assert len(emulator.find_users("lost@example.com")) == 1
-        with pytest.raises(client.exceptions.ConflictException):
-            client.create_user(AccountId=account, Email="lost@example.com")
+def test_applied_fault_takes_effect_before_failing(emu: ChimeEmulator, chime: BaseClient) -> None:
+    account = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
+    emu.inject("CreateUser", Fault("ServiceFailureException", applied=True))
+    with pytest.raises(ClientError):
+        chime.create_user(AccountId=account, Email="lost@example.com")
+    assert len(emu.find_users("lost@example.com")) == 1
+    with pytest.raises(chime.exceptions.ConflictException):
+        chime.create_user(AccountId=account, Email="lost@example.com")
+
+
+def test_which_errors_botocore_standard_mode_retries_for_chime(
+    emu: ChimeEmulator, boto_session: boto3.session.Session, url: str
+) -> None:
+    """Why the bot retries on its own: botocore's standard mode skips Chime's 429."""
+    client = make_client(
+        boto_session, url, config=Config(retries={"mode": "standard", "total_max_attempts": 3})
+    )
+    emu.inject("ListAccounts", Fault("ServiceUnavailableException", times=1))
+    client.list_accounts()
+    assert emu.count("ListAccounts") == 2, "503 is retried by status code"
+
+    emu.reset_calls()
+    emu.inject("ListAccounts", Fault("ThrottledClientException", times=1))
+    with pytest.raises(ClientError) as raised:
+        client.list_accounts()
+    assert raised.value.response["Error"]["Code"] == "ThrottledClientException"
+    assert emu.count("ListAccounts") == 1, "429 ThrottledClientException is not retried"

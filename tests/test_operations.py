@@ -272,11 +272,8 @@ async def _approve_and_wait_for_claim(
 
 
 async def _status(path: Path, request_id: str) -> Status | None:
-    store = await SqliteStore.open(path)
-    try:
+    async with await SqliteStore.open(path) as store:
         request = await store.get(request_id)
-    finally:
-        await store.close()
     return request.status if request else None
 
 

@@ -14,7 +14,7 @@ from aiohttp import ClientSession
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, offline_bot
 from bot.slack_standin import PostedMessage, SlackStandIn, buttons
-from bot.store import InviteRequest, SqliteStore, Status
+from bot.store import AuditEvent, InviteRequest, SqliteStore, Status
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
 
@@ -27,11 +27,8 @@ def card_in(slack: SlackStandIn) -> PostedMessage:
 async def request_in(path: Path, card: PostedMessage) -> InviteRequest:
     """The request behind an approval card, read from the store file as it is now."""
     request_id = buttons(card.message)[0][1]["value"]
-    store = await SqliteStore.open(path)
-    try:
+    async with await SqliteStore.open(path) as store:
         request = await store.get(request_id)
-    finally:
-        await store.close()
     assert request is not None
     return request
 
@@ -158,9 +155,6 @@ async def test_request_that_reached_chime_before_a_crash_is_marked_approved(
         assert "confirmed after an interrupted attempt" in all_text(card.current)
 
 
-async def _trail(path: Path, request_id: str):  # type: ignore[no-untyped-def]
-    store = await SqliteStore.open(path)
-    try:
+async def _trail(path: Path, request_id: str) -> list[AuditEvent]:
+    async with await SqliteStore.open(path) as store:
         return await store.audit_trail(request_id)
-    finally:
-        await store.close()
