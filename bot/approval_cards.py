@@ -22,6 +22,13 @@ class ActionId(StrEnum):
     RETRY = "chime_retry"
 
 
+class BlockId(StrEnum):
+    """The block_ids of the approval card's button rows."""
+
+    DECISION = "decision"
+    RETRY = "retry"
+
+
 def user_ref(user_id: str | None) -> str:
     """A mention for a Slack-issued user ID; anything else is shown as escaped text."""
     if user_id and USER_ID.fullmatch(user_id):
@@ -149,7 +156,7 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
         return [
             {
                 "type": "actions",
-                "block_id": "decision",
+                "block_id": BlockId.DECISION.value,
                 "elements": [
                     _button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
                     _button("Deny", ActionId.DENY, rid, "danger"),
@@ -183,7 +190,7 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
             ),
             {
                 "type": "actions",
-                "block_id": "retry",
+                "block_id": BlockId.RETRY.value,
                 "elements": [_button("Retry", ActionId.RETRY, rid, "primary")],
             },
         ]
