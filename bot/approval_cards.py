@@ -47,7 +47,7 @@ def _date(epoch: float | None) -> str:
 
 
 def operation_line(request: InviteRequest) -> str:
-    if request.account_type == "Team":
+    if request.account.is_team:
         return (
             f"`InviteUsers` (AccountId `{escape(request.account_id)}`, "
             f"UserEmailList [{escape(request.email)}], UserType {escape(request.user_type)})"
@@ -79,7 +79,7 @@ def _button(
 
 
 def _confirm(request: InviteRequest) -> dict[str, Any]:
-    verb = "invite" if request.account_type == "Team" else "create"
+    verb = "invite" if request.account.is_team else "create"
     return {
         "title": {"type": "plain_text", "text": "Approve this request?"},
         "text": {
@@ -167,7 +167,7 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
         return [
             section(
                 f":hourglass_flowing_sand: *Approved* by {by} {when}; "
-                f"running {escape(_op(request))} now…"
+                f"running {request.account.create_operation} now…"
             )
         ]
     if request.status == Status.APPROVED:
@@ -195,10 +195,6 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
             },
         ]
     return []
-
-
-def _op(request: InviteRequest) -> str:
-    return "InviteUsers" if request.account_type == "Team" else "CreateUser"
 
 
 def filed_note(request: InviteRequest, where: str) -> Reply:

@@ -237,7 +237,7 @@ class Approvals:
         await self._finish(request, to, actor, to.value, **changes)
 
     async def _call_chime(self, request: InviteRequest) -> tuple[Status, dict[str, object]]:
-        account = _account(request)
+        account = request.account
         user_type = UserType(request.user_type)
         try:
             if account.is_team:
@@ -303,7 +303,7 @@ class Approvals:
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
         the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
-        account = _account(request)
+        account = request.account
         try:
             record = await self.directory.user_in(account, request.email)
         except ChimeError as exc:
@@ -374,7 +374,3 @@ class Approvals:
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )
-
-
-def _account(request: InviteRequest) -> Account:
-    return Account(request.account_id, request.account_name, request.account_type)

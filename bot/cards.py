@@ -15,7 +15,6 @@ from typing import Any
 from bot.models import UserRecord
 
 Block = dict[str, Any]
-MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 
 

@@ -57,14 +57,16 @@ class Invalid:
 
 Command = Help | LookupUser | Invite | Pending | Invalid
 
-USAGE = {
-    "user": "/chime user <email>   e.g. /chime user ada@example.com",
+# Each subcommand's syntax and an example, for error replies and for the help card.
+SYNTAX: dict[str, tuple[str, str]] = {
+    "user": ("/chime user <email>", "/chime user ada@example.com"),
     "invite": (
-        "/chime invite <email> [--account <name>] [--type PrivateUser|SharedDevice] [reason]"
-        '   e.g. /chime invite ada@example.com --account "Example Corp" new hire'
+        "/chime invite <email> [--account <name>] [--type PrivateUser|SharedDevice] [reason]",
+        '/chime invite ada@example.com --account "Example Corp" new hire',
     ),
-    "pending": "/chime pending",
+    "pending": ("/chime pending", "/chime pending"),
 }
+USAGE = {name: f"{usage}   e.g. {example}" for name, (usage, example) in SYNTAX.items()}
 
 
 def unescape(text: str) -> str:

@@ -40,10 +40,6 @@ class InvalidInput(BotError):
     title = "That command needs fixing"
 
 
-class NotAllowed(BotError):
-    title = "Not allowed"
-
-
 class NotConfigured(BotError):
     title = "The bot is not set up for that"
 

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from bot.cards import HelpEntry, Reply, help_card
-from bot.commands import Help
+from bot.commands import SYNTAX, Help
 from bot.deps import Deps
 from handlers.context import Invocation, reply_now
 
 ENTRIES = [
     HelpEntry(
-        "/chime user <email>",
-        "/chime user ada@example.com",
+        *SYNTAX["user"],
         "Look up a person's Amazon Chime account and user details (only you see it).",
     ),
     HelpEntry(
-        "/chime invite <email> [--account <name>] [--type PrivateUser|SharedDevice] [reason]",
-        '/chime invite ada@example.com --account "Example Corp" new hire',
-        "Ask for a new Chime user. An approver creates it with one click.",
+        *SYNTAX["invite"], "Ask for a new Chime user. An approver creates it with one click."
     ),
 ]
-APPROVER_ENTRIES = [
-    HelpEntry("/chime pending", "/chime pending", "List open requests awaiting a decision."),
-]
+APPROVER_ENTRIES = [HelpEntry(*SYNTAX["pending"], "List open requests awaiting a decision.")]
 
 
 def help_reply(deps: Deps, user_id: str, unknown: str | None = None) -> Reply:

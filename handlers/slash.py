@@ -29,19 +29,18 @@ SUBCOMMAND_NAMES: dict[type, str] = {
 }
 
 
-def routes() -> dict[type, Handler]:
-    return {
-        commands.Help: help_handler.handle,
-        commands.LookupUser: user_handler.handle,
-        commands.Invalid: _invalid,
-        commands.Invite: invite_handler.handle,
-        commands.Pending: pending_handler.handle,
-    }
-
-
 async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
     error = InvalidInput(cmd.problem, hint=f"Usage: {cmd.usage}")
     await reply_now(inv, deps, error.reply(), "invalid")
+
+
+ROUTES: dict[type, Handler] = {
+    commands.Help: help_handler.handle,
+    commands.LookupUser: user_handler.handle,
+    commands.Invalid: _invalid,
+    commands.Invite: invite_handler.handle,
+    commands.Pending: pending_handler.handle,
+}
 
 
 async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:
@@ -65,7 +64,7 @@ async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:
             reply = error_card("/chime is not enabled in this channel", decision.reason)
             await reply_now(inv, deps, reply, "refused")
             return
-        await routes()[type(parsed)](parsed, inv, deps)
+        await ROUTES[type(parsed)](parsed, inv, deps)
     except Exception as exc:
         # Last line of defence: Slack must get a 200 with a readable answer, never a 5xx.
         await reply_now(inv, deps, reply_for(exc, deps.log, **inv.log_fields()), "error")

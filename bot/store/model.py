@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.models import Account
+
 # RFC 4648 base32: upper case letters and digits 2-7 only, so ids are safe in URLs, Slack
 # action values and block ids, and are not mangled by case-folding clients.
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -53,6 +55,10 @@ class InviteRequest:
     error: str | None = None
     attempts: int = 0  # how many times execution was claimed (pending/failed -> approving)
     updated_at: float = 0.0
+
+    @property
+    def account(self) -> Account:
+        return Account(self.account_id, self.account_name, self.account_type)
 
     def is_expired(self, now: float) -> bool:
         # Only an undecided request can lapse; one being executed or already failed is past the
