@@ -43,7 +43,7 @@ CHANNEL = DEMO_CHANNEL
 
 def make_seed(users: int) -> dict[str, Any]:
     """A directory big enough that distinct emails never hit the bot's cache."""
-    bundled = json.loads(
+    bundled: dict[str, Any] = json.loads(
         (Path(__file__).resolve().parents[1] / "bot/emulator/seed.json").read_text()
     )
     corp = bundled["accounts"][0]
@@ -350,7 +350,8 @@ def scenario_cli(chime_url: str, email: str, aws: str | None) -> dict[str, Any]:
             capture_output=True,
             text=True,
         ).stdout
-        return json.loads(out)
+        answer: dict[str, Any] = json.loads(out)
+        return answer
 
     runs = []
     for _ in range(3):
