@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 BENCH_VENV := .venv-bench
 
-.PHONY: demo test lint pytest bench console clean
+.PHONY: demo test lint pytest bench bench-save console clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chime-bot needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -41,9 +41,20 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	@touch $@
 
+# `make bench` writes bench/out/ (untracked); `make bench-save` then copies that run over the
+# committed figures in bench/results/. BENCH_ARGS passes options to bench/run.py (see --help).
+BENCH_OUT := bench/out
+BENCH_ARGS ?=
+
 bench: $(STAMP) $(BENCH_VENV)/.installed
-	$(BIN)/python bench/run.py --aws $(BENCH_VENV)/bin/aws
-	$(BENCH_VENV)/bin/python bench/clients.py --emulator-python $(BIN)/python
+	rm -f $(BENCH_OUT)/latest.json $(BENCH_OUT)/clients.json  # bench-save never mixes two runs
+	$(BIN)/python bench/run.py --aws $(BENCH_VENV)/bin/aws --out $(BENCH_OUT) $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python bench/clients.py --emulator-python $(BIN)/python --out $(BENCH_OUT)
+
+bench-save:
+	@test -f $(BENCH_OUT)/latest.json -a -f $(BENCH_OUT)/clients.json \
+	  || { echo "no complete run in $(BENCH_OUT)/: run make bench first" >&2; exit 1; }
+	cp $(BENCH_OUT)/latest.json $(BENCH_OUT)/clients.json bench/results/
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info .chime-bot
