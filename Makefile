@@ -71,4 +71,4 @@ constraints:
 	rm -rf $(CONSTRAINTS_VENV) build
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info .chime-bot
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis *.egg-info .chime-bot
