@@ -1,14 +1,16 @@
 # chime-bot container: `chime-bot serve` on $PORT, SQLite state on the /data volume.
-# The install step is the README's production install (`pip install .`), so the image runs the
-# path that `make test` exercises.
+# The install step is the README's production install (`pip install -c constraints.txt .`): every
+# runtime dependency at the version constraints.txt pins, the versions `make test` runs. Refresh
+# the pins with `make constraints`; PIP_VERSION by hand.
 FROM python:3.12-slim AS build
+ARG PIP_VERSION=26.3
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY bot ./bot
 COPY handlers ./handlers
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/venv/bin/pip install --no-cache-dir .
+ && /opt/venv/bin/pip install --no-cache-dir "pip==${PIP_VERSION}" \
+ && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.12-slim
 RUN useradd --create-home --uid 10001 chimebot \

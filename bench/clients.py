@@ -4,7 +4,8 @@ Runs the bot's lookup (ListAccounts, ListUsers, GetUser) with each client agains
 emulator process, so the only difference is the client. Runs in .venv-bench (aiobotocore pins
 its own botocore, which the bot's environment does not share); `make bench` sets that up.
 
-Writes bench/results/clients.json and prints a table.
+Writes clients.json under --out (default bench/out/, untracked) and prints a table; `make
+bench-save` copies it to bench/results/, the committed figures.
 """
 
 from __future__ import annotations
@@ -161,10 +162,10 @@ def main(args: argparse.Namespace) -> int:
             print(
                 f"  {key:<24} {value:.3f}" if isinstance(value, float) else f"  {key:<24} {value}"
             )
-    out = HERE / "results" / "clients.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out / "clients.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(HERE.parent)}")
+    print(f"\nwrote {out}")
     return 0
 
 
@@ -174,5 +175,11 @@ if __name__ == "__main__":
         "--emulator-python",
         default=sys.executable,
         help="a Python that can import the bot (for `-m bot.emulator`)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "out",
+        help="folder for clients.json (default bench/out; bench/results holds the committed run)",
     )
     raise SystemExit(main(parser.parse_args()))

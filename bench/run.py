@@ -5,7 +5,8 @@ from /proc), the Chime emulator (`python -m bot.emulator`, with latency set over
 plane), and this process, which plays Slack: it signs and sends slash commands and clicks, and
 receives the cards at its response_url stand-in.
 
-Writes bench/results/latest.json and prints a table. Linux only (/proc).
+Writes latest.json under --out (default bench/out/, untracked) and prints a table; `make
+bench-save` copies it to bench/results/, the committed figures. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ CHANNEL = DEMO_CHANNEL
 
 def make_seed(users: int) -> dict[str, Any]:
     """A directory big enough that distinct emails never hit the bot's cache."""
-    bundled = json.loads(
+    bundled: dict[str, Any] = json.loads(
         (Path(__file__).resolve().parents[1] / "bot/emulator/seed.json").read_text()
     )
     corp = bundled["accounts"][0]
@@ -350,7 +351,8 @@ def scenario_cli(chime_url: str, email: str, aws: str | None) -> dict[str, Any]:
             capture_output=True,
             text=True,
         ).stdout
-        return json.loads(out)
+        answer: dict[str, Any] = json.loads(out)
+        return answer
 
     runs = []
     for _ in range(3):
@@ -478,10 +480,10 @@ async def main(args: argparse.Namespace) -> int:
     print("\nTargets:")
     for target, measured, ok in checks:
         print(f"  {'MET ' if ok else 'MISS'} {target:<52} {measured}")
-    out = HERE / "results" / "latest.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(HERE.parent)}")
+    print(f"\nwrote {out}")
     return 0
 
 
@@ -513,6 +515,12 @@ def parse_args() -> argparse.Namespace:
         help="CHIME_MAX_CONCURRENCY for the bot (default: the bot's default)",
     )
     parser.add_argument("--aws", default=shutil.which("aws"), help="path to the AWS CLI")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "out",
+        help="folder for latest.json (default bench/out; bench/results holds the committed run)",
+    )
     return parser.parse_args()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.accounts import choose_account
 from bot.approval_cards import (
@@ -269,7 +270,7 @@ class Approvals:
             return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
 
     async def _finish(
-        self, request: InviteRequest, to: Status, actor: str, action: str, **changes: object
+        self, request: InviteRequest, to: Status, actor: str, action: str, **changes: Any
     ) -> None:
         done = await self.store.transition(
             request.id,

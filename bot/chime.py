@@ -131,7 +131,9 @@ def _parse_iso_timestamp(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        return parse_timestamp(value)  # epoch seconds or another form: botocore's own parser
+        # Epoch seconds or another form: botocore's own parser.
+        fallback: datetime = parse_timestamp(value)
+        return fallback
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from bot import check, logs
 from bot.app import serve
@@ -24,10 +25,19 @@ from bot.terminal import Style
 EXIT_CONFIG = 2
 
 
+def _version() -> str:
+    """The installed distribution's version, so it can never disagree with pyproject.toml."""
+    try:
+        return version("chime-bot")
+    except PackageNotFoundError:  # a source tree on sys.path that was never pip-installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chime-bot", description="Slack chat-ops for Amazon Chime users."
     )
+    parser.add_argument("--version", action="version", version=f"chime-bot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode)")
     serve_cmd.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")

@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -122,7 +123,9 @@ class SlackStandIn:
                     f"condition not met within {timeout}s; calls={[c.method for c in self.calls]}"
                 ) from None
 
-    async def wait_responses(self, rid: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    async def wait_responses(
+        self, rid: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         await self.wait_for(lambda: len(self.responses.get(rid, [])) >= count, timeout)
         return self.responses[rid]
 
@@ -131,7 +134,7 @@ class SlackStandIn:
 
     # ---- handlers --------------------------------------------------------------------------
 
-    async def _record(self, fn: Callable[[], None]) -> None:
+    async def _record(self, fn: Callable[[], object]) -> None:
         async with self._changed:
             fn()
             self._changed.notify_all()
@@ -200,7 +203,12 @@ class SlackStandIn:
             return web.Response(status=404, text="used_url")
         body = await request.json()
         arrived = time.perf_counter()
-        await self._record(lambda: (posts.append(body), self.arrivals.setdefault(rid, arrived)))
+
+        def record() -> None:
+            posts.append(body)
+            self.arrivals.setdefault(rid, arrived)
+
+        await self._record(record)
         return web.Response(text="ok")
 
     # ---- Socket Mode -----------------------------------------------------------------------
@@ -220,9 +228,9 @@ class SlackStandIn:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 continue
-            data = json.loads(frame.data)
+            data: dict[str, Any] = json.loads(frame.data)
             if "envelope_id" in data:
-                await self._record(lambda d=data: self.socket_acks.update({d["envelope_id"]: d}))
+                await self._record(partial(self.socket_acks.update, {data["envelope_id"]: data}))
         await self._record(lambda: self._sockets.remove(ws))
         return ws
 
@@ -400,7 +408,9 @@ class SlackSender:
 
     def sign(self, body: str, timestamp: int, secret: str | None = None) -> str:
         verifier = SignatureVerifier(secret or self.signing_secret)
-        return verifier.generate_signature(timestamp=str(timestamp), body=body)
+        signature = verifier.generate_signature(timestamp=str(timestamp), body=body)
+        assert signature is not None  # None only for a None timestamp, and str() never is
+        return signature
 
     async def _post(
         self, body: str, rid: str, retry_num: int | None, timestamp: int | None, secret: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[Off
         yield running
 
 
-async def card_for(bot: OfflineBot, text: str = "user ada@example.com") -> dict:
+async def card_for(bot: OfflineBot, text: str = "user ada@example.com") -> dict[str, Any]:
     exchange = await bot.sender.command(text, user_id=REQUESTER, channel_id=CHANNEL)
     assert exchange.status == 200
     assert exchange.ack is None

@@ -50,7 +50,9 @@ def the_card(bot: OfflineBot) -> PostedMessage:
     return cards[0]
 
 
-async def click(bot: OfflineBot, card: PostedMessage, label: str, user: str) -> list[dict]:
+async def click(
+    bot: OfflineBot, card: PostedMessage, label: str, user: str
+) -> list[dict[str, Any]]:
     """Press a button as `user`; returns the private notes they got (if any) once it settles."""
     exchange = await bot.sender.click(card.current, label, user_id=user, channel_id=card.channel)
     assert exchange.status == 200
@@ -75,7 +77,7 @@ async def only_request(bot: OfflineBot):  # type: ignore[no-untyped-def]
     return requests[0]
 
 
-def dms_to(bot: OfflineBot, user: str) -> list[dict]:
+def dms_to(bot: OfflineBot, user: str) -> list[dict[str, Any]]:
     channel = "D" + user.lstrip("UW")
     return [m.message for m in bot.slack.messages if m.channel == channel]
 

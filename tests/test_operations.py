@@ -262,7 +262,7 @@ async def _approve_and_wait_for_claim(
     )
     await exchange.reply()
     card = next(m for m in slack.messages if m.channel == DEMO_APPROVAL_CHANNEL)
-    request_id = card.message["blocks"][-1]["elements"][0]["value"]
+    request_id: str = card.message["blocks"][-1]["elements"][0]["value"]
     await bot.sender.click(card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel)
     for _ in range(1000):
         if (await _status(store_path, request_id)) == Status.APPROVING:

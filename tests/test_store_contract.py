@@ -830,7 +830,10 @@ def raw_dynamo(moto_dynamo: MotoDynamo) -> Any:
 
 def _raw_item(client: Any, table: str, pk: str, sk: str) -> dict[str, Any] | None:
     key = {"pk": {"S": pk}, "sk": {"S": sk}}
-    return client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = client.get_item(
+        TableName=table, Key=key, ConsistentRead=True
+    ).get("Item")
+    return item
 
 
 async def test_dynamodb_open_store_url_selects_dynamo(dynamo_table: str, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession
@@ -13,7 +14,9 @@ from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brack
 from tests.conftest import CHANNEL, REQUESTER
 
 
-async def lookup(bot: OfflineBot, text: str, *, channel: str = CHANNEL) -> tuple[int, dict]:
+async def lookup(
+    bot: OfflineBot, text: str, *, channel: str = CHANNEL
+) -> tuple[int, dict[str, Any]]:
     exchange = await bot.sender.command(text, user_id=REQUESTER, channel_id=channel)
     reply = await exchange.reply()
     return exchange.status, reply

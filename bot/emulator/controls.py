@@ -108,7 +108,8 @@ class Controls:
 
     def take_fault(self, operation: str) -> Fault | None:
         with self._lock:
-            return _take(self._faults.get(operation, deque()))
+            fault: Fault | None = _take(self._faults.get(operation, deque()))
+            return fault
 
     def set_latency(self, seconds: float, operation: str | None = None) -> None:
         seconds = _check_seconds(seconds)

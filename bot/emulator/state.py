@@ -60,11 +60,13 @@ def utc_now() -> str:
 
 def load_bundled_seed() -> dict[str, Any]:
     text = resources.files(_PACKAGE).joinpath("seed.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    seed: dict[str, Any] = json.loads(text)
+    return seed
 
 
 def load_seed_file(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    seed: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return seed
 
 
 def _same_email(a: str | None, b: str) -> bool:

@@ -464,7 +464,8 @@ class DynamoStore:
 
     def _get(self, key: Item) -> Item | None:
         answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-        return answer.get("Item")
+        item: Item | None = answer.get("Item")
+        return item
 
     def _put(self, item: Item, condition: str) -> None:
         self._client.put_item(**self._conditional({"Item": item}, condition, {}, {}))
@@ -503,7 +504,8 @@ class DynamoStore:
             if _code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
-        return answer["Attributes"]
+        attributes: Item = answer["Attributes"]
+        return attributes
 
     def _index_keys(self, status: Status) -> list[Item]:
         paginator = self._client.get_paginator("query")
