@@ -1,0 +1,215 @@
+"""The door of `/slack/events`: read, verify and check a request before Bolt sees any of it.
+
+Slack signs every request with the v0 scheme: HMAC-SHA256 of `v0:{timestamp}:{raw body}` under
+the signing secret, in `X-Slack-Signature`, with the timestamp in `X-Slack-Request-Timestamp`
+(https://docs.slack.dev/authentication/verifying-requests-from-slack/). Verifying here, over the
+raw bytes and before anything is decoded, means:
+
+- A stranger's request costs one HMAC, gets a 401 and leaves one short INFO line that holds no
+  request data (Bolt's own check logs the whole body at INFO, so it is switched off in
+  `bot.app.build_bolt_app`: this is the one verifier for HTTP).
+- Nothing that could raise (decoding, charsets, JSON, payload shapes) runs before the signature
+  has been checked, and what could raise afterwards answers 400 with a short reason, never a 500.
+- Only a request read in full and verified counts for the acks-first gate, so a slow or
+  half-open connection cannot hold anyone's card back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+log = logging.getLogger("chime_bot.http")
+
+# Slack's payloads are far smaller: a block_actions payload carries its message (at most 50
+# blocks), a slash command a few hundred bytes. The same cap is aiohttp's `client_max_size`.
+MAX_BODY = 1024 * 1024
+# Slack gives up on an ack after 3 s, so a body still arriving after that is of no use to anyone.
+BODY_TIMEOUT = 3.0
+# Slack's replay window: "more than five minutes from local time" is refused.
+REPLAY_WINDOW = 5 * 60
+# No one reads the answer to a client that hung up; nginx logs such requests as 499.
+CLIENT_GONE = 499
+
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")  # ASCII digits only: int() would also take " 1_0" or "١"
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+_UTF8 = ("utf-8", "utf8")
+# Top-level fields of an interactivity payload that Bolt and our listeners read as objects
+# (Slack's reference: `user`, `channel`, `team`, `container`, `message` are objects).
+_OBJECTS = ("user", "channel", "team", "container", "message", "enterprise")
+
+
+class Refused(Exception):
+    """A request answered at the door, with `status` and a short reason of our own words."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A verified request: its body decoded, and parsed far enough to know its shape is sound."""
+
+    text: str
+    fields: dict[str, Any]
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        signing_secret: str,
+        *,
+        max_body: int = MAX_BODY,
+        body_timeout: float = BODY_TIMEOUT,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = signing_secret.encode()
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self._now = now
+
+    async def admit(self, request: web.Request) -> Admitted:
+        """Read the body and check it; raise `Refused` for anything Slack would not send.
+
+        A client that goes away mid-body also ends in `Refused` (CLIENT_GONE): there is no one
+        left to answer, and nothing worth more than a DEBUG line happened."""
+        raw = await self._read(request)
+        self._verify(request.headers, raw)
+        text = _decode(request.headers.get("Content-Type", ""), raw)
+        return Admitted(text, _parse(request.headers.get("Content-Type", ""), text))
+
+    async def _read(self, request: web.Request) -> bytes:
+        declared = request.content_length
+        if declared is not None and declared > self.max_body:
+            raise Refused(413, "body too large")
+        raw = bytearray()
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                # Read ourselves, bounded: `request.read()` would answer with aiohttp's own 413.
+                while len(raw) <= self.max_body:
+                    chunk = await request.content.read(self.max_body + 1 - len(raw))
+                    if not chunk:
+                        break
+                    raw += chunk
+        except TimeoutError:
+            raise Refused(408, "body not received in time") from None
+        except ConnectionError:
+            raise Refused(CLIENT_GONE, "client went away mid-body") from None
+        if len(raw) > self.max_body:
+            raise Refused(413, "body too large")
+        return bytes(raw)
+
+    def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+            raise Refused(401, "missing or malformed signature headers")
+        if abs(self._now() - int(timestamp)) > REPLAY_WINDOW:
+            raise Refused(401, "timestamp outside the 5-minute window")
+        base = b"v0:" + timestamp.encode() + b":" + raw
+        expected = "v0=" + hmac.new(self._secret, base, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            raise Refused(401, "bad signature")
+
+
+def _media(content_type: str) -> tuple[str, str | None]:
+    kind, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return kind.strip().lower(), charset
+
+
+def _decode(content_type: str, raw: bytes) -> str:
+    kind, charset = _media(content_type)
+    if kind not in (_FORM, _JSON):
+        raise Refused(400, "unsupported content type")
+    if charset is not None and charset not in _UTF8:
+        raise Refused(400, "unsupported charset")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+
+
+def _parse(content_type: str, text: str) -> dict[str, Any]:
+    """The request's fields, as Bolt will read them, refused unless their shape is Slack's."""
+    kind, _ = _media(content_type)
+    if kind == _JSON:
+        return _shaped(_json_object(text, "body"))
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if "payload" in fields:
+        return _shaped(_json_object(fields["payload"], "payload"))
+    return fields
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused(400, f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, f"{what} is not a JSON object")
+    return value
+
+
+def _shaped(payload: dict[str, Any]) -> dict[str, Any]:
+    for name in _OBJECTS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("id", ""), str):
+            raise Refused(400, f"`{name}` is not an object with a string id")
+    for name in ("type", "response_url", "trigger_id"):
+        if not isinstance(payload.get(name, ""), str):
+            raise Refused(400, f"`{name}` is not a string")
+    actions = payload.get("actions")
+    if actions is not None or payload.get("type") == "block_actions":
+        if not isinstance(actions, list) or not actions:
+            raise Refused(400, "`actions` is not a list of actions")
+        for action in actions:
+            if not isinstance(action, dict) or not isinstance(action.get("action_id"), str):
+                raise Refused(400, "`actions` is not a list of actions")
+            if not all(isinstance(action.get(key, ""), str) for key in ("block_id", "value")):
+                raise Refused(400, "`actions` is not a list of actions")
+    return payload
+
+
+def bolt_request(request: web.Request, admitted: Admitted) -> AsyncBoltRequest:
+    """What Bolt's aiohttp adapter builds, from the body already read and checked."""
+    try:
+        return AsyncBoltRequest(
+            body=admitted.text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]  # Bolt takes any str mapping
+        )
+    except Exception as exc:
+        # The shape checks above are meant to leave nothing for Bolt's parser to trip on; if
+        # something still does, the request was Slack-signed, so say what, without its data.
+        raise Refused(400, f"request Bolt cannot read ({type(exc).__name__})") from None
+
+
+def refusal(request: web.Request, refused: Refused) -> web.Response:
+    """The answer to a refused request, and its one log line: our words and the peer's address,
+    nothing the client wrote, so its length is bounded whatever was sent."""
+    level = logging.DEBUG if refused.status == CLIENT_GONE else logging.INFO
+    log.log(level, "refused %s from %s: %s", refused.status, request.remote, refused.reason)
+    return web.json_response({"error": refused.reason}, status=refused.status)
