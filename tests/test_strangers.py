@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -82,7 +83,9 @@ def click_payload(**fields: object) -> bytes:
         "actions": [{"action_id": "approve", "block_id": "decision", "value": "REQ-1"}],
         **fields,
     }
-    return urlencode({"payload": json.dumps(payload)}).encode()
+    return urlencode(
+        {"payload": json.dumps({k: v for k, v in payload.items() if v is not None})}
+    ).encode()
 
 
 def log_lines(bot: BotProcess) -> list[str]:
@@ -204,3 +207,146 @@ async def test_strangers_get_401_and_leave_one_short_line_each(
     assert all(len(line) < 200 for line in refused), max(refused, key=len)
     assert len(log) < 20_000, f"{len(log)} bytes of log for {len(cases) + 2} requests"
     assert_one_line_per_record(log.splitlines())
+
+
+# ---- signed, but malformed ----------------------------------------------------------------------
+
+
+async def test_signed_malformed_requests_get_4xx_never_500_or_a_traceback(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    bot = await serve(peers, session, tmp_path)
+    secret = bot.signing_secret
+    form = urlencode(slash_form()).encode()
+    nested = b"payload=" + b"[" * 100_000
+    cases: list[tuple[str, bytes, dict[str, str]]] = [
+        ("body not UTF-8", form + b"&x=\xff\xfe", {}),
+        ("charset that does not exist", form, {"Content-Type": f"{FORM}; charset=nonexistent"}),
+        ("charset Slack does not send", form, {"Content-Type": f"{FORM}; charset=latin-1"}),
+        ("content type Slack does not send", form, {"Content-Type": "text/plain"}),
+        ("payload that is not JSON", b"payload=%7Bnot+json", {}),
+        ("payload that is a JSON list", b"payload=%5B1%2C2%5D", {}),
+        ("payload nested past the parser's depth", nested, {}),
+        ("JSON body that is not an object", b"[]", {"Content-Type": "application/json"}),
+        ("JSON body cut short", b'{"type": ', {"Content-Type": "application/json"}),
+        ("user as a string", click_payload(user="U0APPROVER"), {}),
+        ("user as a number", click_payload(user=5), {}),
+        ("user id as a number", click_payload(user={"id": 5}), {}),
+        ("channel as a string", click_payload(channel="C0APPROVALS"), {}),
+        ("actions as a string", click_payload(actions="approve"), {}),
+        ("actions empty", click_payload(actions=[]), {}),
+        ("actions missing", click_payload(actions=None), {}),
+        ("action as a number", click_payload(actions=[5]), {}),
+        ("action_id as a number", click_payload(actions=[{"action_id": 5}]), {}),
+        (
+            "action value as an object",
+            click_payload(actions=[{"action_id": "approve", "value": {}}]),
+            {},
+        ),
+        ("response_url as a list", click_payload(response_url=["x"]), {}),
+    ]
+    statuses: dict[str, int] = {}
+    try:
+        for name, data, extra in cases:
+            statuses[name] = await post(session, bot, data, signed(secret, data, **extra))
+        big = b"text=" + b"a" * (1024 * 1024)
+        statuses["1 MiB + 5 bytes, signed"] = await post(session, bot, big, signed(secret, big))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b"a" * 65536
+
+        # Chunked: no Content-Length to refuse it by, so the cap applies while reading.
+        async with session.post(
+            f"{bot.url}/slack/events", data=chunks(), headers=signed(secret, b"unknowable")
+        ) as resp:
+            statuses["1.25 MiB chunked"] = resp.status
+        exchange = await bot.sender.command(
+            "user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL
+        )
+        assert exchange.status == 200 and "Ada Lovelace" in all_text(await exchange.reply())
+    finally:
+        assert await bot.stop() == 0
+    wrong = {name: s for name, s in statuses.items() if s not in (400, 401, 413)}
+    assert not wrong, wrong
+    assert all(statuses[name] == 400 for name, _, _ in cases), statuses
+    assert statuses["1 MiB + 5 bytes, signed"] == statuses["1.25 MiB chunked"] == 413
+    log = bot.log()
+    assert "Traceback" not in log and " ERROR " not in log
+    refused = [line for line in log.splitlines() if "refused 4" in line]
+    assert len(refused) == len(statuses)
+    assert all(len(line) < 200 for line in refused), max(refused, key=len)
+    assert_one_line_per_record(log.splitlines())
+
+
+async def test_request_data_cannot_start_a_line_of_the_text_log(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    """Signed requests whose fields carry new lines, terminal escapes and line separators reach
+    the log (refused by channel policy, with the channel and user as fields) only escaped."""
+    bot = await serve(peers, session, tmp_path)
+    hostile = [f"C0X\n{FORGED}", f"C0X\r{FORGED}", f"C0X\u2028{FORGED}", f"C0X\x85{FORGED}"]
+    try:
+        for channel in hostile:
+            exchange = await bot.sender.command(
+                "user ada@example.com", user_id=f"U0X\x1b[2J\n{FORGED}", channel_id=channel
+            )
+            assert exchange.status == 200 and exchange.ack is not None
+    finally:
+        assert await bot.stop() == 0
+    lines = bot.log().splitlines()
+    policy = [line for line in lines if "refused by channel policy" in line]
+    assert len(policy) == len(hostile)
+    assert all(
+        "C0X\\n2026-01-01" in line or "C0X\\r" in line or "\\u2028" in line or "\\x85" in line
+        for line in policy
+    )
+    assert all("\x1b" not in line and "U0X\\x1b[2J\\n" in line for line in policy)
+    assert_one_line_per_record(lines)
+    # str.splitlines() also breaks at \x85 and \u2028: none may be left in the file.
+    assert len(bot.log().split("\n")) == len(lines) + 1
+
+
+# ---- broken connections -------------------------------------------------------------------------
+
+
+async def test_dropped_connections_and_broken_http_leave_at_most_debug_lines(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    bot = await serve(peers, session, tmp_path, LOG_LEVEL="DEBUG")
+    started = len(bot.log())  # start-up has its own lines (a Bolt warning among them)
+    now = int(time.time())
+    head = (
+        f"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: {FORM}\r\n"
+        f"X-Slack-Request-Timestamp: {now}\r\nX-Slack-Signature: v0={'0' * 64}\r\n"
+    )
+    drops = 50
+    try:
+        for _ in range(drops):
+            _, writer = await asyncio.open_connection("127.0.0.1", bot.port)
+            writer.write(f"{head}Content-Length: 4096\r\n\r\n{MARKER}".encode())
+            await writer.drain()
+            writer.close()
+        broken = {
+            "header without a colon": f"{head}{MARKER}\r\n\r\n",
+            "Content-Length not a number": f"{head}Content-Length: {MARKER}\r\n\r\n",
+            "chunk size not hex": f"{head}Transfer-Encoding: chunked\r\n\r\n{MARKER}\r\nx\r\n",
+            "header line of 64 KiB": f"{head}X-Long: {MARKER * 5000}\r\n\r\n",
+        }
+        for name, data in broken.items():
+            assert b" 400 " in await raw(bot, data.encode()), name
+        exchange = await bot.sender.command(
+            "user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL
+        )
+        assert exchange.status == 200 and "Ada Lovelace" in all_text(await exchange.reply())
+    finally:
+        assert await bot.stop() == 0
+    lines = bot.log()[started:].splitlines()
+    assert "Traceback" not in bot.log() and MARKER not in bot.log()
+    levels = {m.group(1) for line in lines if (m := LINE.match(line))}
+    assert levels <= {"DEBUG", "INFO"}, levels
+    gone = [line for line in lines if "client went away" in line]
+    assert 0 < len(gone) <= drops and all(LINE.match(line).group(1) == "DEBUG" for line in gone)  # type: ignore[union-attr]
+    malformed = [line for line in lines if "malformed HTTP" in line]
+    assert len(malformed) == len(broken) and all(" DEBUG " in line for line in malformed)
+    assert_one_line_per_record(lines)
