@@ -24,7 +24,7 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
-from bot.http_guard import Refused, RequestGuard, bolt_request, refusal
+from bot.http_guard import LINGER, MAX_BODY, Refused, RequestGuard, bolt_request, refusal
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
@@ -97,7 +97,7 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
         await runtime.refresh_gauges()
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY, handler_args={"lingering_time": LINGER})
     if slack_events:
         app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)

@@ -38,10 +38,15 @@ log = logging.getLogger("chime_bot.http")
 MAX_BODY = 1024 * 1024
 # Slack gives up on an ack after 3 s, so a body still arriving after that is of no use to anyone.
 BODY_TIMEOUT = 3.0
+# After a refusal, what is left of an unread body is drained for this long before the connection
+# closes, so the client can read the answer (aiohttp's default is 10 s: a stranger's socket held
+# that long, and shutdown held with it). Slack's own requests are always read in full.
+LINGER = 0.5
 # Slack's replay window: "more than five minutes from local time" is refused.
 REPLAY_WINDOW = 5 * 60
 # No one reads the answer to a client that hung up; nginx logs such requests as 499.
 CLIENT_GONE = 499
+TOO_SLOW = 408
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")  # ASCII digits only: int() would also take " 1_0" or "١"
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -108,7 +113,7 @@ class RequestGuard:
                         break
                     raw += chunk
         except TimeoutError:
-            raise Refused(408, "body not received in time") from None
+            raise Refused(TOO_SLOW, "body not received in time") from None
         except ConnectionError:
             raise Refused(CLIENT_GONE, "client went away mid-body") from None
         if len(raw) > self.max_body:
@@ -210,6 +215,7 @@ def bolt_request(request: web.Request, admitted: Admitted) -> AsyncBoltRequest:
 def refusal(request: web.Request, refused: Refused) -> web.Response:
     """The answer to a refused request, and its one log line: our words and the peer's address,
     nothing the client wrote, so its length is bounded whatever was sent."""
-    level = logging.DEBUG if refused.status == CLIENT_GONE else logging.INFO
+    # A client too slow or gone is no one's concern; a bad signature may be a wrong secret.
+    level = logging.DEBUG if refused.status in (CLIENT_GONE, TOO_SLOW) else logging.INFO
     log.log(level, "refused %s from %s: %s", refused.status, request.remote, refused.reason)
     return web.json_response({"error": refused.reason}, status=refused.status)
