@@ -28,7 +28,7 @@ from bot.http_guard import LINGER, MAX_BODY, Refused, RequestGuard, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
-from bot.replies import Responder
+from bot.replies import Responder, slack_origins
 from bot.settings import Settings
 from bot.store import RequestStore, open_store
 
@@ -182,7 +182,7 @@ class Runtime:
             settings=settings,
             policy=policy,
             directory=directory,
-            responder=Responder(session),
+            responder=Responder(session, slack_origins(settings.slack_api_url)),
             jobs=jobs,
             approvals=approvals,
             metrics=metrics,
