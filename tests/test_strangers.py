@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator
-from bot.offline import BotProcess
+from bot.offline import BotProcess, OfflineBot
 from bot.slack_standin import TEAM_ID, SlackStandIn
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
@@ -350,3 +350,25 @@ async def test_dropped_connections_and_broken_http_leave_at_most_debug_lines(
     malformed = [line for line in lines if "malformed HTTP" in line]
     assert len(malformed) == len(broken) and all(" DEBUG " in line for line in malformed)
     assert_one_line_per_record(lines)
+
+
+# ---- what Slack sends still passes ------------------------------------------------------------
+
+
+async def test_unusual_but_real_slack_requests_pass_the_door(bot: OfflineBot) -> None:
+    """The other side of the checks above: nothing Slack itself would send is refused. Bolt
+    alone answered 404 to any form containing "payload" (here, in the text and a user name)."""
+    for text, user in (
+        ("user payload@example.com", REQUESTER),
+        ("user ada@example.com", "Upayload"),
+        ("user adä@exämple.com ✓", REQUESTER),
+    ):
+        exchange = await bot.sender.command(text, user_id=user, channel_id=CHANNEL)
+        assert exchange.status == 200, text
+        assert "Something went wrong" not in all_text(await exchange.reply())
+    secret = bot.runtime.settings.slack_signing_secret
+    assert secret is not None
+    form = urlencode(slash_form("help")).encode()
+    headers = signed(secret.get_secret_value(), form, **{"Content-Type": f"{FORM}; charset=UTF-8"})
+    async with bot.sender.session.post(bot.sender.bot_url, data=form, headers=headers) as resp:
+        assert resp.status == 200 and "/chime invite" in await resp.text()
