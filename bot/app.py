@@ -24,7 +24,7 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
-from bot.http_guard import LINGER, MAX_BODY, Refused, RequestGuard, bolt_request, refusal
+from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
@@ -73,8 +73,8 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
         try:
             # Read in full and verified before it counts for the gate: see bot/http_guard.py.
             admitted = bolt_request(request, await guard.admit(request))
-        except Refused as refused:
-            return refusal(request, refused)
+        except Answered as answered:
+            return answer(request, answered)
         runtime.jobs.gate.arrived()
         try:
             response = await to_aiohttp_response(await bolt.async_dispatch(admitted))

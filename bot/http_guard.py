@@ -58,8 +58,9 @@ _UTF8 = ("utf-8", "utf8")
 _OBJECTS = ("user", "channel", "team", "container", "message", "enterprise")
 
 
-class Refused(Exception):
-    """A request answered at the door, with `status` and a short reason of our own words."""
+class Answered(Exception):
+    """A request answered at the door, with `status` and a short reason of our own words: a
+    refusal (4xx), or Slack's SSL check (200)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -91,11 +92,13 @@ class RequestGuard:
         self._now = now
 
     async def admit(self, request: web.Request) -> Admitted:
-        """Read the body and check it; raise `Refused` for anything Slack would not send.
+        """Read the body and check it; raise `Answered` for anything Slack would not send.
 
-        A client that goes away mid-body also ends in `Refused` (CLIENT_GONE): there is no one
+        A client that goes away mid-body also ends in `Answered` (CLIENT_GONE): there is no one
         left to answer, and nothing worth more than a DEBUG line happened."""
         raw = await self._read(request)
+        if _is_ssl_check(request.headers.get("Content-Type", ""), raw):
+            raise Answered(200, "Slack's SSL check")
         self._verify(request.headers, raw)
         text = _decode(request.headers.get("Content-Type", ""), raw)
         return Admitted(text, *_parse(request.headers.get("Content-Type", ""), text))
@@ -103,7 +106,7 @@ class RequestGuard:
     async def _read(self, request: web.Request) -> bytes:
         declared = request.content_length
         if declared is not None and declared > self.max_body:
-            raise Refused(413, "body too large")
+            raise Answered(413, "body too large")
         raw = bytearray()
         try:
             async with asyncio.timeout(self.body_timeout):
@@ -114,24 +117,39 @@ class RequestGuard:
                         break
                     raw += chunk
         except TimeoutError:
-            raise Refused(TOO_SLOW, "body not received in time") from None
+            raise Answered(TOO_SLOW, "body not received in time") from None
         except ConnectionError:
-            raise Refused(CLIENT_GONE, "client went away mid-body") from None
+            raise Answered(CLIENT_GONE, "client went away mid-body") from None
         if len(raw) > self.max_body:
-            raise Refused(413, "body too large")
+            raise Answered(413, "body too large")
         return bytes(raw)
 
     def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
         timestamp = headers.get("X-Slack-Request-Timestamp", "")
         signature = headers.get("X-Slack-Signature", "")
         if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
-            raise Refused(401, "missing or malformed signature headers")
+            raise Answered(401, "missing or malformed signature headers")
         if abs(self._now() - int(timestamp)) > REPLAY_WINDOW:
-            raise Refused(401, "timestamp outside the 5-minute window")
+            raise Answered(401, "timestamp outside the 5-minute window")
         base = b"v0:" + timestamp.encode() + b":" + raw
         expected = "v0=" + hmac.new(self._secret, base, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
-            raise Refused(401, "bad signature")
+            raise Answered(401, "bad signature")
+
+
+def _is_ssl_check(content_type: str, raw: bytes) -> bool:
+    """Slack checks a slash command's certificate with an unsigned `ssl_check=1&token=…` form
+    and wants a 200 (https://api.slack.com/interactivity/slash-commands; bolt-js#1397 shows one
+    on the wire: no signature headers). Answered here, never passed on, and only for exactly
+    `ssl_check=1`: bolt-python#1494 and bolt-js#2899 were requests smuggled past verification
+    under a looser test."""
+    if len(raw) > 1024 or _media(content_type)[0] != _FORM:
+        return False
+    try:
+        fields = parse_qsl(raw.decode("ascii"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return ("ssl_check", "1") in fields
 
 
 def _media(content_type: str) -> tuple[str, str | None]:
@@ -147,13 +165,13 @@ def _media(content_type: str) -> tuple[str, str | None]:
 def _decode(content_type: str, raw: bytes) -> str:
     kind, charset = _media(content_type)
     if kind not in (_FORM, _JSON):
-        raise Refused(400, "unsupported content type")
+        raise Answered(400, "unsupported content type")
     if charset is not None and charset not in _UTF8:
-        raise Refused(400, "unsupported charset")
+        raise Answered(400, "unsupported charset")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused(400, "body is not UTF-8") from None
+        raise Answered(400, "body is not UTF-8") from None
 
 
 def _parse(
@@ -173,9 +191,9 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        raise Refused(400, f"{what} is not JSON") from None
+        raise Answered(400, f"{what} is not JSON") from None
     if not isinstance(value, dict):
-        raise Refused(400, f"{what} is not a JSON object")
+        raise Answered(400, f"{what} is not a JSON object")
     return value
 
 
@@ -185,19 +203,19 @@ def _shaped(payload: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if not isinstance(value, dict) or not isinstance(value.get("id", ""), str):
-            raise Refused(400, f"`{name}` is not an object with a string id")
+            raise Answered(400, f"`{name}` is not an object with a string id")
     for name in ("type", "response_url", "trigger_id"):
         if not isinstance(payload.get(name, ""), str):
-            raise Refused(400, f"`{name}` is not a string")
+            raise Answered(400, f"`{name}` is not a string")
     actions = payload.get("actions")
     if actions is not None or payload.get("type") == "block_actions":
         if not isinstance(actions, list) or not actions:
-            raise Refused(400, "`actions` is not a list of actions")
+            raise Answered(400, "`actions` is not a list of actions")
         for action in actions:
             if not isinstance(action, dict) or not isinstance(action.get("action_id"), str):
-                raise Refused(400, "`actions` is not a list of actions")
+                raise Answered(400, "`actions` is not a list of actions")
             if not all(isinstance(action.get(key, ""), str) for key in ("block_id", "value")):
-                raise Refused(400, "`actions` is not a list of actions")
+                raise Answered(400, "`actions` is not a list of actions")
     return payload
 
 
@@ -219,13 +237,16 @@ def bolt_request(request: web.Request, admitted: Admitted) -> AsyncBoltRequest:
     except Exception as exc:
         # The shape checks above are meant to leave nothing for Bolt's parser to trip on; if
         # something still does, the request was Slack-signed, so say what, without its data.
-        raise Refused(400, f"request Bolt cannot read ({type(exc).__name__})") from None
+        raise Answered(400, f"request Bolt cannot read ({type(exc).__name__})") from None
 
 
-def refusal(request: web.Request, refused: Refused) -> web.Response:
-    """The answer to a refused request, and its one log line: our words and the peer's address,
+def answer(request: web.Request, answered: Answered) -> web.Response:
+    """The answer given at the door, and its one log line: our words and the peer's address,
     nothing the client wrote, so its length is bounded whatever was sent."""
+    if answered.status == 200:
+        log.debug("answered %s", answered.reason)
+        return web.Response(status=200)
     # A client too slow or gone is no one's concern; a bad signature may be a wrong secret.
-    level = logging.DEBUG if refused.status in (CLIENT_GONE, TOO_SLOW) else logging.INFO
-    log.log(level, "refused %s from %s: %s", refused.status, request.remote, refused.reason)
-    return web.json_response({"error": refused.reason}, status=refused.status)
+    level = logging.DEBUG if answered.status in (CLIENT_GONE, TOO_SLOW) else logging.INFO
+    log.log(level, "refused %s from %s: %s", answered.status, request.remote, answered.reason)
+    return web.json_response({"error": answered.reason}, status=answered.status)

@@ -9,7 +9,7 @@ import time
 import pytest
 from aiohttp import web
 
-from bot.http_guard import LINGER, Refused, RequestGuard, refusal
+from bot.http_guard import LINGER, Answered, RequestGuard, answer
 from bot.offline import OfflineBot
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
@@ -66,8 +66,8 @@ async def test_a_body_that_never_arrives_is_refused_with_408(
     async def events(request: web.Request) -> web.Response:
         try:
             await guard.admit(request)
-        except Refused as refused:
-            return refusal(request, refused)
+        except Answered as answered:
+            return answer(request, answered)
         return web.Response(text="admitted")  # not reached: the body never comes
 
     app = web.Application(handler_args={"lingering_time": LINGER})  # as build_web_app

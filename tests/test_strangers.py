@@ -375,3 +375,23 @@ async def test_unusual_but_real_slack_requests_pass_the_door(bot: OfflineBot) ->
     headers = signed(secret.get_secret_value(), form, content_type=f"{FORM}; charset=UTF-8")
     async with bot.sender.session.post(bot.sender.bot_url, data=form, headers=headers) as resp:
         assert resp.status == 200 and "/chime invite" in await resp.text()
+
+
+async def test_slacks_unsigned_ssl_check_gets_200_and_smuggles_nothing(bot: OfflineBot) -> None:
+    """Slack's certificate check comes unsigned (bolt-js#1397 shows one on the wire). It gets an
+    empty 200, and a command riding along with it (bolt-python#1494) is never run."""
+    session, url = bot.sender.session, bot.sender.bot_url
+    rid, response_url = bot.slack.new_response_url()
+    # `help` answers in the ack itself, so had it run, the 200 would carry the usage card.
+    smuggled = urlencode({"ssl_check": "1", **slash_form("help", response_url=response_url)})
+    for body, expected in (
+        ("ssl_check=1&token=deprecated-verification-token", 200),
+        (smuggled, 200),
+        ("ssl_check=true&token=x", 401),
+        (urlencode({"ssl_check": "0", **slash_form(response_url=response_url)}), 401),
+    ):
+        async with session.post(url, data=body, headers={"Content-Type": FORM}) as resp:
+            assert resp.status == expected, body
+            assert expected != 200 or await resp.read() == b"", "nothing ran"
+    assert bot.slack.responses[rid] == []
+    assert b'subcommand="help"' not in bot.runtime.deps.metrics.render()
