@@ -13,17 +13,21 @@ import hmac
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp import ClientSession
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.emulator import ChimeEmulator
 from bot.offline import BotProcess, OfflineBot
 from bot.slack_standin import TEAM_ID, SlackStandIn
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
+from tests.test_property_http import BotThread
 
 FORM = "application/x-www-form-urlencoded"
 # What a stranger would like the log to show: a line of its own that passes for an audit event.
@@ -76,8 +80,9 @@ def slash_form(text: str = "user ada@example.com", **fields: str) -> dict[str, s
     }
 
 
-def click_payload(**fields: object) -> bytes:
-    payload = {
+def click(**fields: object) -> dict[str, object]:
+    """A block_actions payload as Slack shapes it, with `fields` replaced."""
+    return {
         "type": "block_actions",
         "user": {"id": "U0APPROVER"},
         "channel": {"id": "C0APPROVALS"},
@@ -86,13 +91,12 @@ def click_payload(**fields: object) -> bytes:
         "actions": [{"action_id": "approve", "block_id": "decision", "value": "REQ-1"}],
         **fields,
     }
-    return urlencode(
-        {"payload": json.dumps({k: v for k, v in payload.items() if v is not None})}
-    ).encode()
 
 
-def log_lines(bot: BotProcess) -> list[str]:
-    return bot.log().splitlines()
+def click_payload(*, keep_nulls: bool = False, **fields: object) -> bytes:
+    """The form Slack posts for a click; fields given as None are removed, unless `keep_nulls`."""
+    kept = {k: v for k, v in click(**fields).items() if v is not None or keep_nulls}
+    return urlencode({"payload": json.dumps(kept)}).encode()
 
 
 def assert_one_line_per_record(lines: list[str]) -> None:
@@ -247,6 +251,17 @@ async def test_signed_malformed_requests_get_4xx_never_500_or_a_traceback(
             {},
         ),
         ("response_url as a list", click_payload(response_url=["x"]), {}),
+        ("a click inside a view that is null", click_payload(view=None, keep_nulls=True), {}),
+        ("an event that is a string", click_payload(event="message"), {}),
+        (
+            "an Events API body",
+            b'{"type": "event_callback", "event": {}}',
+            {"Content-Type": "application/json"},
+        ),
+        ("a form that starts like JSON", b'{"type": "block_actions"}', {}),
+        ("a view_submission", click_payload(type="view_submission", actions=None), {}),
+        ("a form that is not a command", b"text=hello&user_id=U1", {}),
+        ("a command form with an event", urlencode(slash_form(event="x")).encode(), {}),
     ]
     statuses: dict[str, int] = {}
     try:
@@ -395,3 +410,68 @@ async def test_slacks_unsigned_ssl_check_gets_200_and_smuggles_nothing(bot: Offl
             assert expected != 200 or await resp.read() == b"", "nothing ran"
     assert bot.slack.responses[rid] == []
     assert b'subcommand="help"' not in bot.runtime.deps.metrics.render()
+
+
+# ---- property: no signed payload shape can make a 5xx or an error log -------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Fields Slack's payloads carry and Bolt reads, plus a few it reads for other kinds of request.
+payload_keys = st.sampled_from(
+    [
+        "type", "user", "channel", "team", "enterprise", "container", "message", "view",
+        "event", "actions", "response_url", "trigger_id", "api_app_id", "token", "state",
+        "authorizations", "is_enterprise_install", "function_data", "bot_access_token",
+    ]
+)  # fmt: skip
+action_keys = st.sampled_from(["action_id", "block_id", "value", "type", "text", "action_ts"])
+form_keys = st.sampled_from(
+    ["command", "text", "user_id", "channel_id", "team_id", "enterprise_id", "response_url",
+     "event", "view", "payload", "ssl_check", "is_enterprise_install", "user", "channel"]
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bot_thread() -> Iterator[BotThread]:
+    with BotThread() as running:
+        yield running
+
+
+async def signed_post(bot: OfflineBot, body: bytes) -> int:
+    secret = bot.runtime.settings.slack_signing_secret
+    assert secret is not None
+    headers = signed(secret.get_secret_value(), body)
+    async with bot.sender.session.post(bot.sender.bot_url, data=body, headers=headers) as resp:
+        await resp.read()
+        return resp.status
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    top=st.dictionaries(payload_keys, json_values, max_size=3),
+    action=st.dictionaries(action_keys, json_values, max_size=2),
+    form=st.dictionaries(form_keys, st.text(max_size=12), max_size=3),
+)
+def test_no_signed_payload_shape_gets_a_5xx_or_an_error_log(
+    bot_thread: BotThread,
+    top: dict[str, object],
+    action: dict[str, object],
+    form: dict[str, str],
+) -> None:
+    bot = bot_thread.bot
+    assert bot is not None
+    base = {"action_id": "approve", "block_id": "decision", "value": "REQ-1"}
+    bodies = [
+        urlencode({"payload": json.dumps(click(actions=[{**base, **action}], **top))}).encode(),
+        urlencode({**slash_form("help"), **form}).encode(),
+    ]
+    for body in bodies:
+        status = bot_thread.run(signed_post(bot, body))
+        assert status < 500, body
+    assert not bot_thread.logged_errors, [r.getMessage() for r in bot_thread.logged_errors]
+    assert not bot_thread.errors
