@@ -467,7 +467,9 @@ def test_no_signed_payload_shape_gets_a_5xx_or_an_error_log(
     assert bot is not None
     base = {"action_id": "approve", "block_id": "decision", "value": "REQ-1"}
     bodies = [
-        urlencode({"payload": json.dumps(click(actions=[{**base, **action}], **top))}).encode(),
+        urlencode(
+            {"payload": json.dumps(click(**{"actions": [{**base, **action}], **top}))}
+        ).encode(),
         urlencode({**slash_form("help"), **form}).encode(),
     ]
     for body in bodies:
