@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +24,7 @@ from aiohttp import ClientSession
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import logs
 from bot.emulator import ChimeEmulator
 from bot.offline import BotProcess, OfflineBot
 from bot.slack_standin import TEAM_ID, SlackStandIn
@@ -477,3 +480,24 @@ def test_no_signed_payload_shape_gets_a_5xx_or_an_error_log(
         assert status < 500, body
     assert not bot_thread.logged_errors, [r.getMessage() for r in bot_thread.logged_errors]
     assert not bot_thread.errors
+
+
+def test_text_log_keeps_one_record_per_line_tracebacks_included() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "text", stream=stream)
+    try:
+        try:
+            raise ValueError(f"bad value\n{FORGED}\u2028{FORGED}")
+        except ValueError:
+            logging.getLogger("chime_bot").exception(
+                "failed on %s", f"x\r{FORGED}", extra={"user": f"U1\n{FORGED}"}
+            )
+    finally:
+        logs.configure("WARNING", "text")
+    text = stream.getvalue()
+    lines = text.split("\n")[:-1]  # only \n ends a line in the file
+    assert lines[0].startswith(tuple("0123456789")) and "x\\r2026" in lines[0]
+    assert "user=U1\\n2026" in lines[0]
+    assert len(lines) > 2 and all(line.startswith("    ") for line in lines[1:])
+    assert "\u2028" not in text and "\r" not in text
+    assert_one_line_per_record(text.splitlines())
