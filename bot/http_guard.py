@@ -6,8 +6,10 @@ the signing secret, in `X-Slack-Signature`, with the timestamp in `X-Slack-Reque
 raw bytes and before anything is decoded, means:
 
 - A stranger's request costs one HMAC, gets a 401 and leaves one short INFO line that holds no
-  request data (Bolt's own check logs the whole body at INFO, so it is switched off in
-  `bot.app.build_bolt_app`: this is the one verifier for HTTP).
+  request data. Bolt's own check logs the whole body of a failed request at INFO
+  (`RequestVerification._debug_log_error` in slack_bolt/middleware/request_verification), so it
+  is switched off in `bot.app.build_bolt_app`: this is the one verifier for HTTP. (Raising the
+  level of Bolt's logger instead would leave the 500s below, and one more place to verify.)
 - Nothing that could raise (decoding, charsets, JSON, payload shapes) runs before the signature
   has been checked, and what could raise afterwards answers 400 with a short reason, never a 500.
 - Only a request read in full and verified counts for the acks-first gate, so a slow or
@@ -129,6 +131,10 @@ class RequestGuard:
         return bytes(raw)
 
     def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
+        # Not slack_sdk's SignatureVerifier: it raises, rather than answering False, on what a
+        # stranger controls (int() of a non-integer timestamp, UTF-8 decoding of the body,
+        # compare_digest of a non-ASCII signature). The scheme is three lines; here it is, over
+        # the raw bytes, after the headers' form has been checked.
         timestamp = headers.get("X-Slack-Request-Timestamp", "")
         signature = headers.get("X-Slack-Signature", "")
         if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
