@@ -72,12 +72,12 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
         started = time.perf_counter()
         try:
             # Read in full and verified before it counts for the gate: see bot/http_guard.py.
-            admitted = bolt_request(request, await guard.admit(request))
+            slack_request = bolt_request(request, await guard.admit(request))
         except Answered as answered:
             return answer(request, answered)
         runtime.jobs.gate.arrived()
         try:
-            response = await to_aiohttp_response(await bolt.async_dispatch(admitted))
+            response = await to_aiohttp_response(await bolt.async_dispatch(slack_request))
         finally:
             runtime.jobs.gate.answered()
         metrics.ack_seconds.observe(time.perf_counter() - started)

@@ -135,6 +135,8 @@ class RequestGuard:
         # stranger controls (int() of a non-integer timestamp, UTF-8 decoding of the body,
         # compare_digest of a non-ASCII signature). The scheme is three lines; here it is, over
         # the raw bytes, after the headers' form has been checked.
+        if not self._secret:  # fail closed: an empty key is one anybody can sign with
+            raise Answered(401, "no signing secret configured")
         timestamp = headers.get("X-Slack-Request-Timestamp", "")
         signature = headers.get("X-Slack-Signature", "")
         if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):

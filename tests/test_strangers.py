@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from bot import logs
 from bot.emulator import ChimeEmulator
-from bot.offline import BotProcess, OfflineBot
+from bot.offline import BotProcess, OfflineBot, offline_bot
 from bot.slack_standin import TEAM_ID, SlackStandIn
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
@@ -501,3 +501,14 @@ def test_text_log_keeps_one_record_per_line_tracebacks_included() -> None:
     assert len(lines) > 2 and all(line.startswith("    ") for line in lines[1:])
     assert "\u2028" not in text and "\r" not in text
     assert_one_line_per_record(text.splitlines())
+
+
+async def test_without_a_signing_secret_nothing_is_admitted(emulator: ChimeEmulator) -> None:
+    """`serve` refuses to start without one; should a bot run with an empty secret anyway, a
+    request signed with the empty key is still a stranger's."""
+    async with offline_bot({"slack_signing_secret": ""}, emulator=emulator) as bot:
+        body = urlencode(slash_form("help")).encode()
+        async with bot.sender.session.post(
+            bot.sender.bot_url, data=body, headers=signed("", body)
+        ) as resp:
+            assert resp.status == 401
