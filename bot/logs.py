@@ -84,17 +84,19 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.message = escape_controls(record.getMessage())
         record.asctime = self.formatTime(record, self.datefmt)
-        base = scrub(self.formatMessage(record))
+        base = self.formatMessage(record)
         extras = " ".join(
             f"{n}={escape_controls(str(getattr(record, n)))}"
             for n in FIELDS
             if getattr(record, n, None) is not None
         )
         line = f"{base} [{extras}]" if extras else base
-        if record.exc_info:
-            trace = self.formatException(record.exc_info)
-            line += "".join(f"\n    {escape_controls(part)}" for part in trace.splitlines())
-        return line
+        for block in (
+            self.formatException(record.exc_info) if record.exc_info else "",
+            self.formatStack(record.stack_info) if record.stack_info else "",
+        ):
+            line += "".join(f"\n    {escape_controls(part)}" for part in block.splitlines())
+        return scrub(line)
 
 
 class QuietHttpParseErrors(logging.Filter):

@@ -512,3 +512,19 @@ async def test_without_a_signing_secret_nothing_is_admitted(emulator: ChimeEmula
             bot.sender.bot_url, data=body, headers=signed("", body)
         ) as resp:
             assert resp.status == 401
+
+
+def test_text_log_scrubs_tokens_in_tracebacks_too() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "text", stream=stream)
+    try:
+        try:
+            raise RuntimeError("slack said no to xoxb-123-456-abcdef")
+        except RuntimeError:
+            logging.getLogger("chime_bot").exception("call failed", stack_info=True)
+    finally:
+        logs.configure("WARNING", "text")
+    text = stream.getvalue()
+    assert "xoxb-123" not in text and "xoxb-[redacted]" in text
+    assert "Stack (most recent call last)" in text
+    assert_one_line_per_record(text.splitlines())
