@@ -34,7 +34,7 @@ from tests.test_property_http import BotThread
 
 FORM = "application/x-www-form-urlencoded"
 # What a stranger would like the log to show: a line of its own that passes for an audit event.
-FORGED = "2026-01-01 00:00:00,000 INFO chime_bot.audit: approve_claimed by U0APPROVER"
+FORGED = "1999-12-31 23:59:59,000 INFO chime_bot.audit: approve_claimed by U0APPROVER"
 MARKER = "STRANGER-DATA"
 # A line of the text format: "<date> <time>,<ms> <LEVEL> <logger>: <message>".
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ([A-Z]+) (\S+): ")
@@ -318,10 +318,8 @@ async def test_request_data_cannot_start_a_line_of_the_text_log(
     lines = bot.log().splitlines()
     policy = [line for line in lines if "refused by channel policy" in line]
     assert len(policy) == len(hostile)
-    assert all(
-        "C0X\\n2026-01-01" in line or "C0X\\r" in line or "\\u2028" in line or "\\x85" in line
-        for line in policy
-    )
+    for escaped in ("C0X\\n1999", "C0X\\r1999", "C0X\\u20281999", "C0X\\x851999"):
+        assert any(escaped in line for line in policy), escaped
     assert all("\x1b" not in line and "U0X\\x1b[2J\\n" in line for line in policy)
     assert_one_line_per_record(lines)
     # str.splitlines() also breaks at \x85 and \u2028: none may be left in the file.
@@ -496,8 +494,8 @@ def test_text_log_keeps_one_record_per_line_tracebacks_included() -> None:
         logs.configure("WARNING", "text")
     text = stream.getvalue()
     lines = text.split("\n")[:-1]  # only \n ends a line in the file
-    assert lines[0].startswith(tuple("0123456789")) and "x\\r2026" in lines[0]
-    assert "user=U1\\n2026" in lines[0]
+    assert lines[0].startswith(tuple("0123456789")) and "x\\r1999" in lines[0]
+    assert "user=U1\\n1999" in lines[0]
     assert len(lines) > 2 and all(line.startswith("    ") for line in lines[1:])
     assert "\u2028" not in text and "\r" not in text
     assert_one_line_per_record(text.splitlines())
