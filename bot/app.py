@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,10 +24,11 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
+from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
-from bot.replies import Responder
+from bot.replies import Responder, slack_origins
 from bot.settings import Settings
 from bot.store import RequestStore, open_store
 
@@ -51,6 +52,9 @@ def build_bolt_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> As
         # Our listeners only parse, authorize and hand slow work to `Jobs`, so running them to
         # completion before responding is fast, and spares Bolt's 10 ms ack-polling loop.
         process_before_response=True,
+        # bot/http_guard.py verifies every HTTP request before Bolt sees it (Socket Mode needs no
+        # signature). Bolt's own check would log the whole body of each stranger's request.
+        request_verification_enabled=False,
         logger=logging.getLogger("chime_bot.bolt"),
     )
     handlers.register(app, deps)
@@ -61,12 +65,19 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
     """`/healthz` and `/metrics` always; `/slack/events` in HTTP mode."""
     bolt, metrics = runtime.bolt, runtime.deps.metrics
 
+    secret = runtime.settings.slack_signing_secret
+    guard = RequestGuard(secret.get_secret_value() if secret else "")
+
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
+        try:
+            # Read in full and verified before it counts for the gate: see bot/http_guard.py.
+            slack_request = bolt_request(request, await guard.admit(request))
+        except Answered as answered:
+            return answer(request, answered)
         runtime.jobs.gate.arrived()
         try:
-            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-            response = await to_aiohttp_response(bolt_response)
+            response = await to_aiohttp_response(await bolt.async_dispatch(slack_request))
         finally:
             runtime.jobs.gate.answered()
         metrics.ack_seconds.observe(time.perf_counter() - started)
@@ -86,7 +97,7 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
         await runtime.refresh_gauges()
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY, handler_args={"lingering_time": LINGER})
     if slack_events:
         app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
@@ -171,7 +182,7 @@ class Runtime:
             settings=settings,
             policy=policy,
             directory=directory,
-            responder=Responder(session),
+            responder=Responder(session, slack_origins(settings.slack_api_url)),
             jobs=jobs,
             approvals=approvals,
             metrics=metrics,

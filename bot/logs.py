@@ -10,8 +10,11 @@ import json
 import logging
 import re
 import sys
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 LogFormat = Literal["json", "text"]
 
@@ -54,16 +57,63 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# Whatever a terminal or a line-based log reader could take for the end of a line, or for a
+# command: C0/C1 controls (\n, \r, ESC, NEL), the Unicode line and paragraph separators, the
+# format characters (bidi overrides, zero-width) that make a line read other than it is, and lone
+# surrogates, which a UTF-8 stream cannot even write.
+_UNSAFE = frozenset({"Cc", "Zl", "Zp", "Cf", "Cs"})
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: every unsafe character shown as its escape (`\n`, `\x1b`, `\u202e`)."""
+    if text.isprintable():  # the common case, and fast: no controls, separators or formats
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSAFE else ch
+        for ch in text
+    )
+
+
 class TextFormatter(logging.Formatter):
+    """One record, one line: nothing in a message or a field can start a line of its own, so no
+    request data can pass for a log line. A traceback keeps its lines, each indented."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        base = scrub(super().format(record))
+        record.message = escape_controls(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        base = self.formatMessage(record)
         extras = " ".join(
-            f"{n}={getattr(record, n)}" for n in FIELDS if getattr(record, n, None) is not None
+            f"{n}={escape_controls(str(getattr(record, n)))}"
+            for n in FIELDS
+            if getattr(record, n, None) is not None
         )
-        return f"{base} [{extras}]" if extras else base
+        line = f"{base} [{extras}]" if extras else base
+        for block in (
+            self.formatException(record.exc_info) if record.exc_info else "",
+            self.formatStack(record.stack_info) if record.stack_info else "",
+        ):
+            line += "".join(f"\n    {escape_controls(part)}" for part in block.splitlines())
+        return scrub(line)
+
+
+class QuietHttpParseErrors(logging.Filter):
+    """aiohttp logs every malformed HTTP message (bad header, bad chunk, line too long) at ERROR,
+    with a traceback quoting the bytes it choked on: a stranger's free pass into our log. It has
+    already answered 400; here that becomes one DEBUG line naming the error, without the data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.msg, record.args = "refused malformed HTTP with 400: %s", (type(exc).__name__,)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return True
 
 
 def configure(
@@ -82,3 +132,7 @@ def configure(
     # goes below INFO, whatever LOG_LEVEL says. aiohttp's access log is replaced by our lines.
     logging.getLogger("botocore").setLevel(max(logging.INFO, root.level))
     logging.getLogger("boto3").setLevel(max(logging.INFO, root.level))
+    server = logging.getLogger("aiohttp.server")
+    for stale in [f for f in server.filters if isinstance(f, QuietHttpParseErrors)]:
+        server.removeFilter(stale)
+    server.addFilter(QuietHttpParseErrors())

@@ -62,6 +62,10 @@ class SlackStandIn:
         # Users whose DMs cannot be opened (conversations.open fails), e.g. external users.
         self.refuse_dms_with: set[str] = set()
         self.socket_acks: dict[str, dict[str, Any]] = {}
+        # Where response_url posts are redirected to (307), when set. Slack's reference never has
+        # response_url redirect; this plays a misbehaving hook, for tests that the bot does not
+        # follow redirects there.
+        self.redirect_responses_to: str | None = None
         # perf_counter() when each response_url first received a post, for latency figures.
         self.arrivals: dict[str, float] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -196,6 +200,8 @@ class SlackStandIn:
 
     async def _response(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]
+        if self.redirect_responses_to is not None:
+            raise web.HTTPTemporaryRedirect(self.redirect_responses_to)
         posts = self.responses.get(rid)
         if posts is None:
             return web.Response(status=404, text="no_such_url")
