@@ -51,8 +51,10 @@ class PostedMessage:
 class SlackStandIn:
     """The Slack Web API and response_url endpoints, on 127.0.0.1, recording what the bot says."""
 
-    def __init__(self, *, bot_token: str = "xoxb-standin") -> None:
+    def __init__(self, *, bot_token: str = "xoxb-standin", app_token: str | None = None) -> None:
         self.bot_token = bot_token
+        # Set: the only app-level token apps.connections.open accepts (else any xapp- token).
+        self.app_token = app_token
         self.calls: list[ApiCall] = []  # calls answered with ok: true or a method's own error
         self.attempts: list[ApiCall] = []  # every call that reached the stand-in, refused or not
         self.responses: dict[str, list[dict[str, Any]]] = {}
@@ -158,6 +160,8 @@ class SlackStandIn:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(args.get("token", ""))
         app_token_call = method == "apps.connections.open" and token.startswith("xapp-")
+        if app_token_call and self.app_token is not None and token != self.app_token:
+            app_token_call = False  # refused below, like any token Slack does not know
         await self._record(lambda: self.attempts.append(ApiCall(method, args)))
         if self.api_status is not None:
             return web.Response(status=self.api_status, text="upstream unavailable")

@@ -59,6 +59,41 @@ async def test_refused_bot_token_stops_start_up_with_one_line_and_exit_2(
     assert "ready" not in bot.log()
 
 
+async def test_refused_app_token_stops_socket_mode_start_up_with_exit_2(
+    emulator: ChimeEmulator, session: ClientSession, tmp_path: Path
+) -> None:
+    await emulator.start()
+    slack = SlackStandIn(app_token=APP_TOKEN)
+    await slack.start()
+    try:
+        bot = await BotProcess(
+            emulator.url, slack, tmp_path / "state.db", session, SLACK_APP_TOKEN="xapp-1-old"
+        ).launch()
+        assert await bot.wait_exit(60) == 2
+        named = _lines(bot, "SLACK_APP_TOKEN")
+        assert len(named) == 1 and "invalid_auth" in named[0], bot.log()
+        assert "Traceback" not in bot.log()
+    finally:
+        await slack.stop()
+        await emulator.stop()
+
+
+async def test_slack_answering_5xx_is_retried_until_it_recovers(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    emulator, slack = peers
+    slack.api_status = 503
+    bot = await BotProcess(emulator.url, slack, tmp_path / "state.db", session).launch()
+    await bot.wait_log(RETRY_LINE)
+    assert (await _status(session, f"{bot.url}/readyz"))[0] == 503
+    slack.api_status = None
+    await bot.wait_log("chime-bot ready")
+    assert (await _status(session, f"{bot.url}/readyz"))[0] == 200
+    assert await bot.stop() == 0
+    assert "Traceback" not in bot.log()
+    assert "HTTP 503" in _lines(bot, RETRY_LINE)[0]
+
+
 async def test_commands_after_start_up_make_no_auth_test_call(
     peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
 ) -> None:
