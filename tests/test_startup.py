@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -243,4 +244,59 @@ async def test_livez_answers_while_readyz_says_why_not(
     status, body = await _status(session, f"{bot.url}/readyz")
     assert status == 200 and body["slack"] == "verified" and body["store"] == "ok"
     assert (await _status(session, f"{bot.url}/livez"))[0] == 200
+    assert await bot.stop() == 0
+
+
+# ---- point 6: health that means something ---------------------------------------------------
+
+
+async def _wait_ready(session: ClientSession, url: str, want: int) -> dict[str, object]:
+    for _ in range(400):
+        status, body = await _status(session, f"{url}/readyz")
+        if status == want:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/readyz never answered {want}")
+
+
+async def test_readiness_goes_false_while_the_store_is_unusable_and_comes_back(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    emulator, slack = peers
+    store_path = tmp_path / "state.db"
+    bot = await BotProcess(emulator.url, slack, store_path, session).start()
+    await _wait_ready(session, bot.url, 200)
+    # Another process holds the write lock: every write the bot tries would fail.
+    blocker = sqlite3.connect(store_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        body = await _wait_ready(session, bot.url, 503)
+        assert str(body["store"]).startswith("unusable") and body["slack"] == "verified"
+        assert (await _status(session, f"{bot.url}/healthz"))[0] == 503, "the older name agrees"
+        assert (await _status(session, f"{bot.url}/livez"))[0] == 200, "alive: do not restart"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (await _wait_ready(session, bot.url, 200))["store"] == "ok"
+    assert await bot.stop() == 0
+
+
+async def test_metrics_port_serves_metrics_apart_from_slack_events(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    emulator, slack = peers
+    metrics_port = free_port()
+    bot = await BotProcess(
+        emulator.url, slack, tmp_path / "state.db", session, METRICS_PORT=str(metrics_port)
+    ).start()
+    helped = await bot.sender.command("help", user_id=REQUESTER, channel_id=CHANNEL)
+    assert helped.status == 200
+    async with session.get(f"{bot.url}/metrics") as resp:
+        assert resp.status == 404, "not on the public port"
+    async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+        assert resp.status == 200
+        assert 'chime_bot_commands_total{outcome="help",subcommand="help"}' in await resp.text()
+    async with session.post(f"http://127.0.0.1:{metrics_port}/slack/events", data=b"x") as resp:
+        assert resp.status == 404, "and Slack's events are not on the metrics port"
+    assert f"metrics at http://127.0.0.1:{metrics_port}/metrics" in bot.log()
     assert await bot.stop() == 0
