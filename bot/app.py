@@ -364,14 +364,14 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     """Run until SIGTERM or SIGINT, in whatever state the signal finds the bot: verifying its
     Slack credentials, connecting, connected or reconnecting. Raises SlackCredentialsRefused
     when Slack refuses a token for good."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)  # first: a signal while building is kept too
     runtime = await Runtime.create(settings)
     app_token = None
     if socket_mode and settings.slack_app_token is not None:
         app_token = settings.slack_app_token.get_secret_value()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     stopping = loop.create_task(stop.wait(), name="signals")
     try:
         starting = loop.create_task(

@@ -12,6 +12,7 @@ import json
 import signal
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiohttp import ClientSession
@@ -21,6 +22,11 @@ from bot.offline import BotProcess, free_port
 from bot.slack_standin import SlackStandIn
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
+
+if TYPE_CHECKING:
+    from tests.dynamo import MotoDynamo
+
+pytest_plugins = ("tests.dynamo",)
 
 APP_TOKEN = "xapp-1-A0CHIMEBOT-1-standin"
 RETRY_LINE = "Slack auth.test failed"
@@ -278,6 +284,24 @@ async def test_readiness_goes_false_while_the_store_is_unusable_and_comes_back(
         blocker.execute("ROLLBACK")
         blocker.close()
     assert (await _wait_ready(session, bot.url, 200))["store"] == "ok"
+    assert await bot.stop() == 0
+
+
+async def test_readiness_goes_false_when_the_dynamodb_table_is_gone(
+    peers: tuple[ChimeEmulator, SlackStandIn],
+    session: ClientSession,
+    tmp_path: Path,
+    moto_dynamo: MotoDynamo,
+    dynamo_table: str,
+) -> None:
+    emulator, slack = peers
+    env = {"CHIME_STORE_URL": f"dynamodb://{dynamo_table}", **moto_dynamo.env()}
+    bot = await BotProcess(emulator.url, slack, tmp_path / "unused.db", session, **env).start()
+    assert (await _wait_ready(session, bot.url, 200))["store"] == "ok"
+    moto_dynamo.admin.delete_table(TableName=dynamo_table)
+    body = await _wait_ready(session, bot.url, 503)
+    assert str(body["store"]).startswith("unusable") and dynamo_table in str(body["store"])
+    assert (await _status(session, f"{bot.url}/livez"))[0] == 200
     assert await bot.stop() == 0
 
 
