@@ -31,7 +31,8 @@ from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
 from bot.replies import Responder
 from bot.settings import Settings
-from bot.slack_auth import SlackAuth, call_until_answered, one_line_logger
+from bot.slack_auth import SlackAuth
+from bot.socket_mode import close_socket_mode, connect_socket_mode
 from bot.store import RequestStore, open_store
 
 log = logging.getLogger("chime_bot")
@@ -39,8 +40,6 @@ log = logging.getLogger("chime_bot")
 EVENTS_PATH = "/slack/events"
 # A readiness probe that waits longer than this on the store reports it unusable.
 STORE_PROBE_TIMEOUT = 2.0
-# Closing a Socket Mode connection waits for Slack's close frame; never longer than this.
-SOCKET_CLOSE_TIMEOUT = 3.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -410,31 +409,3 @@ async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRu
         raise
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://{host}:{bound}"
-
-
-async def connect_socket_mode(bolt: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
-    """Open the Socket Mode connection. The app token is checked first (apps.connections.open,
-    retried like auth.test), so a refused one stops start-up with a line naming it; after
-    that the SDK keeps the connection up, reconnecting on its own, logging one line a try."""
-    handler = AsyncSocketModeHandler(bolt, app_token, logger=one_line_logger("chime_bot.socket"))
-    try:
-        answer = await call_until_answered(
-            lambda: handler.client.web_client.apps_connections_open(app_token=app_token),
-            setting="SLACK_APP_TOKEN",
-            method="apps.connections.open",
-        )
-        handler.client.wss_uri = str(answer["url"])
-        await handler.connect_async()
-    except BaseException:
-        await close_socket_mode(handler)
-        raise
-    return handler
-
-
-async def close_socket_mode(handler: AsyncSocketModeHandler) -> None:
-    """Close the connection and stop the SDK's reconnecting, in whatever state it is: the
-    close handshake waits on Slack, so it gets SOCKET_CLOSE_TIMEOUT and no more."""
-    try:
-        await asyncio.wait_for(handler.close_async(), SOCKET_CLOSE_TIMEOUT)
-    except TimeoutError:
-        log.warning("Socket Mode connection did not close within %.0fs", SOCKET_CLOSE_TIMEOUT)

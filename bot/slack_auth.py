@@ -174,21 +174,3 @@ async def call_until_answered(
         delay = next_delay()
         log.warning("Slack %s failed (%s); retrying in %.1fs", method, reason, delay)
         await asyncio.sleep(delay)
-
-
-class _OneLine(logging.Filter):
-    """Keeps a library's retry messages to one line each: its tracebacks say nothing the
-    message does not (the peer refused, timed out, went away), and repeat every few seconds."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info:
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def one_line_logger(name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, _OneLine) for f in logger.filters):
-        logger.addFilter(_OneLine())
-    return logger
