@@ -161,6 +161,7 @@ async def call_until_answered(
     """
     next_delay = backoff_delays()
     while True:
+        wait = 0.0
         try:
             return await call()
         except SlackApiError as exc:
@@ -168,9 +169,20 @@ async def call_until_answered(
             if error in REFUSALS:
                 raise SlackCredentialsRefused(setting, str(error)) from None
             reason = short_reason(exc)
+            wait = max(wait, _retry_after(exc.response.headers))
         except (SlackClientError, ClientError, OSError, TimeoutError, ValueError) as exc:
             # SlackClientError: a reply that is not Slack's JSON; ValueError: a garbled one.
             reason = short_reason(exc)
-        delay = next_delay()
+        delay = max(next_delay(), wait)
         log.warning("Slack %s failed (%s); retrying in %.1fs", method, reason, delay)
         await asyncio.sleep(delay)
+
+
+def _retry_after(headers: dict[str, str]) -> float:
+    """Seconds a rate-limited (HTTP 429) answer asks the caller to wait, from Retry-After
+    (https://docs.slack.dev/apis/web-api/rate-limits); 0 when absent or unreadable."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "")
+    try:
+        return min(max(float(value), 0.0), MAX_DELAY * 10)
+    except ValueError:
+        return 0.0

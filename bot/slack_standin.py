@@ -73,6 +73,7 @@ class SlackStandIn:
         # proxy or load balancer in front of Slack having a bad moment. Slack's docs say
         # nothing about the body of such answers; the bot must treat any as transient.
         self.api_status: int | None = None
+        self.retry_after = 1  # seconds, for api_error = "ratelimited"
         # Set: WebSocket handshakes are refused (HTTP 503), as when Slack's Socket Mode servers
         # are down while the Web API answers. Slack's docs do not say how such an outage looks
         # on the wire; a refused handshake is one plausible form, a refused TCP connection the
@@ -168,6 +169,12 @@ class SlackStandIn:
         if not token:
             # auth.test's reference: "Error response when omitting a token": not_authed.
             return web.json_response({"ok": False, "error": "not_authed"})
+        if self.api_error == "ratelimited":
+            # Rate limits: HTTP 429 with Retry-After in seconds, and the error in the body
+            # (https://docs.slack.dev/apis/web-api/rate-limits).
+            headers = {"Retry-After": str(self.retry_after)}
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers=headers)
         if self.api_error is not None:
             return web.json_response({"ok": False, "error": self.api_error})
         if token != self.bot_token and not app_token_call:

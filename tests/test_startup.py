@@ -101,6 +101,20 @@ async def test_slack_answering_5xx_is_retried_until_it_recovers(
     assert "HTTP 503" in _lines(bot, RETRY_LINE)[0]
 
 
+async def test_rate_limited_auth_test_waits_as_long_as_slack_asks(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    emulator, slack = peers
+    slack.api_error, slack.retry_after = "ratelimited", 2
+    bot = await BotProcess(emulator.url, slack, tmp_path / "state.db", session).launch()
+    await bot.wait_log(RETRY_LINE)
+    slack.api_error = None
+    await bot.wait_log("chime-bot ready")
+    (line,) = _lines(bot, RETRY_LINE)
+    assert "HTTP 429, error=ratelimited" in line and "retrying in 2.0s" in line
+    assert await bot.stop() == 0
+
+
 async def test_commands_after_start_up_make_no_auth_test_call(
     peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
 ) -> None:
