@@ -133,10 +133,6 @@ def build_web_app(
             )
         return await handler(request)
 
-    async def prometheus(_: web.Request) -> web.Response:
-        await runtime.refresh_gauges()
-        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
-
     app = web.Application(client_max_size=1024 * 1024, middlewares=[until_verified])
     if slack_events:
         app.router.add_post(EVENTS_PATH, events)
