@@ -25,7 +25,9 @@ USER chimebot
 WORKDIR /home/chimebot
 VOLUME ["/data"]
 EXPOSE 3000
+# Liveness, not readiness: a bot waiting for Slack or its store is alive and must not be
+# restarted for it. Point an orchestrator's readiness probe at /readyz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"
+  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % os.environ.get('PORT', '3000'), timeout=4)"
 STOPSIGNAL SIGTERM
 CMD ["chime-bot", "serve"]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, web
@@ -30,9 +32,18 @@ from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
 from bot.replies import Responder, slack_origins
 from bot.settings import Settings
+from bot.slack_auth import SlackAuth
+from bot.socket_mode import close_socket_mode, connect_socket_mode
 from bot.store import RequestStore, open_store
 
 log = logging.getLogger("chime_bot")
+
+EVENTS_PATH = "/slack/events"
+# A readiness probe that waits longer than this on the store reports it unusable.
+STORE_PROBE_TIMEOUT = 2.0
+STORE_PROBE_EVERY = 5.0  # seconds a store probe's answer is reused
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Work in flight after the ack is capped at a multiple of the Chime pool: beyond that a command
 # gets an immediate "busy" answer instead of joining an ever-growing queue.
@@ -44,25 +55,50 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=settings.slack_api_url)
 
 
-def build_bolt_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> AsyncApp:
+def build_bolt_app(settings: Settings, deps: Deps, auth: SlackAuth) -> AsyncApp:
     secret = settings.slack_signing_secret
-    app = AsyncApp(
-        client=client,
-        signing_secret=secret.get_secret_value() if secret else "",
-        # Our listeners only parse, authorize and hand slow work to `Jobs`, so running them to
-        # completion before responding is fast, and spares Bolt's 10 ms ack-polling loop.
-        process_before_response=True,
-        # bot/http_guard.py verifies every HTTP request before Bolt sees it (Socket Mode needs no
-        # signature). Bolt's own check would log the whole body of each stranger's request.
-        request_verification_enabled=False,
-        logger=logging.getLogger("chime_bot.bolt"),
-    )
+    with _hidden_from_bolt("SLACK_BOT_TOKEN"):
+        app = AsyncApp(
+            # Bolt copies this client's base URL into a client per request; `authorize` gives
+            # each of those the token, from the auth.test `serve` made at start-up.
+            client=AsyncWebClient(base_url=settings.slack_api_url),
+            # Bolt handles None ("no installation") though its type hint leaves it out.
+            authorize=auth.authorizer(),  # type: ignore[arg-type]
+            signing_secret=secret.get_secret_value() if secret else "",
+            # Our listeners only parse, authorize and hand slow work to `Jobs`, so running them
+            # to completion before responding is fast, and spares Bolt's 10 ms ack-polling loop.
+            process_before_response=True,
+            # bot/http_guard.py verifies every HTTP request before Bolt sees it (Socket Mode needs
+            # no signature). Bolt's own check would log the whole body of each stranger's request.
+            request_verification_enabled=False,
+            logger=logging.getLogger("chime_bot.bolt"),
+        )
     handlers.register(app, deps)
     return app
 
 
-def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
-    """`/healthz` and `/metrics` always; `/slack/events` in HTTP mode."""
+@contextmanager
+def _hidden_from_bolt(name: str) -> Iterator[None]:
+    """AsyncApp reads SLACK_BOT_TOKEN from the environment whenever it is not passed a token,
+    and warns at every start that it will go unused once it has a client or an authorize
+    function (bolt-python issue #983). The settings have read it already; Bolt must not."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def build_web_app(
+    runtime: Runtime, *, slack_events: bool, metrics_here: bool = True
+) -> web.Application:
+    """Health always; `/metrics` unless it has a port of its own; `/slack/events` in HTTP mode.
+
+    `/livez` answers while the process can answer at all (restart it when it cannot).
+    `/readyz` (and `/healthz`, its older name) answers 200 only when the bot can do its work:
+    Slack credentials verified, the store usable, not shutting down (send it no traffic else).
+    """
     bolt, metrics = runtime.bolt, runtime.deps.metrics
 
     secret = runtime.settings.slack_signing_secret
@@ -83,26 +119,60 @@ def build_web_app(runtime: Runtime, *, slack_events: bool) -> web.Application:
         metrics.ack_seconds.observe(time.perf_counter() - started)
         return response
 
-    async def healthz(_: web.Request) -> web.Response:
+    async def readyz(_: web.Request) -> web.Response:
+        ready, checks = await runtime.readiness()
         body = {
-            "status": "ok" if runtime.ready else "unavailable",
-            "ready": runtime.ready,
-            "mode": "socket" if runtime.socket_mode is not None else "http",
+            "status": "ok" if ready else "unavailable",
+            "ready": ready,
+            **checks,
+            "mode": "socket" if runtime.app_token is not None else "http",
             "in_flight": runtime.jobs.in_flight,
             "uptime_s": round(time.monotonic() - runtime.started_at, 1),
         }
-        return web.json_response(body, status=200 if runtime.ready else 503)
+        return web.json_response(body, status=200 if ready else 503)
 
+    async def livez(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    @web.middleware
+    async def until_verified(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Before Slack has confirmed the bot token, no event can be answered properly: Slack
+        # gets a 503 (readiness is false, so a load balancer sends none in the first place).
+        if request.path == EVENTS_PATH and not runtime.slack_auth.verified:
+            return web.json_response(
+                {"error": "starting: Slack credentials not verified"}, status=503
+            )
+        return await handler(request)
+
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        handler_args={"lingering_time": LINGER},
+        middlewares=[until_verified],
+    )
+    if slack_events:
+        app.router.add_post(EVENTS_PATH, events)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", readyz)
+    if metrics_here:
+        app.router.add_get("/metrics", _prometheus(runtime))
+    return app
+
+
+def build_metrics_app(runtime: Runtime) -> web.Application:
+    """`/metrics` alone, for METRICS_PORT: a port that need not be reachable from outside."""
+    app = web.Application()
+    app.router.add_get("/metrics", _prometheus(runtime))
+    return app
+
+
+def _prometheus(runtime: Runtime) -> Handler:
     async def prometheus(_: web.Request) -> web.Response:
         await runtime.refresh_gauges()
-        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        body = runtime.deps.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(client_max_size=MAX_BODY, handler_args={"lingering_time": LINGER})
-    if slack_events:
-        app.router.add_post("/slack/events", events)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", prometheus)
-    return app
+    return prometheus
 
 
 @dataclass
@@ -116,12 +186,17 @@ class Runtime:
     session: ClientSession
     jobs: Jobs
     store: RequestStore
-    ready: bool = False
+    slack_auth: SlackAuth
+    ready: bool = False  # started and not shutting down; readiness() also checks the store
     started_at: float = field(default_factory=time.monotonic)
     _runner: web.AppRunner | None = None
+    _metrics_runner: web.AppRunner | None = None
     _sweeper: asyncio.Task[None] | None = None
+    _store_probe: tuple[float, str] | None = None  # (monotonic time, state) of the last probe
     socket_mode: AsyncSocketModeHandler | None = None
+    app_token: str | None = None
     url: str = ""
+    metrics_url: str = ""  # where /metrics is served
 
     @classmethod
     async def create(
@@ -188,7 +263,9 @@ class Runtime:
             metrics=metrics,
             clock=clock,
         )
-        bolt = build_bolt_app(settings, deps, client)
+        token = settings.slack_bot_token
+        slack_auth = SlackAuth(client, token.get_secret_value() if token else "")
+        bolt = build_bolt_app(settings, deps, slack_auth)
         return cls(
             settings=settings,
             deps=deps,
@@ -197,25 +274,70 @@ class Runtime:
             session=session,
             jobs=jobs,
             store=store,
+            slack_auth=slack_auth,
         )
 
-    async def start(self, host: str, port: int, *, app_token: str | None = None) -> str:
-        """Serve HTTP on host:port and, given an app token, take Slack's events over Socket
-        Mode instead of `/slack/events`. Returns the HTTP base URL."""
-        self._runner = web.AppRunner(
-            build_web_app(self, slack_events=app_token is None), access_log=None
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://{host}:{bound}"
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        app_token: str | None = None,
+        metrics_port: int | None = None,
+    ) -> str:
+        """Serve HTTP on host:port, verify the Slack credentials, and, given an app token, take
+        Slack's events over Socket Mode instead of `/slack/events`. Returns the HTTP base URL.
+
+        Health answers from the first moment (not ready); the bot becomes ready only once Slack
+        has confirmed its token. Cancelling this (a signal during start-up) is safe: `close`
+        releases whatever was started.
+        """
+        self.app_token = app_token
+        separate = metrics_port is not None and (metrics_port == 0 or metrics_port != port)
+        web_app = build_web_app(self, slack_events=app_token is None, metrics_here=not separate)
+        self._runner, self.url = await _listen(web_app, host, port)
+        self.metrics_url = self.url
+        if metrics_port is not None and separate:
+            self._metrics_runner, self.metrics_url = await _listen(
+                build_metrics_app(self), host, metrics_port
+            )
+        await self.slack_auth.verify()
         if app_token is not None:
-            self.socket_mode = AsyncSocketModeHandler(self.bolt, app_token)
-            await self.socket_mode.connect_async()
+            self.socket_mode = await connect_socket_mode(self.bolt, app_token)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         self.ready = True
         return self.url
+
+    async def readiness(self) -> tuple[bool, dict[str, object]]:
+        """Whether to send this bot traffic, and each condition's state for the operator."""
+        checks: dict[str, object] = {
+            "slack": "verified" if self.slack_auth.verified else "not verified",
+            "store": await self._probe_store(),
+        }
+        if self.socket_mode is not None:
+            connected = await self.socket_mode.client.is_connected()
+            checks["socket"] = "connected" if connected else "reconnecting"
+        ready = self.ready and self.slack_auth.verified and checks["store"] == "ok"
+        return ready, checks
+
+    async def _probe_store(self) -> str:
+        # Probes come from every load-balancer node every few seconds; the store sees at most
+        # one small write per STORE_PROBE_EVERY whatever their number.
+        now = time.monotonic()
+        if self._store_probe is not None and now - self._store_probe[0] < STORE_PROBE_EVERY:
+            return self._store_probe[1]
+        state = await self._check_store()
+        self._store_probe = (time.monotonic(), state)
+        return state
+
+    async def _check_store(self) -> str:
+        try:
+            await asyncio.wait_for(self.store.check_writable(), STORE_PROBE_TIMEOUT)
+        except TimeoutError:
+            return f"unusable: no answer within {STORE_PROBE_TIMEOUT:.0f}s"
+        except Exception as exc:  # a probe reports; it never fails the request
+            return f"unusable: {exc}"
+        return "ok"
 
     async def refresh_gauges(self) -> None:
         try:
@@ -246,34 +368,67 @@ class Runtime:
         is left `failed` (retryable), never half-way."""
         self.ready = False
         if self.socket_mode is not None:
-            # No new events; acks for work already received have been sent.
-            await self.socket_mode.disconnect_async()
+            # No new events, and no reconnecting; acks for work received have been sent, and
+            # work after the ack answers through response_url and the Web API, not the socket.
+            await close_socket_mode(self.socket_mode)
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
         if not await self.jobs.drain(grace):
             log.warning("shutdown: work still running after %.0fs was cancelled", grace)
-        if self.socket_mode is not None:
-            await self.socket_mode.close_async()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
         await self.resources.aclose()
 
 
 async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, in whatever state the signal finds the bot: verifying its
+    Slack credentials, connecting, connected or reconnecting. Raises SlackCredentialsRefused
+    when Slack refuses a token for good."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)  # first: a signal while building is kept too
     runtime = await Runtime.create(settings)
     app_token = None
     if socket_mode and settings.slack_app_token is not None:
         app_token = settings.slack_app_token.get_secret_value()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stopping = loop.create_task(stop.wait(), name="signals")
     try:
-        url = await runtime.start(host, port, app_token=app_token)
-        mode = "Socket Mode" if app_token else "HTTP (POST /slack/events)"
-        log.info("chime-bot ready: %s; GET %s/healthz and /metrics", mode, url)
-        await stop.wait()
+        starting = loop.create_task(
+            runtime.start(host, port, app_token=app_token, metrics_port=settings.metrics_port),
+            name="start",
+        )
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            log.info("stopped before becoming ready")
+            return
+        url = starting.result()  # a refused token raises here
+        mode = "Socket Mode" if app_token else f"HTTP (POST {url}{EVENTS_PATH})"
+        log.info(
+            "chime-bot ready: %s; GET %s/livez, /readyz; metrics at %s/metrics",
+            mode,
+            url,
+            runtime.metrics_url,
+        )
+        await stopping
         log.info("shutting down: finishing in-flight work (up to %.0fs)", settings.shutdown_grace)
     finally:
+        stopping.cancel()
         await runtime.close(settings.shutdown_grace)
+
+
+async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://{host}:{bound}"

@@ -264,16 +264,18 @@ def outcome_note(request: InviteRequest) -> Reply:
 
 
 def decided_already_note(request: InviteRequest) -> Reply:
-    who = user_ref(request.decided_by) if request.decided_by else "nobody"
     state = _status_word(request).lower()
+    when = _date(request.decided_at or request.updated_at)
+    if request.status == Status.EXPIRED:
+        # An expiry is no one's decision: the deadline passed.
+        outcome = f"expired {when} without a decision"
+    elif request.decided_by:
+        outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
+    else:
+        outcome = f"was already decided: {state} {when}"
     return Reply(
         text=f"Request {escape(request.id)} is already {state}",
-        blocks=[
-            section(
-                f"Request `{escape(request.id)}` was already decided: {state} by {who} "
-                f"{_date(request.decided_at or request.updated_at)}. Nothing changed."
-            )
-        ],
+        blocks=[section(f"Request `{escape(request.id)}` {outcome}. Nothing changed.")],
     )
 
 

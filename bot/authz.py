@@ -52,6 +52,23 @@ class Policy:
             return Decision(False, "You filed this request, so someone else has to decide on it.")
         return Decision(True, "approver, and not the requester")
 
+    def may_file(self, requester_id: str) -> Decision:
+        """A request is filed only if someone other than its requester could decide on it."""
+        if not self.approvers:
+            return Decision(
+                False,
+                "No one could approve it: CHIME_APPROVERS is empty. Nothing was filed; "
+                "ask an admin to list the approvers.",
+            )
+        if self.approvers == {requester_id}:
+            return Decision(
+                False,
+                "You are the only approver in CHIME_APPROVERS, and no one may approve their "
+                "own request, so no one could approve it. Nothing was filed; ask an admin to "
+                "add a second approver, or someone else to file it.",
+            )
+        return Decision(True, "an approver other than the requester can decide")
+
     def is_approver(self, user_id: str) -> Decision:
         if user_id in self.approvers:
             return Decision(True, "listed in CHIME_APPROVERS")

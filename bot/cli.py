@@ -18,6 +18,7 @@ from bot.console import configure_parser as configure_console
 from bot.console import run_console
 from bot.demo import run_demo
 from bot.settings import ConfigError, load_settings
+from bot.slack_auth import SlackCredentialsRefused
 from bot.store import IAM_POLICY_TEMPLATE, StoreError, init_table, store_table
 from bot.store.dynamodb import resolve_region
 from bot.terminal import Style
@@ -135,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_console(aws=args.aws)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    except SlackCredentialsRefused as exc:
+        print(f"chime-bot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as exc:
         # e.g. a missing DynamoDB table at start-up: the message says how to fix it.

@@ -214,6 +214,23 @@ class BotProcess:
         self.log_path = store_path.parent / f"bot-{self.port}.log"
 
     async def start(self) -> BotProcess:
+        """Launch the bot and wait until it reports ready."""
+        await self.launch()
+        assert self.proc is not None
+        for _ in range(600):
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"bot exited early: {self.log()[-2000:]}")
+            try:
+                async with self.session.get(f"{self.url}/healthz") as resp:
+                    if resp.status == 200:
+                        return self
+            except ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError("bot did not become ready")
+
+    async def launch(self) -> BotProcess:
+        """Launch the bot without waiting for it to become ready."""
         # Logs go to a file: an unread pipe would fill up and stall the bot.
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
@@ -227,17 +244,19 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
-        for _ in range(600):
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"bot exited early: {self.log()[-2000:]}")
-            try:
-                async with self.session.get(f"{self.url}/healthz") as resp:
-                    if resp.status == 200:
-                        return self
-            except ClientError:
-                pass
+        return self
+
+    async def wait_exit(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), timeout)
+
+    async def wait_log(self, text: str, count: int = 1, timeout: float = 30) -> None:
+        """Wait until `text` appears `count` times in the bot's log."""
+        for _ in range(int(timeout / 0.05)):
+            if self.log().count(text) >= count:
+                return
             await asyncio.sleep(0.05)
-        raise RuntimeError("bot did not become ready")
+        raise TimeoutError(f"{text!r} not logged {count} times: {self.log()[-2000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -248,8 +267,8 @@ class BotProcess:
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
 
-    async def stop(self) -> int:
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         assert self.proc is not None
         if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         return await asyncio.wait_for(self.proc.wait(), 30)

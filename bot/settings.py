@@ -94,6 +94,8 @@ class Settings(SlackCredentials):
     chime_read_timeout: float = Field(default=10.0, gt=0)
 
     port: int = Field(default=3000, ge=0, le=65535)
+    # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = None  # default: text on a terminal, else JSON
     # On SIGTERM, how long in-flight work may take to finish before it is cut short.

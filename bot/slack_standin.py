@@ -52,15 +52,34 @@ class PostedMessage:
 class SlackStandIn:
     """The Slack Web API and response_url endpoints, on 127.0.0.1, recording what the bot says."""
 
-    def __init__(self, *, bot_token: str = "xoxb-standin") -> None:
+    def __init__(self, *, bot_token: str = "xoxb-standin", app_token: str | None = None) -> None:
         self.bot_token = bot_token
-        self.calls: list[ApiCall] = []
+        # Set: the only app-level token apps.connections.open accepts (else any xapp- token).
+        self.app_token = app_token
+        self.calls: list[ApiCall] = []  # calls answered with ok: true or a method's own error
+        self.attempts: list[ApiCall] = []  # every call that reached the stand-in, refused or not
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[PostedMessage] = []
         # Channels where chat.postMessage fails as if the bot were not a member.
         self.refuse_posts_to: set[str] = set()
         # Users whose DMs cannot be opened (conversations.open fails), e.g. external users.
         self.refuse_dms_with: set[str] = set()
+        # Set: every Web API call answers {"ok": false, "error": api_error} with HTTP 200, as
+        # Slack does for a token it refuses (invalid_auth, token_revoked, account_inactive: a
+        # revoked token fails every method, not only auth.test) and for its own transient
+        # failures (internal_error, service_unavailable, ratelimited). Slack's reference:
+        # https://docs.slack.dev/reference/methods/auth.test and its common errors.
+        self.api_error: str | None = None
+        # Set: every Web API call answers with this HTTP status and a non-JSON body, like a
+        # proxy or load balancer in front of Slack having a bad moment. Slack's docs say
+        # nothing about the body of such answers; the bot must treat any as transient.
+        self.api_status: int | None = None
+        self.retry_after = 1  # seconds, for api_error = "ratelimited"
+        # Set: WebSocket handshakes are refused (HTTP 503), as when Slack's Socket Mode servers
+        # are down while the Web API answers. Slack's docs do not say how such an outage looks
+        # on the wire; a refused handshake is one plausible form, a refused TCP connection the
+        # other (a stopped stand-in).
+        self.refuse_sockets = False
         self.socket_acks: dict[str, dict[str, Any]] = {}
         # Where response_url posts are redirected to (307), when set. Slack's reference never has
         # response_url redirect; this plays a misbehaving hook, for tests that the bot does not
@@ -149,6 +168,22 @@ class SlackStandIn:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(args.get("token", ""))
         app_token_call = method == "apps.connections.open" and token.startswith("xapp-")
+        if app_token_call and self.app_token is not None and token != self.app_token:
+            app_token_call = False  # refused below, like any token Slack does not know
+        await self._record(lambda: self.attempts.append(ApiCall(method, args)))
+        if self.api_status is not None:
+            return web.Response(status=self.api_status, text="upstream unavailable")
+        if not token:
+            # auth.test's reference: "Error response when omitting a token": not_authed.
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if self.api_error == "ratelimited":
+            # Rate limits: HTTP 429 with Retry-After in seconds, and the error in the body
+            # (https://docs.slack.dev/apis/web-api/rate-limits).
+            headers = {"Retry-After": str(self.retry_after)}
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers=headers)
+        if self.api_error is not None:
+            return web.json_response({"ok": False, "error": self.api_error})
         if token != self.bot_token and not app_token_call:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, args)
@@ -219,7 +254,9 @@ class SlackStandIn:
 
     # ---- Socket Mode -----------------------------------------------------------------------
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_sockets:
+            return web.Response(status=503, text="unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await self._record(lambda: self._sockets.append(ws))
@@ -239,6 +276,11 @@ class SlackStandIn:
                 await self._record(partial(self.socket_acks.update, {data["envelope_id"]: data}))
         await self._record(lambda: self._sockets.remove(ws))
         return ws
+
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection from Slack's side (the bot should reconnect)."""
+        for ws in list(self._sockets):
+            await ws.close()
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         await self.wait_for(lambda: bool(self._sockets), timeout)

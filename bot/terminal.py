@@ -17,7 +17,9 @@ from bot.commands import unescape
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _MENTION = re.compile(r"<([@#])([A-Z0-9]+)>")
-_EMOJI = {
+# Every emoji code the bot's messages use, as the glyph Slack shows for it: the console shows
+# what Slack shows, never a raw `:code:` beside a symbol (tests render every card to check).
+EMOJI = {
     ":warning:": "⚠",
     ":mag:": "🔎",
     ":grey_question:": "?",
@@ -25,6 +27,8 @@ _EMOJI = {
     ":x:": "✘",
     ":hourglass_flowing_sand:": "⏳",
     ":no_entry:": "⛔",
+    ":information_source:": "ℹ",
+    ":tada:": "🎉",
 }
 
 
@@ -58,7 +62,7 @@ def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(2), text)
     text = _MENTION.sub(lambda m: m.group(1) + m.group(2), text)
-    for code, glyph in _EMOJI.items():
+    for code, glyph in EMOJI.items():
         text = text.replace(code, glyph)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", text)

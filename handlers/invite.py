@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from bot.cards import Reply
+from bot.cards import Reply, error_card
 from bot.commands import Invite
 from bot.deps import Deps
-from handlers.context import Invocation, reply_later
+from handlers.context import Invocation, reply_later, reply_now
 
 
 async def handle(cmd: Invite, inv: Invocation, deps: Deps) -> None:
+    # A request no one could approve is refused in the ack: nothing filed, no Chime call.
+    decision = deps.policy.may_file(inv.user_id)
+    if not decision.allowed:
+        await reply_now(inv, deps, error_card("Request not filed", decision.reason), "refused")
+        return
+
     async def file() -> tuple[Reply, str]:
         return await deps.approvals.file(cmd, inv.user_id, inv.channel_id)
 

@@ -11,12 +11,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.console import run_console
 from bot.emulator import ChimeEmulator
-from bot.terminal import Style
+from bot.terminal import EMOJI, Style
 
 PROMPT = re.compile(r"^U\w+@#\w+> .*$", re.MULTILINE)
 ANSI = "\x1b["
@@ -190,3 +191,42 @@ def test_a_slow_bot_gets_a_note_and_its_late_reply_shows_next_time(
     assert "still working" in slow and "Ada Lovelace" not in slow
     assert "later, only U0REQUESTER sees this" in next_one
     assert "Ada Lovelace" in next_one and "Grace Hopper" in next_one
+
+
+EMOJI_CODE = re.compile(r":[a-z][a-z0-9_+-]*:")
+
+
+def test_the_console_shows_every_emoji_as_a_symbol_never_as_a_code() -> None:
+    transcript = console(
+        "as U0APPROVER",
+        "/chime pending",  # nothing open
+        "as U0REQUESTER",
+        "/chime help",
+        "/chime user ada@example.com",
+        "/chime user nobody@example.com",
+        "/chime user not-an-email",
+        '/chime invite ada@example.com --account "Example Corp"',  # exists already
+        '/chime invite x1@example.com --account "Example Corp"',
+        '/chime invite x1@example.com --account "Example Corp"',  # duplicate
+        '/chime invite x2@example.com --account "Example Corp"',
+        "as U0APPROVER",
+        "in C0APPROVALS",
+        "click 1",
+        "click 4",  # deny the second
+        "/chime pending",
+    )
+    assert EMOJI_CODE.findall(transcript) == [], transcript
+    for glyph in ("ℹ", "🎉", "✔"):
+        assert glyph in transcript
+
+
+def test_every_emoji_code_the_bot_writes_has_its_console_symbol() -> None:
+    root = Path(__file__).resolve().parents[1]
+    used = {
+        code
+        for path in [*root.glob("bot/**/*.py"), *root.glob("handlers/*.py")]
+        if path.name != "terminal.py"
+        # As messages write them: a code then a space (not `:memory:` or `arn:aws:...`).
+        for code in re.findall(r"(?<![\w:])(:[a-z][a-z0-9_]*:) ", path.read_text())
+    }
+    assert used and used <= set(EMOJI), f"no console symbol for {sorted(used - set(EMOJI))}"

@@ -145,6 +145,35 @@ async def test_requester_cannot_approve_their_own_request(bot: OfflineBot) -> No
     assert buttons(card.current), "the card still offers the decision to others"
 
 
+@pytest.mark.parametrize(
+    ("approvers", "requester", "why"),
+    [
+        (DEMO_APPROVER, DEMO_APPROVER, "only approver"),
+        ("", REQUESTER, "CHIME_APPROVERS is empty"),
+    ],
+    ids=["sole-approver-files", "no-approvers"],
+)
+async def test_request_no_one_could_approve_is_not_filed(
+    emulator: ChimeEmulator, approvers: str, requester: str, why: str
+) -> None:
+    async with offline_bot({"chime_approvers": approvers}, emulator=emulator) as bot:
+        exchange = await bot.sender.command(
+            'invite solo@example.com --account "Example Corp"',
+            user_id=requester,
+            channel_id=CHANNEL,
+        )
+        assert exchange.status == 200 and exchange.ack is not None, "refused in the ack"
+        assert_valid_message(exchange.ack)
+        text = all_text(exchange.ack)
+        assert "Request not filed" in text and why in text and "Nothing was filed" in text
+        assert bot.slack.calls_to("chat.postMessage") == [], "no card"
+        assert await bot.runtime.store.list_open(now=0) == []
+        assert emulator.count("ListAccounts") == 0, "no Chime call"
+        if approvers:  # anyone else may still file, and the sole approver decides
+            await invite(bot, 'other@example.com --account "Example Corp"')
+            assert len(bot.slack.calls_to("chat.postMessage")) == 1
+
+
 async def test_non_approver_is_refused_privately(bot: OfflineBot) -> None:
     await invite(bot, 'who@example.com --account "Example Corp"')
     card = the_card(bot)
@@ -264,6 +293,7 @@ async def test_expired_request_refuses_clicks_and_card_says_expired(
 ) -> None:
     await invite(bot, 'late@example.com --account "Example Corp"')
     card = the_card(bot)
+    card_before_expiry = PostedMessage(card.channel, card.ts, card.message)  # a stale copy
     clock.advance(bot.runtime.settings.chime_request_ttl + 1)
     (note,) = await click(bot, card, "Approve", DEMO_APPROVER)
     assert "expired" in all_text(note)
@@ -272,6 +302,10 @@ async def test_expired_request_refuses_clicks_and_card_says_expired(
     assert "Expired" in all_text(card.current) and buttons(card.current) == []
     (dm,) = dms_to(bot, REQUESTER)
     assert "expired" in all_text(dm)
+    (again,) = await click(bot, card_before_expiry, "Deny", "U0APPROVER2")
+    again_text = all_text(again)
+    assert "expired" in again_text and "without a decision" in again_text
+    assert "nobody" not in again_text and " by " not in again_text
 
 
 async def test_pending_lists_open_requests_for_approvers_only(
