@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.accounts import choose_account
 from bot.chime import Directory, RetryPolicy, chime_client
 from bot.errors import BotError
-from bot.settings import ConfigError, Settings, SlackCredentials, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 from bot.store import open_store
 
 
@@ -37,13 +37,14 @@ def _bad(name: str, detail: str, fix: str) -> Check:
     return Check(name, False, detail, fix)
 
 
-async def run_checks(*, socket_mode: bool = False) -> list[Check]:
-    credentials = SlackCredentials()
-    socket = credentials.wants_socket_mode(socket_mode)
-    try:
-        settings = load_settings("check")
-    except ConfigError as exc:
-        return [_bad("Settings", "; ".join(exc.problems), "Fix the values named above.")]
+async def run_checks(settings: Settings | None = None, *, socket_mode: bool = False) -> list[Check]:
+    """Every check; `settings` already validated by load_settings (the CLI's path), or read here."""
+    if settings is None:
+        try:
+            settings = load_settings("check")
+        except ConfigError as exc:
+            return [_bad("Settings", "; ".join(exc.problems), "Fix the values named above.")]
+    socket = settings.wants_socket_mode(socket_mode)
     results = [_ok("Settings", "all values parse")]
     results.append(await _slack_token(settings))
     results.append(await _request_verification(settings, socket))
@@ -187,7 +188,9 @@ def _policy(settings: Settings) -> list[Check]:
 async def _store(settings: Settings) -> Check:
     name = "Request store"
     try:
-        store = await open_store(settings.chime_store_url, data_dir=settings.data_dir())
+        store = await open_store(
+            settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
+        )
         try:
             await store.check_writable()
         finally:

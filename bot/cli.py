@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 
@@ -16,9 +15,8 @@ from bot.app import serve
 from bot.console import configure_parser as configure_console
 from bot.console import run_console
 from bot.demo import run_demo
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, Mode, Settings, load_settings, log_level
 from bot.store import IAM_POLICY_TEMPLATE, StoreError, init_table, store_table
-from bot.store.dynamodb import resolve_region
 from bot.terminal import Style
 
 EXIT_CONFIG = 2
@@ -63,8 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_serve(args: argparse.Namespace) -> int:
-    settings = load_settings("serve", socket_mode=args.socket_mode)
+def _run_serve(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(settings.log_level, settings.log_format)
     port = args.port if args.port is not None else settings.port
     socket = settings.wants_socket_mode(args.socket_mode)
@@ -72,21 +69,16 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _run_check(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("ERROR", "text")
-    results = asyncio.run(check.run_checks(socket_mode=args.socket_mode))
+    results = asyncio.run(check.run_checks(settings, socket_mode=args.socket_mode))
     print(check.render(results))
     return 0 if all(r.ok for r in results) else 1
 
 
-def _run_init_store(args: argparse.Namespace) -> int:
+def _run_init_store(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("WARNING", "text")
-    settings = load_settings("init-store")
-    try:
-        table = store_table(settings.chime_store_url)
-    except ValueError as exc:
-        print(f"chime-bot init-store: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    table = store_table(settings.chime_store_url)  # the URL was validated with the settings
     if table is None:
         print(
             "chime-bot init-store: set CHIME_STORE_URL=dynamodb://<table> first "
@@ -94,34 +86,39 @@ def _run_init_store(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    # load_settings resolved the region (or refused to go on without one for DynamoDB).
+    region = settings.aws_region or ""
     if args.print_policy:
-        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", resolve_region()))
+        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", region))
         return 0
-    for line in init_table(table):
+    for line in init_table(table, region=region):
         print(line)
     return 0
 
 
-def _run_demo() -> int:
-    logs.configure(os.environ.get("LOG_LEVEL", "WARNING"), "text")
+def _run_demo(settings: Settings) -> int:
+    logs.configure(log_level(settings, "WARNING"), "text")
     style = Style.ansi() if sys.stdout.isatty() else Style.plain()
     return asyncio.run(run_demo(lambda line: print(line, flush=True), style))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    mode: Mode = args.command
     try:
+        # One validation for every command: a mistake is reported the same way everywhere.
+        settings = load_settings(mode, socket_mode=getattr(args, "socket_mode", False))
         if args.command == "serve":
-            return _run_serve(args)
+            return _run_serve(args, settings)
         if args.command == "check":
-            return _run_check(args)
+            return _run_check(args, settings)
         if args.command == "init-store":
-            return _run_init_store(args)
+            return _run_init_store(args, settings)
         if args.command == "demo":
-            return _run_demo()
+            return _run_demo(settings)
         if args.command == "console":
             # At WARNING the bot would repeat on stderr what the transcript already shows.
-            logs.configure(os.environ.get("LOG_LEVEL", "ERROR"), "text")
+            logs.configure(log_level(settings, "ERROR"), "text")
             return run_console(aws=args.aws)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)

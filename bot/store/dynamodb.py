@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import random
 import re
 import secrets
@@ -67,6 +66,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.aws import botocore_region
 from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
 from bot.store.codec import (
     DEDUPE_KEY,
@@ -94,7 +94,6 @@ T = TypeVar("T")
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
-DEFAULT_REGION = "us-east-1"
 INDEX = "gsi1"
 TTL_ATTRIBUTE = "ttl"
 RETENTION_SECONDS = 30 * 86_400
@@ -163,12 +162,15 @@ IAM_POLICY_TEMPLATE = json.dumps(
 
 
 def resolve_region(region: str | None = None) -> str:
-    return (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or DEFAULT_REGION
-    )
+    """`region` (the settings' AWS_REGION, resolved once in load_settings) or botocore's own
+    chain; never a guess: a DynamoDB table lives in one region, and the wrong one is a table
+    that seems not to exist."""
+    found = region or botocore_region()
+    if not found:
+        raise StoreError(
+            "no AWS region: set AWS_REGION (environment or .env), or a region in the AWS profile"
+        )
+    return found
 
 
 def make_dynamodb_client(*, region: str, max_pool_connections: int) -> Any:
@@ -784,7 +786,7 @@ def init_table(table: str, *, region: str | None = None, client: Any = None) -> 
     Synchronous: it is a one-off admin command that waits on DynamoDB anyway. Returns one line
     per step saying what was done or found; raises StoreError with the reason if it cannot.
     `client` is for callers that already have one (it is left open); by default one is made
-    for `region` (else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).
+    for `region` (else botocore's region chain).
     """
     if not TABLE_NAME.fullmatch(table):
         raise ValueError(f"not a DynamoDB table name: {table!r}")
