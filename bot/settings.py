@@ -30,7 +30,7 @@ ENV_FILE = ".env"
 # Variables in our own namespace that are not settings are typos, never meant for someone else.
 OWN_PREFIX = "CHIME_"
 
-Mode = Literal["serve", "demo", "console", "check", "init-store"]
+Mode = Literal["serve", "demo", "console", "check", "init-store", "audit"]
 
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
@@ -197,14 +197,16 @@ def _secret(value: SecretStr | None) -> str:
 class ConfigError(Exception):
     """Every configuration problem at once, phrased for the operator."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, heading: str | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.heading = heading  # None: environment settings, with where to set them
 
     def render(self) -> str:
-        lines = ["chime-bot: configuration problems:"]
+        lines = [self.heading or "chime-bot: configuration problems:"]
         lines += [f"  - {p}" for p in self.problems]
-        lines.append("Set these as environment variables or in a .env file; see README.md.")
+        if self.heading is None:
+            lines.append("Set these as environment variables or in a .env file; see README.md.")
         return "\n".join(lines)
 
 

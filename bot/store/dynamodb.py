@@ -125,6 +125,8 @@ _RUNTIME_ACTIONS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:TransactWriteItems",
 )
+# `chime-bot audit` reads the whole trail; the bot itself never scans.
+_AUDIT_ACTIONS = ("dynamodb:Scan",)
 _INIT_ACTIONS = (
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
@@ -132,7 +134,8 @@ _INIT_ACTIONS = (
     "dynamodb:DescribeTimeToLive",
 )
 
-# What the bot's role needs (first statement) and what `chime-bot init-store` needs (second).
+# What the bot's role needs (first statement), what `chime-bot init-store` needs (second) and
+# what `chime-bot audit` needs (third).
 # No DeleteItem: nothing here deletes; TTL deletions are made by DynamoDB itself. IAM authorizes
 # each action inside a transaction by PutItem/UpdateItem/ConditionCheckItem; TransactWriteItems
 # is listed as well for tools that expect it.
@@ -153,6 +156,12 @@ IAM_POLICY_TEMPLATE = json.dumps(
                 "Sid": "ChimeBotInitStore",
                 "Effect": "Allow",
                 "Action": list(_INIT_ACTIONS),
+                "Resource": "arn:aws:dynamodb:<region>:<account-id>:table/<table>",
+            },
+            {
+                "Sid": "ChimeBotAudit",
+                "Effect": "Allow",
+                "Action": list(_AUDIT_ACTIONS),
                 "Resource": "arn:aws:dynamodb:<region>:<account-id>:table/<table>",
             },
         ],
@@ -334,6 +343,21 @@ class DynamoStore:
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
         items = await self._run(self._audit_items, request_id)
         return [event_from_record(_plain_record(item)) for item in items]
+
+    async def audit_events(
+        self, *, since: float | None = None, until: float | None = None
+    ) -> list[AuditEvent]:
+        items = await self._run(self._all_audit_items)
+        found = [(event_from_record(_plain_record(item)), item["sk"]["S"]) for item in items]
+        # The bounds are applied here, as SQLite compares floats, rather than in a filter
+        # expression: a Scan reads (and is billed for) every item either way.
+        kept = [
+            (event, sk)
+            for event, sk in found
+            if (since is None or event.at >= since) and (until is None or event.at < until)
+        ]
+        # sk is AUDIT#<at>#<write sequence>: within one instant, the order of writing.
+        return [event for event, _ in sorted(kept, key=lambda pair: (pair[0].at, pair[1]))]
 
     async def check_writable(self) -> None:
         try:
@@ -545,6 +569,19 @@ class DynamoStore:
                 ":pk": {"S": _request_pk(request_id)},
                 ":audit": {"S": "AUDIT#"},
             },
+            ConsistentRead=True,
+        )
+        return [item for page in pages for item in page["Items"]]
+
+    def _all_audit_items(self) -> list[Item]:
+        # No index reaches every request's events by time; an audit read is an operator's
+        # occasional command, so one consistent Scan (dynamodb:Scan) is the honest cost.
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression="#kind = :audit",
+            ExpressionAttributeNames={"#kind": "kind"},
+            ExpressionAttributeValues={":audit": {"S": "audit"}},
             ConsistentRead=True,
         )
         return [item for page in pages for item in page["Items"]]
