@@ -249,3 +249,16 @@ def test_check_never_passes_a_setting_serve_rejects(mistake: dict[str, str]) -> 
     name = next(iter(mistake))
     assert f"  - {name}:" in served.stderr and f"  - {name}:" in checked.stderr
     assert served.stderr == checked.stderr, "the same words for the same mistake"
+
+
+def test_the_console_module_validates_like_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.console"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LOG_LEVEL": "LOUD"},
+    )
+    assert result.returncode == 2 and "  - LOG_LEVEL: 'LOUD'" in result.stderr
+    assert "Traceback" not in result.stderr
