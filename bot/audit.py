@@ -24,7 +24,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 # Terminal control characters (and DEL, C1) in stored text must not reach a terminal raw: a
 # reason could otherwise move the cursor, recolour or rewrite what an operator reads.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DETAIL_WIDTH = 70
+_DETAIL_WIDTH = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +154,7 @@ def table(rows: list[AuditRow]) -> str:
         for line in cells
     ]
     requests = len({r.event.request_id for r in rows})
-    lines.append(f"\n{len(rows)} events, {requests} requests.")
+    lines.append(f"\n{_count(len(rows), 'event')}, {_count(requests, 'request')}.")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -167,13 +167,29 @@ def _summary(event: AuditEvent) -> str:
         # The email is its own column; account and reason say what was asked.
         detail = {k: detail[k] for k in ("account_name", "user_type", "reason") if k in detail}
     detail.pop("decided_at", None)
+    detail.update(_result(detail.pop("result", "")))
     parts += [f"{k}={v}" for k, v in detail.items() if v not in ("", "None")]
     text = ", ".join(parts)
     return text if len(text) <= _DETAIL_WIDTH else text[: _DETAIL_WIDTH - 1] + "…"
 
 
+def _result(text: str) -> dict[str, str]:
+    """A stored result ({"user_id": ...}) as its own fields, so the user ID fits the column."""
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        return {"result": text}
+    if not isinstance(parsed, dict):
+        return {"result": text}
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
 def _safe(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _iso(at: float) -> str:

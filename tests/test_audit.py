@@ -143,6 +143,7 @@ async def test_the_whole_trail_as_a_table(trail: Trail) -> None:
     ]
     assert body[0].startswith("2023-11-14 22:13:20  " + trail.ids["ada"])
     assert "pending -> approving" in body[2] and "U0APPROVER1" in body[2]
+    assert body[3].endswith("approving -> approved, user_id=u-1")
     assert lines[-1] == "6 events, 3 requests."
     # A stored escape sequence is shown, never obeyed by the operator's terminal.
     assert "\x1b" not in out and "\\x1b[2Jhidden" in body[-1]
