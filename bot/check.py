@@ -9,6 +9,7 @@ are unset are a note (✓), never a failure.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,6 +298,10 @@ async def _store(settings: Settings) -> Check:
         )
         try:
             await store.check_writable()
+            # The reads serve makes, so a read permission missing shows here rather than at
+            # the first click: GetItem, and Query (plus BatchGetItem) for the open requests.
+            await store.get("REQ-CHECKCHECK")
+            await store.list_open(now=time.time())
         finally:
             await store.close()
     except StoreError as exc:
@@ -321,7 +326,7 @@ async def _store(settings: Settings) -> Check:
     except Exception as exc:  # never a traceback from check
         return _bad(name, f"{type(exc).__name__}: {exc}", "Check CHIME_STORE_URL.")
     kind = f"DynamoDB table {table} in {settings.aws_region}" if table else f"SQLite {where}"
-    return _ok(name, f"writable ({kind})")
+    return _ok(name, f"readable and writable ({kind})")
 
 
 def render(results: list[Check]) -> str:

@@ -282,6 +282,22 @@ async def test_refused_credentials_and_a_missing_store_permission(
     assert "✗ Request store" in denied.out
 
 
+async def test_store_check_covers_the_reads_serve_makes(
+    world: dict[str, str], dynamo_table: str, moto_dynamo: MotoDynamo
+) -> None:
+    base = {**world, **moto_dynamo.env(), "CHIME_STORE_URL": f"dynamodb://{dynamo_table}"}
+    writes = ["sts:GetCallerIdentity", "dynamodb:DescribeTable", "dynamodb:UpdateItem"]
+    no_query = _user_with_policy(moto_dynamo.url, [*writes, "dynamodb:GetItem"])
+    runtime = _user_with_policy(
+        moto_dynamo.url, [*writes, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
+    )
+    with iam_enforced():
+        unreadable = await run_check({**base, **no_query})
+        usable = await run_check({**base, **runtime})
+    assert "✗ Request store" in unreadable.out, "a write alone does not make a usable store"
+    assert "✓ Request store" in usable.out and "readable and writable" in usable.out, usable.out
+
+
 @pytest.mark.parametrize(
     ("code", "message", "kind", "words"),
     [
