@@ -80,6 +80,7 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
         chime = await _chime(directory, endpoint)
         results.append(chime)
         results.append(await _default_account(settings, directory, chime.ok))
+        results.append(await _chime_lookups(client, endpoint, chime.ok))
     results += _policy(settings)
     results += await _posting(settings, slack if token.ok else None)
     results.append(await _store(settings))
@@ -169,6 +170,36 @@ async def _chime(directory: Directory, endpoint: str) -> Check:
             return _bad(name, exc.message, exc.hint or problem.fix)
         return _bad(name, problem.detail, problem.fix)
     return _ok(name, f"reachable at {endpoint}, and chime:ListAccounts is allowed")
+
+
+async def _chime_lookups(client: Any, endpoint: str, chime_ok: bool) -> Check:
+    """The other read permissions a lookup needs (ListUsers, GetUser), on a real account.
+    CreateUser and InviteUsers cannot be tried without creating someone: see the README."""
+    name = "Chime user lookups"
+    if not chime_ok:
+        return _bad(name, "not checked: Amazon Chime failed above", "Fix Amazon Chime first.")
+    action = "chime:ListAccounts"
+    try:
+        accounts = (await client.list_accounts(MaxResults=1)).get("Accounts") or []
+        if not accounts:
+            return _bad(
+                name,
+                "the bot's AWS identity sees no Amazon Chime account",
+                "Run the bot with an identity in the AWS account that holds the Chime accounts.",
+            )
+        account = accounts[0]
+        action = "chime:ListUsers"
+        users = (await client.list_users(AccountId=account["AccountId"], MaxResults=1)).get(
+            "Users"
+        ) or []
+        if users:
+            action = "chime:GetUser"
+            await client.get_user(AccountId=account["AccountId"], UserId=users[0]["UserId"])
+    except (BotoCoreError, ClientError) as exc:
+        problem = explain(exc, service="Amazon Chime", action=action, endpoint=endpoint)
+        return _bad(name, problem.detail, problem.fix)
+    tried = "ListUsers and GetUser" if users else "ListUsers"
+    return _ok(name, f"{tried} allowed (tried on {account.get('Name', 'an account')})")
 
 
 async def _default_account(settings: Settings, directory: Directory, chime_ok: bool) -> Check:

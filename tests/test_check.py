@@ -100,6 +100,7 @@ async def test_everything_right_passes_on_dynamodb(
     assert "arn:aws:sts::123456789012" in checked.line("AWS credentials")
     assert f"DynamoDB table {dynamo_table} in us-east-1" in checked.line("Request store")
     assert "the bot is a member" in checked.line(f"Post in {DEMO_APPROVAL_CHANNEL}")
+    assert "ListUsers and GetUser allowed" in checked.line("Chime user lookups")
 
 
 async def test_optional_settings_unset_are_never_failures(world: dict[str, str]) -> None:
@@ -158,6 +159,19 @@ async def test_missing_chime_permission_names_the_iam_action(
     line = checked.line("Amazon Chime")
     assert "permission missing: chime:ListAccounts" in line and "Allow chime:ListAccounts" in line
     assert "not checked" in checked.line("Default account")
+
+
+@pytest.mark.parametrize("operation", ["ListUsers", "GetUser"])
+async def test_missing_lookup_permissions_are_named_too(
+    world: dict[str, str], peers: tuple[ChimeEmulator, SlackStandIn], operation: str
+) -> None:
+    emulator, _ = peers
+    emulator.inject(operation, Fault("ForbiddenException", times=-1))
+    checked = await run_check(world)
+    assert checked.code == 1
+    line = checked.line("Chime user lookups")
+    assert f"permission missing: chime:{operation}" in line, line
+    assert "✓ Amazon Chime" in checked.out
 
 
 async def test_a_refused_slack_token_names_the_fix(world: dict[str, str]) -> None:

@@ -137,8 +137,15 @@ async def test_check_names_each_failure_with_a_fix(
     with mock_aws():
         results = await check.run_checks()
     failed = {r.name: r for r in results if not r.ok}
-    # Approvers are optional; posting cannot be checked with a token Slack refuses.
-    expected = {"Slack bot token", "Amazon Chime", "Default account", "Post in C0APPROVALS"}
+    # Approvers are optional; posting cannot be checked with a token Slack refuses, nor
+    # lookups once ListAccounts is refused.
+    expected = {
+        "Slack bot token",
+        "Amazon Chime",
+        "Default account",
+        "Chime user lookups",
+        "Post in C0APPROVALS",
+    }
     assert set(failed) == expected
     assert "invalid_auth" in failed["Slack bot token"].detail
     assert "chime:ListAccounts" in (failed["Amazon Chime"].fix or "")
