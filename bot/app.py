@@ -233,7 +233,9 @@ class Runtime:
             clock=clock,
             account_cache_ttl=settings.chime_account_cache_ttl,
         )
-        store = await open_store(settings.chime_store_url, data_dir=settings.data_dir())
+        store = await open_store(
+            settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
+        )
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(ClientSession())
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)

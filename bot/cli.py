@@ -1,4 +1,4 @@
-"""The `chime-bot` command line: `serve`, `check`, `init-store`, `demo`, `console`.
+"""The `chime-bot` command line: `serve`, `check`, `init-store`, `audit`, `demo`, `console`.
 
 Configuration problems end the process with exit code 2 and one message listing all of them.
 """
@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import check, logs
+from bot import audit, check, logs
 from bot.app import serve
 from bot.console import configure_parser as configure_console
 from bot.console import run_console
 from bot.demo import run_demo
-from bot.settings import ConfigError, load_settings
+from bot.settings import USER_ID, ConfigError, Mode, Settings, load_settings, log_level
 from bot.slack_auth import SlackCredentialsRefused
-from bot.store import IAM_POLICY_TEMPLATE, StoreError, init_table, store_table
-from bot.store.dynamodb import resolve_region
+from bot.store import (
+    IAM_POLICY_TEMPLATE,
+    StoreError,
+    init_table,
+    open_store,
+    parse_store_url,
+    store_table,
+)
 from bot.terminal import Style
 
 EXIT_CONFIG = 2
@@ -65,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     init_cmd.add_argument(
         "--print-policy", action="store_true", help="print the IAM policy for the table"
     )
+    _audit_parser(
+        sub.add_parser("audit", help="read the audit trail (who asked, who decided, what ran)")
+    )
     sub.add_parser("demo", help="run the bot offline against the embedded Chime emulator")
     configure_console(
         sub.add_parser(
@@ -74,8 +83,79 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_serve(args: argparse.Namespace) -> int:
-    settings = load_settings("serve", socket_mode=args.socket_mode)
+def _audit_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--request", metavar="REQ-ID", help="one request's trail")
+    parser.add_argument("--email", help="requests for this email address (any letter case)")
+    parser.add_argument("--requester", metavar="USER_ID", help="requests filed by this user")
+    parser.add_argument("--approver", metavar="USER_ID", help="requests this user decided")
+    parser.add_argument(
+        "--since", metavar="TIME", help="from this time on: 2026-11-23, 2026-11-23T10:00Z, 24h, 7d"
+    )
+    parser.add_argument("--until", metavar="TIME", help="before this time (same forms)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _audit_query(args: argparse.Namespace) -> audit.AuditQuery:
+    """The filters, or ConfigError naming every one that is wrong."""
+    problems, bounds = [], {}
+    now = datetime.now(UTC)
+    for name in ("since", "until"):
+        text = getattr(args, name)
+        if text is not None:
+            try:
+                bounds[name] = audit.parse_time(text, now=now)
+            except ValueError as exc:
+                problems.append(f"--{name}: {exc}")
+    for name in ("requester", "approver"):
+        value = getattr(args, name)
+        if value is not None and not USER_ID.fullmatch(value.strip()):
+            problems.append(f"--{name}: not a Slack user ID (like U0123ABCD): {value!r}")
+    if "since" in bounds and "until" in bounds and bounds["since"] >= bounds["until"]:
+        problems.append("--since: must be before --until")
+    if problems:
+        raise ConfigError(problems, heading="chime-bot audit: these options need fixing:")
+    return audit.AuditQuery(
+        request_id=(args.request or "").strip() or None,
+        email=args.email,
+        requester=args.requester and args.requester.strip(),
+        approver=args.approver and args.approver.strip(),
+        since=bounds.get("since"),
+        until=bounds.get("until"),
+    )
+
+
+def _run_audit(args: argparse.Namespace, settings: Settings) -> int:
+    logs.configure("WARNING", "text")
+    query = _audit_query(args)
+    url = settings.chime_store_url
+    if store_table(url) is None:
+        path = parse_store_url(url, data_dir=settings.data_dir())
+        if not path.is_file():
+            # Opening would create an empty store: say what is (not) there instead.
+            print(
+                f"chime-bot audit: there is no request store at {path} (nothing recorded "
+                "here yet, or CHIME_STORE_URL names another store)",
+                file=sys.stderr,
+            )
+            return 1
+
+    async def read() -> list[audit.AuditRow]:
+        store = await open_store(url, data_dir=settings.data_dir(), region=settings.aws_region)
+        try:
+            return await audit.read_audit(store, query)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(read())
+    if args.json:
+        for line in audit.json_lines(rows):
+            print(line)
+    else:
+        print(audit.table(rows))
+    return 0
+
+
+def _run_serve(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(settings.log_level, settings.log_format)
     port = args.port if args.port is not None else settings.port
     socket = settings.wants_socket_mode(args.socket_mode)
@@ -83,21 +163,16 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _run_check(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("ERROR", "text")
-    results = asyncio.run(check.run_checks(socket_mode=args.socket_mode))
+    results = asyncio.run(check.run_checks(settings, socket_mode=args.socket_mode))
     print(check.render(results))
     return 0 if all(r.ok for r in results) else 1
 
 
-def _run_init_store(args: argparse.Namespace) -> int:
+def _run_init_store(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("WARNING", "text")
-    settings = load_settings("init-store")
-    try:
-        table = store_table(settings.chime_store_url)
-    except ValueError as exc:
-        print(f"chime-bot init-store: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    table = store_table(settings.chime_store_url)  # the URL was validated with the settings
     if table is None:
         print(
             "chime-bot init-store: set CHIME_STORE_URL=dynamodb://<table> first "
@@ -105,34 +180,41 @@ def _run_init_store(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    # load_settings resolved the region (or refused to go on without one for DynamoDB).
+    region = settings.aws_region or ""
     if args.print_policy:
-        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", resolve_region()))
+        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", region))
         return 0
-    for line in init_table(table):
+    for line in init_table(table, region=region):
         print(line)
     return 0
 
 
-def _run_demo() -> int:
-    logs.configure(os.environ.get("LOG_LEVEL", "WARNING"), "text")
+def _run_demo(settings: Settings) -> int:
+    logs.configure(log_level(settings, "WARNING"), "text")
     style = Style.ansi() if sys.stdout.isatty() else Style.plain()
     return asyncio.run(run_demo(lambda line: print(line, flush=True), style))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    mode: Mode = args.command
     try:
+        # One validation for every command: a mistake is reported the same way everywhere.
+        settings = load_settings(mode, socket_mode=getattr(args, "socket_mode", False))
         if args.command == "serve":
-            return _run_serve(args)
+            return _run_serve(args, settings)
         if args.command == "check":
-            return _run_check(args)
+            return _run_check(args, settings)
         if args.command == "init-store":
-            return _run_init_store(args)
+            return _run_init_store(args, settings)
+        if args.command == "audit":
+            return _run_audit(args, settings)
         if args.command == "demo":
-            return _run_demo()
+            return _run_demo(settings)
         if args.command == "console":
             # At WARNING the bot would repeat on stderr what the transcript already shows.
-            logs.configure(os.environ.get("LOG_LEVEL", "ERROR"), "text")
+            logs.configure(log_level(settings, "ERROR"), "text")
             return run_console(aws=args.aws)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)

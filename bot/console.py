@@ -36,7 +36,7 @@ from bot.offline import (
     environment_policy,
     offline_bot,
 )
-from bot.settings import CHANNEL_ID, USER_ID, ConfigError, Settings, load_settings
+from bot.settings import CHANNEL_ID, USER_ID, ConfigError, Settings, load_settings, log_level
 from bot.slack_standin import Exchange, PostedMessage, SlackStandIn
 from bot.terminal import ButtonLabel, Style, render
 
@@ -647,8 +647,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Try every /chime command locally, as any Slack user, offline from Slack.",
     )
     args = configure_parser(parser).parse_args(argv)
+    try:
+        settings = load_settings("console")  # LOG_LEVEL included: one validation everywhere
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
     # The bot's warnings (a refused channel, say) repeat what the transcript already shows.
-    logs.configure(os.environ.get("LOG_LEVEL", "ERROR"), "text")
+    logs.configure(log_level(settings, "ERROR"), "text")
     return run_console(aws=args.aws)
 
 

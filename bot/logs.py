@@ -1,7 +1,8 @@
 """Logging: one JSON object per line (or readable text on a terminal), secrets scrubbed.
 
-Request-scoped fields (request_id, command, user, channel, latency_ms, outcome, error_id) are
-passed as `extra=` and become top-level keys of the JSON line.
+Request-scoped fields (command_id, request_id, command, user, channel, latency_ms, outcome,
+error_id) are passed as `extra=` and become top-level keys of the JSON line. `command_id` names
+one /chime invocation; `request_id` is always an invite request's REQ-... ID.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 LogFormat = Literal["json", "text"]
 
 FIELDS = (
+    "command_id",
     "request_id",
     "command",
     "user",

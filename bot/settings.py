@@ -7,17 +7,30 @@ every mistake in a single run.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from botocore.exceptions import BotoCoreError
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from bot.aws import botocore_region
+from bot.store import parse_store_url, store_table
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENV_FILE = ".env"
+# Variables in our own namespace that are not settings are typos, never meant for someone else.
+OWN_PREFIX = "CHIME_"
 
-Mode = Literal["serve", "demo", "console", "check", "init-store"]
+Mode = Literal["serve", "demo", "console", "check", "init-store", "audit"]
 
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
@@ -72,7 +85,11 @@ class Settings(SlackCredentials):
 
     slack_api_url: str = "https://slack.com/api/"
 
-    aws_region: str = "us-east-1"
+    # AWS_REGION (or AWS_DEFAULT_REGION), from the environment or .env. Unset: botocore's own
+    # chain decides (the profile's region in ~/.aws/config); load_settings fills in its answer.
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("aws_region", "aws_default_region")
+    )
 
     chime_allowed_channels: Annotated[tuple[str, ...], NoDecode] = ()
     chime_approvers: Annotated[tuple[str, ...], NoDecode] = ()
@@ -121,6 +138,49 @@ class Settings(SlackCredentials):
             raise ValueError(f"not a Slack channel ID (like C0123ABCD): {text}")
         return text
 
+    @field_validator("chime_store_url", mode="before")
+    @classmethod
+    def _store_url(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        try:
+            # The store's own parsers, so a URL that passes here is one the store can open.
+            if store_table(text) is None:
+                parse_store_url(text, data_dir=Path(".chime-bot"))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not sqlite:///path/state.db or dynamodb://<table> "
+                "(3-255 of A-Z a-z 0-9 _ . -)"
+            ) from None
+        return text
+
+    @field_validator("aws_region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        if not AWS_REGION.fullmatch(text):
+            raise ValueError(f"not an AWS region name (like eu-west-1): {text!r}")
+        return text
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> str:
+        text = str(value).strip().upper()
+        if text not in LOG_LEVELS:
+            raise ValueError(f"{str(value)!r} is not one of {', '.join(LOG_LEVELS)}")
+        return text
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip().lower()
+        if text not in ("", "json", "text"):
+            raise ValueError(f"{str(value)!r} is not json or text")
+        return text or None
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -139,34 +199,88 @@ def _secret(value: SecretStr | None) -> str:
 class ConfigError(Exception):
     """Every configuration problem at once, phrased for the operator."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, heading: str | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.heading = heading  # None: environment settings, with where to set them
 
     def render(self) -> str:
-        lines = ["chime-bot: configuration problems:"]
+        lines = [self.heading or "chime-bot: configuration problems:"]
         lines += [f"  - {p}" for p in self.problems]
-        lines.append("Set these as environment variables or in a .env file; see README.md.")
+        if self.heading is None:
+            lines.append("Set these as environment variables or in a .env file; see README.md.")
         return "\n".join(lines)
 
 
 def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object) -> Settings:
-    """Build Settings from the environment, raising ConfigError listing every problem."""
-    credentials = SlackCredentials(**overrides)  # type: ignore[arg-type]
-    socket = credentials.wants_socket_mode(socket_mode)
+    """Build Settings from the environment, raising ConfigError listing every problem.
+
+    The one validation every command runs (serve, check, demo, console, init-store): a value
+    that passes here is one `serve` accepts, and the AWS region is resolved here, once, for
+    every regional client.
+    """
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = [_describe(err) for err in exc.errors()]
-        raise ConfigError(problems + credentials.problems_for(mode, socket_mode=socket)) from None
-    problems = settings.problems_for(mode, socket_mode=socket)
-    if problems:
+        credentials = SlackCredentials(**overrides)  # type: ignore[arg-type]
+        socket = credentials.wants_socket_mode(socket_mode)
+        problems = unknown_variables()
+        try:
+            settings: Settings | None = Settings(**overrides)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            settings = None
+            problems += [_describe(err) for err in exc.errors()]
+    except (OSError, UnicodeDecodeError, SettingsError) as exc:
+        # An unreadable or undecodable .env file: say so rather than show a traceback.
+        raise ConfigError([f"{ENV_FILE}: cannot be read ({exc})"]) from None
+    problems += credentials.problems_for(mode, socket_mode=socket)
+    if settings is not None:
+        settings, region_problems = _with_region(settings)
+        problems += region_problems
+    if problems or settings is None:
         raise ConfigError(problems)
     return settings
+
+
+def _with_region(settings: Settings) -> tuple[Settings, list[str]]:
+    if settings.aws_region:
+        return settings, []
+    try:
+        region = botocore_region()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        return settings, [f"AWS configuration: {exc}"]
+    if region is None and store_table(settings.chime_store_url) is not None:
+        return settings, [
+            "AWS_REGION: not set, and the AWS profile names no region; the DynamoDB store "
+            "(CHIME_STORE_URL) needs one, e.g. AWS_REGION=eu-west-1"
+        ]
+    return settings.model_copy(update={"aws_region": region}), []
+
+
+def unknown_variables() -> list[str]:
+    """One problem per CHIME_* variable (environment or .env) that is not a setting."""
+    known = {name.upper() for name in Settings.model_fields}
+    names = {n.upper() for n in os.environ}
+    if Path(ENV_FILE).is_file():
+        names |= {str(n).upper() for n in dotenv_values(ENV_FILE)}
+    problems = []
+    for name in sorted(n for n in names if n.startswith(OWN_PREFIX) and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{name}: not a chime-bot setting{hint}")
+    return problems
+
+
+def log_level(settings: Settings, default: str) -> str:
+    """LOG_LEVEL when it was set, else the command's own default (the demo is quieter)."""
+    return settings.log_level if "log_level" in settings.model_fields_set else default
 
 
 def _describe(err: object) -> str:
     e = err if isinstance(err, dict) else {}
     field = ".".join(str(p) for p in e.get("loc", ())) or "settings"
     message = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+    shown = e.get("input")
+    # Our own validators quote the value; pydantic's messages do not, so add it (never secrets:
+    # those are SecretStr, which accepts any text and so never fails here).
+    if e.get("type") != "value_error" and isinstance(shown, str | int | float):
+        message += f" (got {shown!r})"
     return f"{field.upper()}: {message}"

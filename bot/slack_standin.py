@@ -28,6 +28,16 @@ from slack_sdk.signature import SignatureVerifier
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
 RESPONSE_URL_LIMIT = 5  # Slack accepts 5 posts per response_url (within 30 minutes)
+# The bot scopes manifest.yml asks for; Slack lists a token's scopes in the X-OAuth-Scopes header
+# of every Web API response (docs.slack.dev, "Scopes": checking a token's scopes).
+MANIFEST_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "channels:read",
+    "groups:read",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,14 @@ class SlackStandIn:
         # response_url redirect; this plays a misbehaving hook, for tests that the bot does not
         # follow redirects there.
         self.redirect_responses_to: str | None = None
+        # conversations.info facts per channel ID (name, is_private, is_member, is_archived);
+        # an undeclared channel is a public one the bot is in, as every channel tests post to.
+        self.channels: dict[str, dict[str, Any]] = {}
+        # Slack documents channel_not_found for a private channel the bot is not in (it cannot
+        # see it); set False to answer with is_member: false instead, the other plausible case.
+        self.hide_private_nonmember = True
+        # The token's scopes, sent as X-OAuth-Scopes; None: the header is left out.
+        self.scopes: tuple[str, ...] | None = MANIFEST_SCOPES
         # perf_counter() when each response_url first received a post, for latency figures.
         self.arrivals: dict[str, float] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -98,6 +116,9 @@ class SlackStandIn:
     def web_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        # Web API methods take GET or POST alike (slackhq/slack-api-docs, index_web.md);
+        # slack_sdk calls conversations.info with GET.
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
         app.router.add_get("/socket", self._socket)
         return app
@@ -188,7 +209,8 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, args)
         await self._record(lambda: self.calls.append(ApiCall(method, args)))
-        return web.json_response(result)
+        headers = {} if self.scopes is None else {"X-OAuth-Scopes": ",".join(self.scopes)}
+        return web.json_response(result, headers=headers)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -226,12 +248,43 @@ class SlackStandIn:
         if method == "apps.connections.open":
             host = self._base.removeprefix("http://")
             return {"ok": True, "url": f"ws://{host}/socket?ticket={secrets.token_hex(8)}"}
+        if method == "conversations.info":
+            return self._conversation_info(str(args.get("channel", "")))
         if method == "conversations.open":
             users = str(args.get("users", ""))
             if users in self.refuse_dms_with:
                 return {"ok": False, "error": "cannot_dm_bot"}
             return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _conversation_info(self, channel: str) -> dict[str, Any]:
+        """conversations.info (docs.slack.dev/reference/methods/conversations.info): a
+        conversation object, or channel_not_found; channels:read is needed for public channels
+        and groups:read for private ones, else missing_scope with `needed` and `provided`."""
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        facts = {"name": channel.lower(), "is_private": False, "is_member": True}
+        facts.update(self.channels.get(channel, {}))
+        private = bool(facts["is_private"])
+        needed = "groups:read" if private else "channels:read"
+        if self.scopes is not None and needed not in self.scopes:
+            provided = ",".join(self.scopes)
+            return {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
+        if private and not facts["is_member"] and self.hide_private_nonmember:
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "is_channel": not private,
+                "is_group": private,
+                "is_im": False,
+                "is_mpim": False,
+                "is_archived": False,
+                "is_general": False,
+                **facts,
+            },
+        }
 
     async def _response(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]

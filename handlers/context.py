@@ -28,12 +28,13 @@ class Invocation:
     response_url: str
     subcommand: str
     ack: Ack
-    request_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    # One /chime invocation; not a REQ-... request ID, which is logged as request_id.
+    command_id: str = field(default_factory=lambda: secrets.token_hex(6))
     started: float = field(default_factory=time.perf_counter)
 
     def log_fields(self) -> dict[str, object]:
         return {
-            "request_id": self.request_id,
+            "command_id": self.command_id,
             "command": self.subcommand,
             "user": self.user_id,
             "channel": self.channel_id,
@@ -70,7 +71,7 @@ async def reply_later(
         await deps.responder.send(inv.response_url, reply)
         inv.log_done(deps, outcome, replied_later=True)
 
-    if deps.jobs.spawn(job(), name=f"{inv.subcommand}:{inv.request_id}"):
+    if deps.jobs.spawn(job(), name=f"{inv.subcommand}:{inv.command_id}"):
         await inv.ack()
     else:
         await reply_now(inv, deps, BUSY, "busy")

@@ -59,7 +59,9 @@ class MotoDynamo:
         """What a process needs to reach this server with throwaway credentials."""
         return {
             "AWS_ENDPOINT_URL_DYNAMODB": self.url,
-            "AWS_REGION": REGION,
+            "AWS_REGION": REGION,  # read by chime-bot's settings
+            # read by botocore itself, for stores this process opens without settings
+            "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         }

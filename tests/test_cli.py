@@ -26,6 +26,7 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
@@ -134,3 +135,104 @@ def test_check_with_nothing_configured_lists_failures_and_exits_1() -> None:
     assert "✗ Slack bot token" in result.stdout and "fix:" in result.stdout
     assert "✗ Allowed channels" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# ---- one validation for every command ---------------------------------------------------------
+
+MISTAKES = {
+    "LOG_LEVEL": "LOUD",
+    "LOG_FORMAT": "xml",
+    "CHIME_STORE_URL": "postgres://x",
+    "CHIME_APROVERS": "U0APPROVER",  # a typo of CHIME_APPROVERS
+    "CHIME_REQUEST_TTL": "tomorrow",
+    "AWS_REGION": "europe",
+}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["check"], ["demo"], ["console"], ["init-store"], ["init-store", "--print-policy"]],
+)
+def test_every_command_lists_every_mistake_one_line_each_and_exits_2(command: list[str]) -> None:
+    result = run_cli(*command, env=MISTAKES)
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    assert "Traceback" not in err + result.stdout
+    problems = [line for line in err.splitlines() if line.startswith("  - ")]
+    named = {line.removeprefix("  - ").split(":")[0] for line in problems}
+    assert set(MISTAKES) <= named, err
+    assert "did you mean CHIME_APPROVERS?" in err
+    assert "'LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in err
+    assert "'tomorrow'" in err, "the value given is quoted"
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "sqlite:///", "dynamodb://", "dynamodb://a/b"])
+def test_unusable_store_urls_are_configuration_mistakes(url: str) -> None:
+    result = run_cli("serve", env={"CHIME_STORE_URL": url})
+    assert result.returncode == 2
+    assert f"CHIME_STORE_URL: {url!r} is not sqlite:///path/state.db or dynamodb://<table>" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_mistakes_in_the_dotenv_file_are_found_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LOG_LEVEL=verbose\nCHIME_ALOWED_CHANNELS=C0AAA\n")
+    result = run_cli("check")
+    assert result.returncode == 2
+    assert "LOG_LEVEL: 'verbose'" in result.stderr
+    assert "CHIME_ALOWED_CHANNELS: not a chime-bot setting" in result.stderr
+
+
+def test_an_undecodable_dotenv_file_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"SLACK_BOT_TOKEN=\xff\xfe\n")
+    result = run_cli("serve")
+    assert result.returncode == 2
+    assert ".env: cannot be read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_values_are_read_in_any_letter_case_and_spacing() -> None:
+    settings = load_settings(
+        "check", log_level=" debug ", log_format="JSON", chime_store_url=" sqlite:///x.db "
+    )
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+    assert settings.chime_store_url == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        {"LOG_LEVEL": "LOUD"},
+        {"CHIME_STORE_URL": "dynamodb://"},
+        {"CHIME_APPROVAL_CHANNEL": "#approvals"},
+        {"PORT": "70000"},
+        {"SLACK_API_URL": "slack.com/api"},
+        {"CHIME_MAX_CONCURRENCY": "0"},
+    ],
+)
+def test_check_never_passes_a_setting_serve_rejects(mistake: dict[str, str]) -> None:
+    complete = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "CHIME_ALLOWED_CHANNELS": "C0AAA",
+        "CHIME_APPROVERS": "U0AAA",
+        **mistake,
+    }
+    served, checked = run_cli("serve", env=complete), run_cli("check", env=complete)
+    assert served.returncode == 2 and checked.returncode == 2, checked.stdout
+    name = next(iter(mistake))
+    assert f"  - {name}:" in served.stderr and f"  - {name}:" in checked.stderr
+    assert served.stderr == checked.stderr, "the same words for the same mistake"
+
+
+def test_the_console_module_validates_like_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.console"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LOG_LEVEL": "LOUD"},
+    )
+    assert result.returncode == 2 and "  - LOG_LEVEL: 'LOUD'" in result.stderr
+    assert "Traceback" not in result.stderr

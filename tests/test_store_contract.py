@@ -594,6 +594,44 @@ async def test_audit_trails_are_per_request(store: RequestStore) -> None:
     ]
 
 
+async def test_audit_events_span_requests_oldest_first_within_bounds(store: RequestStore) -> None:
+    one = await store.file(make_request(), now=NOW)
+    two = await store.file(make_request(email="bob@example.com"), now=NOW + 10)
+    assert (await deny(store, one.id, now=NOW + 20)).ok
+    # Two events at one instant keep the order they were written in.
+    await store.record(AuditEvent(two.id, NOW + 30, "UX", "refused", {"n": "1"}))
+    await store.record(AuditEvent(two.id, NOW + 30, "UY", "refused", {"n": "2"}))
+
+    every = await store.audit_events()
+    assert [(e.request_id, e.action, e.at) for e in every] == [
+        (one.id, "filed", NOW),
+        (two.id, "filed", NOW + 10),
+        (one.id, "denied", NOW + 20),
+        (two.id, "refused", NOW + 30),
+        (two.id, "refused", NOW + 30),
+    ]
+    assert [e.actor for e in every[-2:]] == ["UX", "UY"]
+    assert every[0] == (await store.audit_trail(one.id))[0], "the same events as the trail"
+
+    # since is inclusive, until exclusive, either may be left open.
+    assert [e.at for e in await store.audit_events(since=NOW + 10, until=NOW + 30)] == [
+        NOW + 10,
+        NOW + 20,
+    ]
+    assert [e.at for e in await store.audit_events(since=NOW + 20)] == [
+        NOW + 20,
+        NOW + 30,
+        NOW + 30,
+    ]
+    assert [e.at for e in await store.audit_events(until=NOW + 10)] == [NOW]
+    assert await store.audit_events(since=NOW + 31) == []
+
+
+async def test_audit_events_of_an_empty_store(store: RequestStore) -> None:
+    await store.check_writable()  # a bookkeeping write is not an audit event
+    assert await store.audit_events() == []
+
+
 # --- lifecycle ------------------------------------------------------------------------------
 
 
@@ -1025,7 +1063,7 @@ def test_dynamodb_iam_policy_template_covers_what_the_store_calls() -> None:
     filled = IAM_POLICY_TEMPLATE.replace("<region>", "eu-west-1")
     filled = filled.replace("<account-id>", "123456789012").replace("<table>", "chime")
     policy = json.loads(filled)
-    runtime, init = policy["Statement"]
+    runtime, init, audit = policy["Statement"]
     assert set(runtime["Action"]) >= {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
@@ -1042,3 +1080,5 @@ def test_dynamodb_iam_policy_template_covers_what_the_store_calls() -> None:
         "dynamodb:UpdateTimeToLive",
         "dynamodb:DescribeTimeToLive",
     }
+    assert audit["Action"] == ["dynamodb:Scan"], "chime-bot audit reads the trail with Scan"
+    assert "dynamodb:Scan" not in runtime["Action"], "the bot itself never scans"

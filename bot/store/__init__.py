@@ -89,10 +89,11 @@ def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
     return Path(path).expanduser()
 
 
-async def open_store(url: str | None, *, data_dir: Path) -> RequestStore:
+async def open_store(url: str | None, *, data_dir: Path, region: str | None = None) -> RequestStore:
+    """`region` is the settings' resolved AWS region (None: botocore's chain decides)."""
     table = store_table(url)
     if table is not None:
-        return await DynamoStore.open(table)
+        return await DynamoStore.open(table, region=region)
     return await SqliteStore.open(parse_store_url(url, data_dir=data_dir))
 
 

@@ -93,6 +93,14 @@ class RequestStore(Protocol):
         """Oldest first."""
         ...
 
+    async def audit_events(
+        self, *, since: float | None = None, until: float | None = None
+    ) -> list[AuditEvent]:
+        """Every audit event with since <= at < until (either bound optional), of every
+        request, oldest first; events at the same instant in the order they were written.
+        For `chime-bot audit`: it reads the whole trail, so it is not for the request path."""
+        ...
+
     async def check_writable(self) -> None:
         """Raise StoreNotWritable, with a message for the operator, if a write would fail."""
         ...

@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import random
 import re
 import secrets
@@ -67,6 +66,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.aws import botocore_region
 from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
 from bot.store.codec import (
     DEDUPE_KEY,
@@ -94,7 +94,6 @@ T = TypeVar("T")
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
-DEFAULT_REGION = "us-east-1"
 INDEX = "gsi1"
 TTL_ATTRIBUTE = "ttl"
 RETENTION_SECONDS = 30 * 86_400
@@ -126,6 +125,8 @@ _RUNTIME_ACTIONS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:TransactWriteItems",
 )
+# `chime-bot audit` reads the whole trail; the bot itself never scans.
+_AUDIT_ACTIONS = ("dynamodb:Scan",)
 _INIT_ACTIONS = (
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
@@ -133,7 +134,8 @@ _INIT_ACTIONS = (
     "dynamodb:DescribeTimeToLive",
 )
 
-# What the bot's role needs (first statement) and what `chime-bot init-store` needs (second).
+# What the bot's role needs (first statement), what `chime-bot init-store` needs (second) and
+# what `chime-bot audit` needs (third).
 # No DeleteItem: nothing here deletes; TTL deletions are made by DynamoDB itself. IAM authorizes
 # each action inside a transaction by PutItem/UpdateItem/ConditionCheckItem; TransactWriteItems
 # is listed as well for tools that expect it.
@@ -156,6 +158,12 @@ IAM_POLICY_TEMPLATE = json.dumps(
                 "Action": list(_INIT_ACTIONS),
                 "Resource": "arn:aws:dynamodb:<region>:<account-id>:table/<table>",
             },
+            {
+                "Sid": "ChimeBotAudit",
+                "Effect": "Allow",
+                "Action": list(_AUDIT_ACTIONS),
+                "Resource": "arn:aws:dynamodb:<region>:<account-id>:table/<table>",
+            },
         ],
     },
     indent=2,
@@ -163,12 +171,15 @@ IAM_POLICY_TEMPLATE = json.dumps(
 
 
 def resolve_region(region: str | None = None) -> str:
-    return (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or DEFAULT_REGION
-    )
+    """`region` (the settings' AWS_REGION, resolved once in load_settings) or botocore's own
+    chain; never a guess: a DynamoDB table lives in one region, and the wrong one is a table
+    that seems not to exist."""
+    found = region or botocore_region()
+    if not found:
+        raise StoreError(
+            "no AWS region: set AWS_REGION (environment or .env), or a region in the AWS profile"
+        )
+    return found
 
 
 def make_dynamodb_client(*, region: str, max_pool_connections: int) -> Any:
@@ -332,6 +343,21 @@ class DynamoStore:
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
         items = await self._run(self._audit_items, request_id)
         return [event_from_record(_plain_record(item)) for item in items]
+
+    async def audit_events(
+        self, *, since: float | None = None, until: float | None = None
+    ) -> list[AuditEvent]:
+        items = await self._run(self._all_audit_items)
+        found = [(event_from_record(_plain_record(item)), item["sk"]["S"]) for item in items]
+        # The bounds are applied here, as SQLite compares floats, rather than in a filter
+        # expression: a Scan reads (and is billed for) every item either way.
+        kept = [
+            (event, sk)
+            for event, sk in found
+            if (since is None or event.at >= since) and (until is None or event.at < until)
+        ]
+        # sk is AUDIT#<at>#<write sequence>: within one instant, the order of writing.
+        return [event for event, _ in sorted(kept, key=lambda pair: (pair[0].at, pair[1]))]
 
     async def check_writable(self) -> None:
         try:
@@ -545,6 +571,19 @@ class DynamoStore:
                 ":pk": {"S": _request_pk(request_id)},
                 ":audit": {"S": "AUDIT#"},
             },
+            ConsistentRead=True,
+        )
+        return [item for page in pages for item in page["Items"]]
+
+    def _all_audit_items(self) -> list[Item]:
+        # No index reaches every request's events by time; an audit read is an operator's
+        # occasional command, so one consistent Scan (dynamodb:Scan) is the honest cost.
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression="#kind = :audit",
+            ExpressionAttributeNames={"#kind": "kind"},
+            ExpressionAttributeValues={":audit": {"S": "audit"}},
             ConsistentRead=True,
         )
         return [item for page in pages for item in page["Items"]]
@@ -786,7 +825,7 @@ def init_table(table: str, *, region: str | None = None, client: Any = None) -> 
     Synchronous: it is a one-off admin command that waits on DynamoDB anyway. Returns one line
     per step saying what was done or found; raises StoreError with the reason if it cannot.
     `client` is for callers that already have one (it is left open); by default one is made
-    for `region` (else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).
+    for `region` (else botocore's region chain).
     """
     if not TABLE_NAME.fullmatch(table):
         raise ValueError(f"not a DynamoDB table name: {table!r}")

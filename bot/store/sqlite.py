@@ -207,6 +207,11 @@ class SqliteStore:
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
         return await self._run(_audit_trail, request_id)
 
+    async def audit_events(
+        self, *, since: float | None = None, until: float | None = None
+    ) -> list[AuditEvent]:
+        return await self._run(_audit_events, since, until)
+
     async def check_writable(self) -> None:
         try:
             await self._run(_touch)
@@ -403,6 +408,18 @@ def _audit_trail(conn: sqlite3.Connection, request_id: str) -> list[AuditEvent]:
     rows = conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM audit WHERE request_id = ? ORDER BY at, seq",
         (request_id,),
+    ).fetchall()
+    return [event_from_record(row) for row in rows]
+
+
+def _audit_events(
+    conn: sqlite3.Connection, since: float | None, until: float | None
+) -> list[AuditEvent]:
+    # NULL bounds are open: `? IS NULL` keeps the statement one fixed string.
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM audit WHERE (? IS NULL OR at >= ?) "
+        "AND (? IS NULL OR at < ?) ORDER BY at, seq",
+        (since, since, until, until),
     ).fetchall()
     return [event_from_record(row) for row in rows]
 
