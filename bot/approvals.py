@@ -47,6 +47,25 @@ log = logging.getLogger("chime_bot.approvals")
 SYSTEM = "system"
 
 
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """Where a button was pressed, as Slack's payload says: the message's channel and `ts`.
+
+    A surface that is not a message (an App Home or modal `view`, say) has neither, so it can
+    never match a stored card: a new surface must be added here on purpose, not by accident.
+    """
+
+    channel: str
+    message_ts: str
+
+    def shows(self, request: InviteRequest) -> bool:
+        return (
+            bool(request.card_channel and request.card_ts)
+            and self.channel == request.card_channel
+            and self.message_ts == request.card_ts
+        )
+
+
 @dataclass
 class Approvals:
     store: RequestStore
@@ -117,30 +136,30 @@ class Approvals:
 
     # ---- deciding --------------------------------------------------------------------------
 
-    async def decide(self, request_id: str, user: str, action: ActionId) -> Reply | None:
-        """Handle one button press; returns a private note for the clicker, if there is one."""
+    async def decide(
+        self, request_id: str, user: str, action: ActionId, surface: Surface
+    ) -> Reply | None:
+        """Handle one button press; returns a private note for the clicker, if there is one.
+
+        The one place every click passes: a button counts only on the card stored for its
+        request, so a click naming request B from any other message or channel changes nothing.
+        """
         request = await self.store.get(request_id)
         if request is None:
             return error_card("Request not found", f"There is no request {request_id}.")
+        if not surface.shows(request):
+            return await self._refuse(
+                request,
+                user,
+                action,
+                f"Buttons for request {request.id} count only on its own approval card, "
+                "and this one is elsewhere. Nothing changed.",
+                channel=surface.channel[:64],
+                message_ts=surface.message_ts[:64],
+            )
         verdict = self.policy.may_decide(user, request.requester)
         if not verdict.allowed:
-            await self.store.record(
-                AuditEvent(
-                    request.id,
-                    self.clock.now(),
-                    user,
-                    "refused",
-                    {"action": action.value, "reason": verdict.reason},
-                )
-            )
-            log.info(
-                "refused %s on %s by %s",
-                action.value,
-                request.id,
-                user,
-                extra={"request_id": request.id, "user": user, "outcome": "refused"},
-            )
-            return error_card("You can't decide on this request", verdict.reason)
+            return await self._refuse(request, user, action, verdict.reason)
         if action == ActionId.RETRY:
             return await self._retry(request, user)
         now = self.clock.now()
@@ -172,6 +191,28 @@ class Approvals:
             self.metrics.approval(Status.DENIED.value)
             await self._tell_requester(current)
         return None
+
+    async def _refuse(
+        self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str
+    ) -> Reply:
+        """Change nothing, say why privately, and keep the attempt in the audit trail."""
+        await self.store.record(
+            AuditEvent(
+                request.id,
+                self.clock.now(),
+                user,
+                "refused",
+                {"action": action.value, "reason": reason, **detail},
+            )
+        )
+        log.info(
+            "refused %s on %s by %s",
+            action.value,
+            request.id,
+            user,
+            extra={"request_id": request.id, "user": user, "outcome": "refused"},
+        )
+        return error_card("You can't decide on this request", reason)
 
     async def _retry(self, request: InviteRequest, user: str) -> Reply | None:
         now = self.clock.now()

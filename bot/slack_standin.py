@@ -363,8 +363,11 @@ class SlackSender:
         user_id: str,
         channel_id: str,
         retry_num: int | None = None,
+        alter: Callable[[dict[str, Any]], None] | None = None,
     ) -> Exchange:
-        """Press the button labelled `label` on a message the bot posted, as Slack would."""
+        """Press the button labelled `label` on a message the bot posted, as Slack would.
+
+        `alter` edits the payload before it is signed: a forged click, for tests."""
         block_id, button = find_button(message, label)
         rid, response_url = self.standin.new_response_url()
         payload = {
@@ -395,6 +398,8 @@ class SlackSender:
                 }
             ],
         }
+        if alter is not None:
+            alter(payload)
         body = urlencode({"payload": json.dumps(payload)})
         return await self._post(body, rid, retry_num, None, None)
 
