@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.blockkit import block_problems
+
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
 RESPONSE_URL_LIMIT = 5  # Slack accepts 5 posts per response_url (within 30 minutes)
@@ -149,6 +151,10 @@ class SlackStandIn:
         return web.json_response(result)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            refused = _refused_blocks(args)
+            if refused is not None:
+                return refused
         if method == "auth.test":
             return {
                 "ok": True,
@@ -199,6 +205,10 @@ class SlackStandIn:
         if len(posts) >= RESPONSE_URL_LIMIT:
             return web.Response(status=404, text="used_url")
         body = await request.json()
+        if _refused_blocks(body) is not None:
+            # Slack answers a response_url post with invalid blocks with HTTP 400 and the bare
+            # error code as the body, without the Web API's detail (slackapi/java-slack-sdk#1017).
+            return web.Response(status=400, text="invalid_blocks")
         arrived = time.perf_counter()
         await self._record(lambda: (posts.append(body), self.arrivals.setdefault(rid, arrived)))
         return web.Response(text="ok")
@@ -263,8 +273,34 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
     for key, value in form.items():
         text = str(value)
         # slack_sdk form-encodes `blocks` as a JSON string.
-        args[key] = json.loads(text) if key in ("blocks", "attachments") and text else text
+        if key in ("blocks", "attachments") and text:
+            try:
+                args[key] = json.loads(text)
+            except ValueError:
+                args[key] = text  # not JSON: refused as invalid_blocks_format
+        else:
+            args[key] = text
     return args
+
+
+def _refused_blocks(args: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer to blocks it will not take, or None if they are fine (or absent).
+
+    chat.postMessage, chat.update and chat.postEphemeral list `invalid_blocks` (blocks that
+    are not valid) and `invalid_blocks_format` (not a JSON array of blocks) among their errors
+    (docs.slack.dev/reference/methods/chat.postMessage, .../chat.update, .../chat.postEphemeral),
+    and the answer carries the reasons in `errors` (as slackapi/java-slack-sdk#1017 shows one).
+    What counts as invalid is bot.blockkit's reading of the Block Kit reference.
+    """
+    if "blocks" not in args:
+        return None
+    blocks = args["blocks"]
+    if not isinstance(blocks, list):
+        return {"ok": False, "error": "invalid_blocks_format"}
+    problems = block_problems(blocks)
+    if problems:
+        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    return None
 
 
 def _message(args: dict[str, Any], ts: str) -> dict[str, Any]:
