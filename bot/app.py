@@ -24,6 +24,7 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
+from bot.fair_use import FairUse
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
@@ -166,6 +167,7 @@ class Runtime:
             default_account=settings.chime_default_account,
             lease=settings.chime_execution_lease,
             metrics=metrics,
+            fair_use=FairUse(store, settings.chime_max_open_per_requester),
         )
         deps = Deps(
             settings=settings,

@@ -31,6 +31,7 @@ from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
 from bot.errors import BotError, ChimeConflict, ChimeError, new_error_id
+from bot.fair_use import FairUse
 from bot.metrics import Metrics
 from bot.models import Account, UserType
 from bot.notify import CardNotPosted, Notifier
@@ -78,11 +79,25 @@ class Approvals:
     default_account: str | None
     lease: float  # seconds after a claim before a silent `approving` request counts as stranded
     metrics: Metrics
+    fair_use: FairUse
 
     # ---- filing ----------------------------------------------------------------------------
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""
+        async with self.fair_use.turn(requester):
+            filed = await self._register(cmd, requester, origin_channel)
+        if not isinstance(filed, InviteRequest):
+            return filed
+        return await self._post(filed, origin_channel)
+
+    async def _register(
+        self, cmd: Invite, requester: str, origin_channel: str
+    ) -> InviteRequest | tuple[Reply, str]:
+        """Check and store a new request: the stored request, or the reply refusing it."""
+        refusal = await self.fair_use.refusal(requester, now=self.clock.now())
+        if refusal is not None:
+            return refusal, "too_many_open"
         account = await choose_account(self.directory, cmd.account, self.default_account)
         holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
@@ -106,9 +121,12 @@ class Approvals:
             updated_at=now,
         )
         try:
-            request = await self.store.file(request, now=now)
+            return await self.store.file(request, now=now)
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
+
+    async def _post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
+        """Post the approval card of a stored request, or withdraw the request if Slack won't."""
         channel = self.approval_channel or origin_channel
         try:
             ts = await self.notifier.post_card(channel, approval_card(request))
