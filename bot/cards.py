@@ -45,6 +45,7 @@ MAX_TEXT = 3000  # any text object (section text, context element)
 MAX_FIELD = 2000  # one section field
 MAX_HEADER = 150
 MAX_FIELDS = 10  # per section
+MAX_FALLBACK = 4000  # a message's top-level text
 WORD_JOINER = "\u2060"
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(?=//)")
 # A markup character that is not between two letters or digits: one that could open or close
@@ -57,6 +58,10 @@ _SPACES = re.compile(r"\s+")
 class Reply:
     text: str  # notification/fallback text: built with `literal()` for any data in it
     blocks: list[Block] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Slack asks for fallback text within 4,000 characters (it truncates past 40,000).
+        object.__setattr__(self, "text", shorten(self.text, MAX_FALLBACK))
 
     def as_message(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
@@ -81,7 +86,7 @@ def clean(text: object) -> str:
 
 def units(text: str) -> int:
     """Length in UTF-16 code units: what a JavaScript client would count."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def shorten(text: str, limit: int, *, middle: bool = False) -> str:

@@ -18,6 +18,7 @@ def assert_valid_message(message: dict[str, Any]) -> None:
     """Valid as Slack checks it (bot.blockkit: recursively, confirm dialogs included), with
     fallback text."""
     assert message.get("text"), "every reply needs fallback text"
+    assert len(message["text"]) <= 4000, "Slack asks for fallback text within 4,000 characters"
     assert message.get("blocks"), "every reply has blocks"
     problems = message_problems(message)
     assert not problems, problems
