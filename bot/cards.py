@@ -61,7 +61,11 @@ class Reply:
 
     def __post_init__(self) -> None:
         # Slack asks for fallback text within 4,000 characters (it truncates past 40,000).
-        object.__setattr__(self, "text", shorten(self.text, MAX_FALLBACK))
+        if units(self.text) > MAX_FALLBACK:
+            text = shorten(self.text, MAX_FALLBACK - 1)
+            if text[-2:-1] in ("*", "_", "~", "`"):
+                text = text[:-1] + WORD_JOINER + "…"  # the cut must not free a marker
+            object.__setattr__(self, "text", text)
 
     def as_message(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}

@@ -219,9 +219,9 @@ def _parse_invite(args: list[str]) -> Command:
             if not value:
                 return Invalid("invite", f"{flag} needs a value.", USAGE["invite"])
             if flag == "--account":
-                problem = _account_problem(value)
-                if problem:
-                    return Invalid("invite", problem, USAGE["invite"])
+                refused = _account_problem(value)
+                if refused:
+                    return Invalid("invite", refused, USAGE["invite"])
                 account = value
             else:
                 matched = _user_type(value)

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from bot.approval_cards import (
     pending_list,
 )
 from bot.blockkit import message_problems
-from bot.cards import Reply, error_card, help_card, not_found_card, user_card
+from bot.cards import Reply, error_card, help_card, literal, not_found_card, user_card
 from bot.models import Account, ChimeUser, UserRecord
 from bot.store import InviteRequest, Status
 from handlers.help import ENTRIES
@@ -236,3 +237,12 @@ def test_long_email_in_long_account_fits_the_confirm_dialog() -> None:
         r"This will create a+…a+\.b{7}@cccc\.example\.com in N+…N+, once\.", confirm
     )
     assert email in plain_strings(message), "the card itself shows the address in full"
+
+
+@pytest.mark.parametrize("marker", ["*", "_", "~", "`", "a_"])
+def test_fallback_text_is_cut_within_slacks_limit_without_freeing_a_marker(marker: str) -> None:
+    for extra in range(-3, 4):
+        text = literal("x" * (3995 + extra) + marker * 10)
+        message = {"text": Reply(text=f"{text}", blocks=[]).text, "blocks": []}
+        assert len(message["text"]) <= 4000
+        assert not literal_problems(message), message["text"][-10:]
