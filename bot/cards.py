@@ -77,19 +77,29 @@ class Reply:
 def clean(text: object) -> str:
     """One line of printable text: controls and line breaks become spaces, format characters
     (bidi controls, zero-width characters) and lone surrogates go, runs of spaces collapse."""
-    out = []
-    for char in str(text):
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp"):
-            out.append(" ")
-        elif category not in ("Cf", "Cs"):
-            out.append(char)
-    line = _SPACES.sub(" ", "".join(out)).strip()
-    return _SCHEME.sub(lambda m: m.group(1) + ":" + WORD_JOINER, line)
+    line = str(text)
+    # Fast path for ordinary text: isprintable() is false for every character handled below
+    # (and for separators other than the ASCII space, which the regex then collapses).
+    if not line.isprintable():
+        out = []
+        for char in line:
+            category = unicodedata.category(char)
+            if category in ("Cc", "Zl", "Zp"):
+                out.append(" ")
+            elif category not in ("Cf", "Cs"):
+                out.append(char)
+        line = "".join(out)
+    if not line.isprintable() or "  " in line or line[:1] == " " or line[-1:] == " ":
+        line = _SPACES.sub(" ", line).strip()
+    if "://" in line:
+        line = _SCHEME.sub(lambda m: m.group(1) + ":" + WORD_JOINER, line)
+    return line
 
 
 def units(text: str) -> int:
     """Length in UTF-16 code units: what a JavaScript client would count."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
