@@ -5,6 +5,7 @@ is valid Block Kit by Slack's rules, untrusted text shows only as itself, and th
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,7 +25,16 @@ from bot.approval_cards import (
     pending_list,
 )
 from bot.blockkit import message_problems
-from bot.cards import Reply, error_card, help_card, literal, not_found_card, user_card
+from bot.cards import (
+    WORD_JOINER,
+    Reply,
+    clean,
+    error_card,
+    help_card,
+    literal,
+    not_found_card,
+    user_card,
+)
 from bot.models import Account, ChimeUser, UserRecord
 from bot.store import InviteRequest, Status
 from handlers.help import ENTRIES
@@ -246,3 +256,15 @@ def test_fallback_text_is_cut_within_slacks_limit_without_freeing_a_marker(marke
         message = {"text": Reply(text=f"{text}", blocks=[]).text, "blocks": []}
         assert len(message["text"]) <= 4000
         assert not literal_problems(message), message["text"][-10:]
+
+
+@given(st.one_of(hostile, st.text()))
+def test_clean_gives_one_line_of_printable_text(text: str) -> None:
+    line = clean(text)
+    assert line == line.strip() and "  " not in line
+    for char in line:
+        assert char == WORD_JOINER or unicodedata.category(char) not in (
+            "Cc", "Cf", "Cs", "Zl", "Zp",
+        ), repr(char)  # fmt: skip
+    assert "://" not in line
+    assert clean(line) == line, "cleaning twice changes nothing"
