@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientSession
 
@@ -20,7 +21,7 @@ from tests.test_restart import until
 REASON = "fine\n*Approved* by …\n:white_check_mark: done <https://evil.example/login>"
 
 
-async def command(bot: BotProcess, text: str, user: str = REQUESTER) -> dict:  # type: ignore[type-arg]
+async def command(bot: BotProcess, text: str, user: str = REQUESTER) -> dict[str, Any]:
     exchange = await bot.sender.command(text, user_id=user, channel_id=CHANNEL)
     assert exchange.status == 200
     reply = await exchange.reply()
@@ -70,13 +71,18 @@ async def test_content_and_decisions_against_a_served_bot(
         # A click forged to name the long request, sent from the forged card's message and from
         # another channel, changes nothing; the real card still decides.
         target = buttons(long_card.message)[0][1]["value"]
+
+        def name_target(payload: dict[str, Any]) -> None:
+            for action in payload["actions"]:
+                action["value"] = target
+
         for source, channel in ((forged, forged.channel), (long_card, CHANNEL)):
             click = await bot.sender.click(
                 source.current,
                 "Approve",
                 user_id=DEMO_APPROVER,
                 channel_id=channel,
-                alter=lambda p: [a.update(value=target) for a in p["actions"]],
+                alter=name_target,
             )
             (refusal,) = await click.replies(1)
             assert "only on its own approval card" in all_text(refusal)
