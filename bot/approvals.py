@@ -43,6 +43,7 @@ from bot.store import (
     Status,
     new_request_id,
 )
+from bot.store.model import is_request_id
 
 log = logging.getLogger("chime_bot.approvals")
 SYSTEM = "system"
@@ -162,9 +163,9 @@ class Approvals:
         The one place every click passes: a button counts only on the card stored for its
         request, so a click naming request B from any other message or channel changes nothing.
         """
-        request = await self.store.get(request_id)
+        request = await self.store.get(request_id) if is_request_id(request_id) else None
         if request is None:
-            return error_card("Request not found", f"There is no request {request_id}.")
+            return error_card("Request not found", f"There is no request {request_id[:40]}.")
         if not surface.shows(request):
             return await self._refuse(
                 request,

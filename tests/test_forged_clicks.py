@@ -183,3 +183,16 @@ async def test_forged_click_is_checked_before_who_clicked(bot: OfflineBot) -> No
     (note,) = bot.slack.responses[exchange.response_id]
     assert "only on its own approval card" in all_text(note)
     assert (await bot.runtime.store.get(target.id)).status == Status.PENDING  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "value", ["REQ-NOSUCHTHNG", "x" * 100_000, "", "../../etc", "REQ-abcdefghij"]
+)
+async def test_a_click_naming_no_request_is_told_so(bot: OfflineBot, value: str) -> None:
+    a, _ = await two_cards(bot)
+    note = await forge(bot, a, "Approve", name_request(value))
+    assert "Request not found" in all_text(note)
+    assert len(all_text(note)) < 1000, "the forged value is not echoed at length"
+    assert bot.slack.calls_to("chat.update") == []
+    for request in await bot.runtime.store.list_by_status(Status.PENDING):
+        assert [e.action for e in await bot.runtime.store.audit_trail(request.id)] == ["filed"]
