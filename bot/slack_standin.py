@@ -206,8 +206,9 @@ class SlackStandIn:
             return web.Response(status=404, text="used_url")
         body = await request.json()
         if _refused_blocks(body) is not None:
-            # Slack answers a response_url post with invalid blocks with HTTP 400 and the bare
-            # error code as the body, without the Web API's detail (slackapi/java-slack-sdk#1017).
+            # Slack's reference does not say what a response_url answers to invalid blocks; as
+            # reported (slackapi/java-slack-sdk#1017) it is HTTP 400 with the bare error code
+            # and none of the Web API's detail. The bot counts any non-200 as not delivered.
             return web.Response(status=400, text="invalid_blocks")
         arrived = time.perf_counter()
         await self._record(lambda: (posts.append(body), self.arrivals.setdefault(rid, arrived)))
