@@ -26,6 +26,7 @@ from bot.approvals import Approvals
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
+from bot.fair_use import FairUse
 from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -254,6 +255,7 @@ class Runtime:
             default_account=settings.chime_default_account,
             lease=settings.chime_execution_lease,
             metrics=metrics,
+            fair_use=FairUse(store, settings.chime_max_open_per_requester),
         )
         deps = Deps(
             settings=settings,

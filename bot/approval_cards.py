@@ -1,5 +1,7 @@
 """Block Kit for the invite flow: the approval card in each of its states, and the notes sent to
-requesters and approvers. Built on the primitives (and the one `escape`) in `bot.cards`."""
+requesters and approvers. Built on the primitives in `bot.cards`: every email, reason, account
+name, Chime ID and error is plain text (`says`, `plain`, `fields`), and mrkdwn (`section`,
+`context` strings) holds only fixed wording, mentions of Slack-issued IDs and dates."""
 
 from __future__ import annotations
 
@@ -7,11 +9,26 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.cards import Block, Reply, context, escape, fields, header, section, slack_date
+from bot.cards import (
+    Block,
+    Reply,
+    clean,
+    context,
+    fields,
+    header,
+    literal,
+    plain,
+    says,
+    section,
+    shorten,
+    slack_date,
+)
 from bot.settings import CHANNEL_ID, USER_ID
 from bot.store.model import InviteRequest, Status
 
-MAX_LISTED = 20
+MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
+MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
+MAX_BUTTON_TEXT = 75
 
 
 class ActionId(StrEnum):
@@ -30,32 +47,29 @@ class BlockId(StrEnum):
 
 
 def user_ref(user_id: str | None) -> str:
-    """A mention for a Slack-issued user ID; anything else is shown as escaped text."""
+    """A mention for a Slack-issued user ID; anything else is never echoed into mrkdwn."""
     if user_id and USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
-    return escape(user_id or "someone")
+    return "someone"
 
 
 def channel_ref(channel_id: str | None) -> str:
     if channel_id and CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
-    return escape(channel_id or "a channel")
+    return "its channel"
 
 
 def _date(epoch: float | None) -> str:
     return slack_date(datetime.fromtimestamp(epoch, UTC) if epoch else None)
 
 
-def operation_line(request: InviteRequest) -> str:
+def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
+    """The exact arguments approval will send to Chime, as label/value rows."""
     if request.account.is_team:
-        return (
-            f"`InviteUsers` (AccountId `{escape(request.account_id)}`, "
-            f"UserEmailList [{escape(request.email)}], UserType {escape(request.user_type)})"
-        )
-    return (
-        f"`CreateUser` (AccountId `{escape(request.account_id)}`, "
-        f"Email {escape(request.email)}, UserType {escape(request.user_type)})"
-    )
+        emails = ("UserEmailList", f"[{clean(request.email)}]")
+    else:
+        emails = ("Email", request.email)
+    return [("AccountId", request.account_id), emails, ("UserType", request.user_type)]
 
 
 def _button(
@@ -67,7 +81,7 @@ def _button(
 ) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
-        "text": {"type": "plain_text", "text": text},
+        "text": plain(text, MAX_BUTTON_TEXT),
         "action_id": action.value,
         "value": request_id,
     }
@@ -79,45 +93,50 @@ def _button(
 
 
 def _confirm(request: InviteRequest) -> dict[str, Any]:
+    """Slack's confirm object allows a 300-character text (title 100, buttons 30 each): a long
+    email and account name are shortened in the middle here, and shown in full on the card."""
     verb = "invite" if request.account.is_team else "create"
+    email = shorten(clean(request.email), 180, middle=True)
+    account = shorten(clean(request.account_name), 80, middle=True)
     return {
-        "title": {"type": "plain_text", "text": "Approve this request?"},
-        "text": {
-            "type": "mrkdwn",
-            "text": f"This will {verb} {escape(request.email)} in "
-            f"{escape(request.account_name)}, once.",
-        },
-        "confirm": {"type": "plain_text", "text": "Approve"},
-        "deny": {"type": "plain_text", "text": "Cancel"},
+        "title": plain("Approve this request?", 100),
+        "text": plain(f"This will {verb} {email} in {account}, once.", MAX_CONFIRM_TEXT),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Cancel", 30),
     }
 
 
 def approval_card(request: InviteRequest) -> Reply:
     """The card approvers see, in whatever state the request is now."""
-    blocks: list[Block] = [
-        header("Amazon Chime user request"),
-        section(
-            f"{user_ref(request.requester)} asks for a new Amazon Chime user"
-            + (f":\n>{escape(request.reason)}" if request.reason else ".")
-        ),
-        fields(
-            [
-                ("Email", escape(request.email)),
-                ("User type", escape(request.user_type)),
-                ("Account", f"{escape(request.account_name)} ({escape(request.account_type)})"),
-                ("Account ID", f"`{escape(request.account_id)}`"),
-            ]
-        ),
-        section(f"*Approval runs* {operation_line(request)}"),
+    asks = f"{user_ref(request.requester)} asks for a new Amazon Chime user"
+    blocks: list[Block] = [header("Amazon Chime user request")]
+    if request.reason:
+        # The reason is the requester's own words: a block of its own, quoted, on one line.
+        blocks += [section(f"{asks}, saying:"), says(f"“{clean(request.reason)}”")]
+    else:
+        blocks.append(section(f"{asks}."))
+    blocks += fields(
+        [
+            ("Email", request.email),
+            ("User type", request.user_type),
+            ("Account", f"{clean(request.account_name)} ({clean(request.account_type)})"),
+            ("Account ID", request.account_id),
+        ]
+    )
+    blocks.append(section(f"*Approval runs* `{request.account.create_operation}` with"))
+    blocks += fields(operation_fields(request))
+    blocks.append(
         context(
-            f"Request `{escape(request.id)}` · filed {_date(request.created_at)} in "
-            f"{channel_ref(request.origin_channel)} · expires {_date(request.expires_at)}"
-        ),
-    ]
+            "Request",
+            plain(request.id),
+            f"filed {_date(request.created_at)} in {channel_ref(request.origin_channel)} · "
+            f"expires {_date(request.expires_at)}",
+        )
+    )
     blocks += _state_blocks(request)
     text = (
-        f"{_status_word(request)}: Chime user request {escape(request.id)} for "
-        f"{escape(request.email)} in {escape(request.account_name)}"
+        f"{_status_word(request)}: Chime user request {literal(request.id)} for "
+        f"{literal(request.email)} in {literal(request.account_name)}"
     )
     return Reply(text=text, blocks=blocks)
 
@@ -130,20 +149,21 @@ def _status_word(request: InviteRequest) -> str:
         Status.DENIED: "Denied",
         Status.FAILED: "Failed",
         Status.EXPIRED: "Expired",
-    }.get(request.status, str(request.status))
+    }.get(request.status, "Unknown state")
 
 
 def result_line(request: InviteRequest) -> str:
+    """What Chime said, in plain words (plain text: the IDs come from Chime)."""
     result = request.result or {}
     if result.get("outcome") == "already_exists":
-        found = f" (user ID `{escape(result['user_id'])}`)" if result.get("user_id") else ""
+        found = f" (user ID {result['user_id']})" if result.get("user_id") else ""
         return f"The user already existed in Chime{found}; nothing new was created."
     if "user_id" in result:
         note = " (confirmed after an interrupted attempt)" if result.get("reconciled") else ""
-        return f"Created user `{escape(result['user_id'])}`{note}."
+        return f"Created user {result['user_id']}{note}."
     if "invite_status" in result:
-        return f"Invitation sent: status {escape(result['invite_status'])}" + (
-            f", invite `{escape(result['invite_id'])}`." if result.get("invite_id") else "."
+        return f"Invitation sent: status {result['invite_status']}" + (
+            f", invite {result['invite_id']}." if result.get("invite_id") else "."
         )
     return "Done."
 
@@ -171,7 +191,10 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
             )
         ]
     if request.status == Status.APPROVED:
-        return [section(f":white_check_mark: *Approved* by {by} {when}. {result_line(request)}")]
+        return [
+            section(f":white_check_mark: *Approved* by {by} {when}."),
+            says(result_line(request)),
+        ]
     if request.status == Status.DENIED:
         return [section(f":x: *Denied* by {by} {when}. Nothing was created.")]
     if request.status == Status.EXPIRED:
@@ -183,10 +206,10 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
         ]
     if request.status == Status.FAILED:
         return [
-            section(
-                f":warning: *Failed* after approval by {by} {when}: "
-                f"{escape(request.error or 'unknown error')}\nApprovers can retry; "
-                "a retry first checks whether the user was created after all."
+            section(f":warning: *Failed* after approval by {by} {when}. Chime said:"),
+            says(request.error or "unknown error"),
+            context(
+                "Approvers can retry; a retry first checks whether the user was created after all."
             ),
             {
                 "type": "actions",
@@ -199,14 +222,16 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
 
 def filed_note(request: InviteRequest, where: str) -> Reply:
     return Reply(
-        text=f"Request {escape(request.id)} for {escape(request.email)} awaits approval",
+        text=f"Request {literal(request.id)} for {literal(request.email)} awaits approval",
         blocks=[
-            section(
-                f":hourglass_flowing_sand: Request `{escape(request.id)}` to add "
-                f"*{escape(request.email)}* to {escape(request.account_name)} awaits "
-                f"approval in {channel_ref(where)}."
+            says(
+                f"⏳ Request {request.id} to add {clean(request.email)} to "
+                f"{clean(request.account_name)} awaits approval."
             ),
-            context("You'll get a direct message when an approver decides."),
+            context(
+                f"Approvers decide in {channel_ref(where)}. "
+                "You'll get a direct message when one does."
+            ),
         ],
     )
 
@@ -214,29 +239,27 @@ def filed_note(request: InviteRequest, where: str) -> Reply:
 def duplicate_note(existing: InviteRequest) -> Reply:
     where = channel_ref(existing.card_channel or existing.origin_channel)
     return Reply(
-        text=f"{escape(existing.email)} already has an open request {escape(existing.id)}",
+        text=f"{literal(existing.email)} already has an open request {literal(existing.id)}",
         blocks=[
-            section(
-                f":information_source: {escape(existing.email)} already has an open "
-                f"request `{escape(existing.id)}` for {escape(existing.account_name)}, "
-                f"filed by {user_ref(existing.requester)} "
-                f"{_date(existing.created_at)} ({escape(existing.status)}), in {where}. "
+            says(
+                f"ℹ️ {clean(existing.email)} already has an open request {existing.id} for "
+                f"{clean(existing.account_name)} ({_status_word(existing).lower()}). "
                 "Nothing new was filed."
-            )
+            ),
+            context(
+                f"Filed by {user_ref(existing.requester)} {_date(existing.created_at)}, in {where}."
+            ),
         ],
     )
 
 
 def exists_note(email: str, account_names: list[str]) -> Reply:
-    names = ", ".join(escape(n) for n in account_names)
+    names = ", ".join(clean(n) for n in account_names)
     return Reply(
-        text=f"{escape(email)} already exists in {names}",
+        text=f"{literal(email)} already exists in {literal(names)}",
         blocks=[
-            section(
-                f":information_source: *{escape(email)}* already exists in {names}. "
-                "Nothing was filed."
-            ),
-            context(f"See the details with `/chime user {escape(email)}`"),
+            says(f"ℹ️ {clean(email)} already exists in {names}. Nothing was filed."),
+            context("See the details with", plain(f"/chime user {email}")),
         ],
     )
 
@@ -244,21 +267,27 @@ def exists_note(email: str, account_names: list[str]) -> Reply:
 def outcome_note(request: InviteRequest) -> Reply:
     """What the requester is told when their request is decided or finished."""
     word = _status_word(request)
-    lines = {
-        Status.APPROVED: f"was approved by {user_ref(request.decided_by)}. {result_line(request)}",
-        Status.DENIED: f"was denied by {user_ref(request.decided_by)}.",
-        Status.FAILED: f"was approved, but Chime failed: {escape(request.error or '')}. "
-        "Approvers can retry it.",
-        Status.EXPIRED: "expired without a decision. File a new one if it is still needed.",
-    }
-    detail = lines.get(request.status, f"is now {escape(request.status)}.")
+    by = user_ref(request.decided_by)
+    headline, detail = {
+        Status.APPROVED: (f"was *approved* by {by}.", result_line(request)),
+        Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
+        Status.FAILED: (
+            "was approved, but *Chime failed*. Approvers can retry it.",
+            f"Chime said: {clean(request.error or 'unknown error')}",
+        ),
+        Status.EXPIRED: (
+            "*expired* without a decision. File a new one if it is still needed.",
+            "Nothing was created.",
+        ),
+    }.get(request.status, (f"is now {word.lower()}.", ""))
     return Reply(
-        text=f"{word}: your Chime request for {escape(request.email)}",
+        text=f"{word}: your Chime request for {literal(request.email)}",
         blocks=[
-            section(
-                f"Your request `{escape(request.id)}` to add *{escape(request.email)}* "
-                f"to {escape(request.account_name)} {detail}"
-            )
+            section(f"Your Chime user request {headline}"),
+            says(
+                f"Request {request.id}: {clean(request.email)} in "
+                f"{clean(request.account_name)}. {detail}"
+            ),
         ],
     )
 
@@ -274,8 +303,11 @@ def decided_already_note(request: InviteRequest) -> Reply:
     else:
         outcome = f"was already decided: {state} {when}"
     return Reply(
-        text=f"Request {escape(request.id)} is already {state}",
-        blocks=[section(f"Request `{escape(request.id)}` {outcome}. Nothing changed.")],
+        text=f"Request {literal(request.id)} is already {state}",
+        blocks=[
+            section(f"That request {outcome}. Nothing changed."),
+            context("Request", plain(request.id)),
+        ],
     )
 
 
@@ -288,9 +320,13 @@ def pending_list(requests: list[InviteRequest], now: float) -> Reply:
     for request in requests[:MAX_LISTED]:
         where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
         blocks.append(
-            section(
-                f"`{escape(request.id)}` *{escape(request.email)}* → "
-                f"{escape(request.account_name)} · {escape(_status_word(request).lower())}\n"
+            says(
+                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
+                f"{_status_word(request).lower()}"
+            )
+        )
+        blocks.append(
+            context(
                 f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
             )
         )

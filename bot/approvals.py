@@ -32,6 +32,7 @@ from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
 from bot.errors import BotError, ChimeConflict, ChimeError, new_error_id
+from bot.fair_use import FairUse
 from bot.metrics import Metrics
 from bot.models import Account, UserType
 from bot.notify import CardNotPosted, Notifier
@@ -43,9 +44,29 @@ from bot.store import (
     Status,
     new_request_id,
 )
+from bot.store.model import is_request_id
 
 log = logging.getLogger("chime_bot.approvals")
 SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """Where a button was pressed, as Slack's payload says: the message's channel and `ts`.
+
+    A surface that is not a message (an App Home or modal `view`, say) has neither, so it can
+    never match a stored card: a new surface must be added here on purpose, not by accident.
+    """
+
+    channel: str
+    message_ts: str
+
+    def shows(self, request: InviteRequest) -> bool:
+        return (
+            bool(request.card_channel and request.card_ts)
+            and self.channel == request.card_channel
+            and self.message_ts == request.card_ts
+        )
 
 
 @dataclass
@@ -60,11 +81,25 @@ class Approvals:
     default_account: str | None
     lease: float  # seconds after a claim before a silent `approving` request counts as stranded
     metrics: Metrics
+    fair_use: FairUse
 
     # ---- filing ----------------------------------------------------------------------------
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""
+        async with self.fair_use.turn(requester):
+            filed = await self._register(cmd, requester, origin_channel)
+        if not isinstance(filed, InviteRequest):
+            return filed
+        return await self._post(filed, origin_channel)
+
+    async def _register(
+        self, cmd: Invite, requester: str, origin_channel: str
+    ) -> InviteRequest | tuple[Reply, str]:
+        """Check and store a new request: the stored request, or the reply refusing it."""
+        refusal = await self.fair_use.refusal(requester, now=self.clock.now())
+        if refusal is not None:
+            return refusal, "too_many_open"
         account = await choose_account(self.directory, cmd.account, self.default_account)
         holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
@@ -88,9 +123,12 @@ class Approvals:
             updated_at=now,
         )
         try:
-            request = await self.store.file(request, now=now)
+            return await self.store.file(request, now=now)
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
+
+    async def _post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
+        """Post the approval card of a stored request, or withdraw the request if Slack won't."""
         channel = self.approval_channel or origin_channel
         try:
             ts = await self.notifier.post_card(channel, approval_card(request))
@@ -118,30 +156,30 @@ class Approvals:
 
     # ---- deciding --------------------------------------------------------------------------
 
-    async def decide(self, request_id: str, user: str, action: ActionId) -> Reply | None:
-        """Handle one button press; returns a private note for the clicker, if there is one."""
-        request = await self.store.get(request_id)
+    async def decide(
+        self, request_id: str, user: str, action: ActionId, surface: Surface
+    ) -> Reply | None:
+        """Handle one button press; returns a private note for the clicker, if there is one.
+
+        The one place every click passes: a button counts only on the card stored for its
+        request, so a click naming request B from any other message or channel changes nothing.
+        """
+        request = await self.store.get(request_id) if is_request_id(request_id) else None
         if request is None:
-            return error_card("Request not found", f"There is no request {request_id}.")
+            return error_card("Request not found", f"There is no request {request_id[:40]}.")
+        if not surface.shows(request):
+            return await self._refuse(
+                request,
+                user,
+                action,
+                f"Buttons for request {request.id} count only on its own approval card, "
+                "and this one is elsewhere. Nothing changed.",
+                channel=surface.channel[:64],
+                message_ts=surface.message_ts[:64],
+            )
         verdict = self.policy.may_decide(user, request.requester)
         if not verdict.allowed:
-            await self.store.record(
-                AuditEvent(
-                    request.id,
-                    self.clock.now(),
-                    user,
-                    "refused",
-                    {"action": action.value, "reason": verdict.reason},
-                )
-            )
-            log.info(
-                "refused %s on %s by %s",
-                action.value,
-                request.id,
-                user,
-                extra={"request_id": request.id, "user": user, "outcome": "refused"},
-            )
-            return error_card("You can't decide on this request", verdict.reason)
+            return await self._refuse(request, user, action, verdict.reason)
         if action == ActionId.RETRY:
             return await self._retry(request, user)
         now = self.clock.now()
@@ -173,6 +211,28 @@ class Approvals:
             self.metrics.approval(Status.DENIED.value)
             await self._tell_requester(current)
         return None
+
+    async def _refuse(
+        self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str
+    ) -> Reply:
+        """Change nothing, say why privately, and keep the attempt in the audit trail."""
+        await self.store.record(
+            AuditEvent(
+                request.id,
+                self.clock.now(),
+                user,
+                "refused",
+                {"action": action.value, "reason": reason, **detail},
+            )
+        )
+        log.info(
+            "refused %s on %s by %s",
+            action.value,
+            request.id,
+            user,
+            extra={"request_id": request.id, "user": user, "outcome": "refused"},
+        )
+        return error_card("You can't decide on this request", reason)
 
     async def _retry(self, request: InviteRequest, user: str) -> Reply | None:
         now = self.clock.now()

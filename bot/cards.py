@@ -1,12 +1,37 @@
 """Block Kit rendering: pure functions from the bot's data to `{"text": ..., "blocks": [...]}`.
 
-Every string from a user or from Chime passes through `escape` before it reaches mrkdwn, so no
-input can produce a mention or a link. Only this module builds `<...>` Slack tokens (dates).
-Headers are plain_text and only ever carry fixed wording, never data.
+The one rendering path for untrusted text (anything from a user or from Chime: emails, reasons,
+account and display names, error messages) is `plain()`, and it puts that text in `plain_text`
+objects only. Slack's text-object reference
+(docs.slack.dev/reference/block-kit/composition-objects/text-object) gives formatting markup
+(bold, italics, strike, code, quotes), manual parsing strings (`<...>` links, mentions, dates)
+and automatic parsing (links from bare URLs, conversation names, mentions) to `mrkdwn` alone;
+`plain_text` gets none of them, and with `emoji: false` not even `:emoji:` codes. So there is
+nothing to escape in `plain_text`, and what the reader sees is the text itself, character for
+character. `clean()` still makes it one line of printable characters (no controls, bidi
+overrides or zero-width characters: they could reorder or hide what is shown, or start lines
+of their own), and, as insurance against any client that linkifies plain text (the reference
+does not say none does), puts an invisible WORD JOINER into URL schemes (`https:⁠//`). Emails
+cannot contain `:`, so an address is never altered and copies back exactly.
+
+`mrkdwn` objects carry only this module's fixed wording and the tokens the bot builds itself
+(mentions of Slack-issued user and channel IDs, dates), and all are `verbatim: true`, which the
+same reference says turns automatic parsing off. `md()` is for that wording alone.
+
+The exception is a message's top-level `text`, the notification fallback, which Slack treats as
+mrkdwn and which should name the email: `literal()` escapes it (`&`, `<`, `>`, as Slack's
+formatting reference asks, docs.slack.dev/messaging/formatting-message-text#escaping) and, since
+Slack documents no escape for `*_~` and backquote, follows each one that could open or close
+formatting with a WORD JOINER: best effort, for a line shown only in notifications.
+
+Every length is measured in UTF-16 code units, which is never less than the code-point count:
+whichever Slack counts, a text we clip fits.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,45 +40,157 @@ from typing import Any
 from bot.models import UserRecord
 
 Block = dict[str, Any]
-MAX_SECTION_TEXT = 3000
+TextObject = dict[str, Any]
+MAX_TEXT = 3000  # any text object (section text, context element)
+MAX_FIELD = 2000  # one section field
+MAX_HEADER = 150
+MAX_FIELDS = 10  # per section
+MAX_FALLBACK = 4000  # a message's top-level text
+WORD_JOINER = "\u2060"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(?=//)")
+# A markup character that is not between two letters or digits: one that could open or close
+# bold, italics, strike or code (`snake_case` and `a*b` cannot, and stay untouched).
+_MARKUP = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    text: str  # notification/fallback text, also mrkdwn-escaped
+    text: str  # notification/fallback text: built with `literal()` for any data in it
     blocks: list[Block] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Slack asks for fallback text within 4,000 characters (it truncates past 40,000).
+        if units(self.text) > MAX_FALLBACK:
+            text = shorten(self.text, MAX_FALLBACK - 1)
+            if text[-2:-1] in ("*", "_", "~", "`"):
+                text = text[:-1] + WORD_JOINER + "…"  # the cut must not free a marker
+            object.__setattr__(self, "text", text)
 
     def as_message(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
 
 
+# ---- text ------------------------------------------------------------------------------------
+
+
+def clean(text: object) -> str:
+    """One line of printable text: controls and line breaks become spaces, format characters
+    (bidi controls, zero-width characters) and lone surrogates go, runs of spaces collapse."""
+    line = str(text)
+    # Fast path for ordinary text: isprintable() is false for every character handled below
+    # (and for separators other than the ASCII space, which the regex then collapses).
+    if not line.isprintable():
+        out = []
+        for char in line:
+            category = unicodedata.category(char)
+            if category in ("Cc", "Zl", "Zp"):
+                out.append(" ")
+            elif category not in ("Cf", "Cs"):
+                out.append(char)
+        line = "".join(out)
+    if not line.isprintable() or "  " in line or line[:1] == " " or line[-1:] == " ":
+        line = _SPACES.sub(" ", line).strip()
+    if "://" in line:
+        line = _SCHEME.sub(lambda m: m.group(1) + ":" + WORD_JOINER, line)
+    return line
+
+
+def units(text: str) -> int:
+    """Length in UTF-16 code units: what a JavaScript client would count."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def shorten(text: str, limit: int, *, middle: bool = False) -> str:
+    """`text` within `limit` UTF-16 units, with `…` where it was cut: at the end, or in the
+    middle (for emails and names, whose end matters as much as their start)."""
+    if units(text) <= limit:
+        return text
+    if not middle:
+        return _take(text, limit - 1) + "…"
+    head = _take(text, (limit - 1) // 2)
+    tail = _take(text[::-1], limit - 1 - units(head))[::-1]
+    return head + "…" + tail
+
+
+def _take(text: str, budget: int) -> str:
+    taken, used = [], 0
+    for char in text:
+        used += units(char)
+        if used > budget:
+            break
+        taken.append(char)
+    return "".join(taken)
+
+
 def escape(text: object) -> str:
-    """The one mrkdwn escape: Slack's three control characters, `&` first."""
+    """Slack's three control characters as entities, `&` first: for the bot's own wording in
+    mrkdwn (usage lines with `<email>`), never for data."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int = MAX_SECTION_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def literal(text: object) -> str:
+    """Untrusted text for a message's mrkdwn fallback `text` (see the module notes)."""
+    return _MARKUP.sub(lambda m: m.group() + WORD_JOINER, escape(clean(text)))
 
 
-def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+# ---- text objects and blocks ------------------------------------------------------------------
+
+
+def plain(text: object, limit: int = MAX_TEXT, *, middle: bool = False) -> TextObject:
+    """Untrusted (or any) text, shown exactly as it is. Empty text shows as a dash."""
+    shown = shorten(clean(text), limit, middle=middle) or "—"
+    return {"type": "plain_text", "text": shown, "emoji": False}
+
+
+def lines(*parts: object, limit: int = MAX_TEXT) -> TextObject:
+    """Several cleaned lines in one plain_text object: line breaks only where the card puts
+    them, each part shortened so the whole fits."""
+    cleaned = [clean(p) or "—" for p in parts]
+    budget = max(1, (limit - len(cleaned) + 1) // max(1, len(cleaned)))
+    text = "\n".join(shorten(p, budget, middle=True) for p in cleaned)
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def md(text: str, limit: int = MAX_TEXT) -> TextObject:
+    """The bot's own mrkdwn: fixed wording and tokens it built. Never data."""
+    return {"type": "mrkdwn", "text": shorten(text, limit), "verbatim": True}
+
+
+def header(text: object) -> Block:
+    return {"type": "header", "text": plain(text, MAX_HEADER)}
 
 
 def section(mrkdwn: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(mrkdwn)}}
+    """A section of the bot's own mrkdwn."""
+    return {"type": "section", "text": md(mrkdwn)}
 
 
-def fields(pairs: Iterable[tuple[str, str]]) -> Block:
-    """A section of label/value fields; values must already be escaped mrkdwn."""
-    items = [
-        {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", 2000)} for label, value in pairs
+def says(*parts: object) -> Block:
+    """A section of untrusted text, one line per part."""
+    return {"type": "section", "text": lines(*parts)}
+
+
+def fields(pairs: Iterable[tuple[str, object]]) -> list[Block]:
+    """Label/value rows: a bold label (fixed wording) beside its value, five rows to a section
+    (Slack allows ten fields per section). A value is plain text, or a text object the caller
+    built (a date)."""
+    items: list[TextObject] = []
+    for label, value in pairs:
+        shown = value if isinstance(value, dict) else plain(value, MAX_FIELD, middle=True)
+        items += [md(f"*{label}*", MAX_FIELD), shown]
+    return [
+        {"type": "section", "fields": items[i : i + MAX_FIELDS]}
+        for i in range(0, len(items), MAX_FIELDS)
     ]
-    return {"type": "section", "fields": items[:10]}
 
 
-def context(*mrkdwn: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(t)} for t in mrkdwn]}
+def context(*elements: TextObject | str) -> Block:
+    """A context line; strings are the bot's own mrkdwn, dicts are text objects (`plain()`)."""
+    objects = [md(e) if isinstance(e, str) else e for e in elements]
+    return {"type": "context", "elements": objects[:10]}
 
 
 def slack_date(moment: datetime | None) -> str:
@@ -66,57 +203,50 @@ def slack_date(moment: datetime | None) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _value(text: str | None) -> str:
-    return escape(text) if text else "—"
+# ---- cards -----------------------------------------------------------------------------------
 
 
 def user_card(record: UserRecord) -> Reply:
     user, account = record.user, record.account
     name = user.display_name or user.email
     pin = (
-        f"••••••••{escape(user.pin_hint)}"
+        f"••••••••{user.pin_hint}"
         if user.pin_hint not in (None, "set")
         else ("set (hidden)" if user.pin_hint else "not set")
     )
     blocks = [
         header("Amazon Chime user"),
-        section(
-            f"*{escape(user.display_name)}*\n{escape(user.email)}"
-            if user.display_name
-            else f"*{escape(user.email)}*\n_no display name set_"
-        ),
-        fields(
+        says(user.display_name, user.email)
+        if user.display_name
+        else says(user.email, "(no display name set)"),
+        *fields(
             [
-                ("User ID", f"`{escape(user.user_id)}`"),
-                ("Account", f"{escape(account.name)} ({_value(account.account_type)})"),
-                ("License", _value(user.license_type)),
-                ("User type", _value(user.user_type)),
-                ("Registration", _value(user.registration_status)),
-                ("Invitation", _value(user.invitation_status)),
-            ]
-        ),
-        fields(
-            [
-                ("Registered", slack_date(user.registered_on)),
-                ("Invited", slack_date(user.invited_on)),
+                ("User ID", user.user_id),
+                ("Account", f"{account.name} ({account.account_type or '—'})"),
+                ("License", user.license_type),
+                ("User type", user.user_type),
+                ("Registration", user.registration_status),
+                ("Invitation", user.invitation_status),
+                ("Registered", md(slack_date(user.registered_on))),
+                ("Invited", md(slack_date(user.invited_on))),
                 ("Phone number", "provisioned" if user.has_phone_number else "none"),
                 ("Meeting PIN", pin),
             ]
         ),
-        context(f"Account ID `{escape(account.account_id)}`"),
+        context("Account ID", plain(account.account_id)),
     ]
-    text = f"Chime user {escape(name)} ({escape(user.email)}) in {escape(account.name)}"
+    text = f"Chime user {literal(name)} ({literal(user.email)}) in {literal(account.name)}"
     return Reply(text=text, blocks=blocks)
 
 
 def not_found_card(email: str) -> Reply:
     return Reply(
-        text=f"No Chime user with the email {escape(email)}",
+        text=f"No Chime user with the email {literal(email)}",
         blocks=[
-            section(f":mag: No Chime user with the email *{escape(email)}*."),
+            says(f"🔎 No Chime user with the email {clean(email)}."),
             context(
-                "Checked every account this bot can see. "
-                f"To request one: `/chime invite {escape(email)}`"
+                "Checked every account this bot can see. To request one:",
+                plain(f"/chime invite {email}"),
             ),
         ],
     )
@@ -125,16 +255,16 @@ def not_found_card(email: str) -> Reply:
 def error_card(
     title: str, message: str, *, hint: str | None = None, error_id: str | None = None
 ) -> Reply:
-    """`title` is fixed wording; `message` and `hint` are escaped here."""
-    blocks = [section(f":warning: *{escape(title)}*\n{escape(message)}")]
-    notes = []
+    """`title` is fixed wording; `message` and `hint` may carry data and are plain text."""
+    blocks = [section(f":warning: *{escape(title)}*"), says(message)]
+    notes: list[TextObject | str] = []
     if hint:
-        notes.append(escape(hint))
+        notes.append(plain(hint))
     if error_id:
         notes.append(f"Error ID `{escape(error_id)}`: quote it to whoever runs this bot.")
     if notes:
         blocks.append(context(*notes))
-    return Reply(text=f"{escape(title)}: {escape(message)}", blocks=blocks)
+    return Reply(text=f"{literal(title)}: {literal(message)}", blocks=blocks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +277,10 @@ class HelpEntry:
 def help_card(
     entries: list[HelpEntry], *, note: str | None = None, footer: str | None = None
 ) -> Reply:
+    """Entries and footer are fixed wording; `note` may quote what the user typed."""
     blocks: list[Block] = [header("chime-bot: Amazon Chime user admin")]
     if note:
-        blocks.append(section(f":grey_question: {escape(note)}"))
+        blocks.append(says(f"❔ {note}"))
     for entry in entries:
         blocks.append(
             section(
@@ -159,5 +290,5 @@ def help_card(
         )
     if footer:
         blocks.append(context(escape(footer)))
-    text = "chime-bot commands: " + ", ".join(escape(e.usage) for e in entries)
+    text = "chime-bot commands: " + ", ".join(literal(e.usage) for e in entries)
     return Reply(text=text, blocks=blocks)

@@ -8,12 +8,23 @@ in the text are always Slack's markup: parse that first, then decode entities in
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot.models import UserType
 
+# Every argument has a limit: an address as SMTP allows it (RFC 5321: 254), an account name as
+# Chime allows it (the service model's AccountName: 1-100), a reason short enough for a card.
 MAX_EMAIL_LENGTH = 254
+MAX_ACCOUNT_LENGTH = 100
 MAX_REASON_LENGTH = 500
+# Characters a reader cannot see, or that change how the rest is shown: controls (Cc), format
+# characters such as bidi overrides and zero-width spaces (Cf), separators other than the space
+# (Zl, Zp, and Zs such as no-break spaces), surrogates, private-use and unassigned code points.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Zs", "Cs", "Co", "Cn"}
+_UNNAMED = {"Cc": "control character", "Cs": "surrogate", "Co": "private-use character"}
+# Slack's own markup in command text: <https://x|label>, <@U123|name>, <#C123|name>, <!here>.
+_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 
 # Chime's own pattern is `.+@.+\..+`; this is that, narrowed to one `@` and to characters that
 # can appear in an address without quoting. Nothing else ever reaches an AWS call.
@@ -83,20 +94,80 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def parse_email(token: str) -> str | None:
-    """The address in one token, lower-cased, or None if it is not a plain email address."""
+def hidden_characters(text: str) -> list[str]:
+    """The characters in `text` a reader would not see as themselves, named (U+200B ZERO WIDTH
+    SPACE), in order of first appearance."""
+    found: dict[str, None] = {}
+    for char in text:
+        if char != " " and unicodedata.category(char) in _HIDDEN:
+            name = unicodedata.name(char, "") or _UNNAMED.get(unicodedata.category(char), "")
+            found[f"U+{ord(char):04X} {name}".strip()] = None
+    return list(found)
+
+
+def visible(text: str, limit: int = 80) -> str:
+    """`text` for an error reply: hidden characters shown as ⟨U+XXXX⟩, shortened."""
+    shown = "".join(
+        f"⟨U+{ord(c):04X}⟩" if c != " " and unicodedata.category(c) in _HIDDEN else c for c in text
+    )
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def email_problem(token: str) -> tuple[str | None, str]:
+    """The address in one token, lower-cased, or None and why it is not a plain address."""
     token = token.strip()
     mailto = _MAILTO.fullmatch(token)
     if mailto:
         token = mailto.group(1)
     elif token.startswith("<"):
-        return None  # a mention, channel, or link: never an email
-    email = unescape(token).strip().lower()
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
-        return None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in email):
-        return None
-    return email
+        # A mention, channel, or link: never an email.
+        return None, f"“{visible(readable(token))}” is not an email address."
+    email = unescape(token).strip()
+    hidden = hidden_characters(email)
+    if hidden:
+        return None, (
+            f"“{visible(email)}” contains {', '.join(hidden)}, which cannot be seen, so the "
+            "address you read would not be the one created. Type the address again."
+        )
+    email = email.lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        return None, (
+            f"That email address has {len(email)} characters; "
+            f"the most an address can have is {MAX_EMAIL_LENGTH}."
+        )
+    if not _EMAIL.fullmatch(email):
+        return None, f"“{visible(email)}” is not an email address."
+    return email, ""
+
+
+def parse_email(token: str) -> str | None:
+    """The address in one token, lower-cased, or None if it is not a plain email address."""
+    return email_problem(token)[0]
+
+
+def readable(token: str) -> str:
+    """A token as the user saw it: Slack's markup (links, mentions, channels) as its text."""
+
+    def label(match: re.Match[str]) -> str:
+        target, text = match.group(1), match.group(2)
+        if text:
+            return text if target[:1] not in "@#" else target[0] + text
+        return {"!": "@"}.get(target[:1], "") + target.lstrip("!")
+
+    return unescape(_MARKUP.sub(label, token))
+
+
+def clean_reason(words: list[str]) -> str:
+    """The reason as printable text: Slack's markup as its text, line breaks, tabs and other
+    controls as spaces, invisible and format characters removed, spaces collapsed."""
+    out = []
+    for char in " ".join(readable(w) for w in words):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp", "Zs"):
+            out.append(" ")
+        elif category not in _HIDDEN:
+            out.append(char)
+    return " ".join("".join(out).split())
 
 
 def parse(text: str) -> Command:
@@ -115,7 +186,7 @@ def parse(text: str) -> Command:
         return (
             Pending()
             if not args
-            else Invalid("pending", "`pending` takes no arguments.", USAGE["pending"])
+            else Invalid("pending", "pending takes no arguments.", USAGE["pending"])
         )
     return Help(unknown=unescape(tokens[0])[:40])
 
@@ -124,22 +195,18 @@ def _parse_user(args: list[str]) -> Command:
     if len(args) != 1:
         problem = "Give exactly one email address." if args else "Give an email address."
         return Invalid("user", problem, USAGE["user"])
-    email = parse_email(args[0])
+    email, problem = email_problem(args[0])
     if email is None:
-        return Invalid(
-            "user", f"`{unescape(args[0])[:80]}` is not an email address.", USAGE["user"]
-        )
+        return Invalid("user", problem, USAGE["user"])
     return LookupUser(email)
 
 
 def _parse_invite(args: list[str]) -> Command:
     if not args:
         return Invalid("invite", "Give the email address to invite.", USAGE["invite"])
-    email = parse_email(args[0])
+    email, problem = email_problem(args[0])
     if email is None:
-        return Invalid(
-            "invite", f"`{unescape(args[0])[:80]}` is not an email address.", USAGE["invite"]
-        )
+        return Invalid("invite", problem, USAGE["invite"])
     account: str | None = None
     user_type = UserType.PRIVATE
     reason: list[str] = []
@@ -150,26 +217,46 @@ def _parse_invite(args: list[str]) -> Command:
         if flag in ("--account", "--type"):
             value = inline or unescape(next(rest, "")).strip()
             if not value:
-                return Invalid("invite", f"`{flag}` needs a value.", USAGE["invite"])
+                return Invalid("invite", f"{flag} needs a value.", USAGE["invite"])
             if flag == "--account":
+                refused = _account_problem(value)
+                if refused:
+                    return Invalid("invite", refused, USAGE["invite"])
                 account = value
             else:
                 matched = _user_type(value)
                 if matched is None:
                     return Invalid(
-                        "invite", "`--type` must be PrivateUser or SharedDevice.", USAGE["invite"]
+                        "invite", "--type must be PrivateUser or SharedDevice.", USAGE["invite"]
                     )
                 user_type = matched
         elif word.startswith("--"):
-            return Invalid("invite", f"Unknown option `{word[:40]}`.", USAGE["invite"])
+            return Invalid("invite", f"Unknown option “{visible(word, 40)}”.", USAGE["invite"])
         else:
-            reason.append(word)
-    text = " ".join(reason).strip()
+            reason.append(raw)
+    text = clean_reason(reason)
     if len(text) > MAX_REASON_LENGTH:
         return Invalid(
-            "invite", f"Keep the reason under {MAX_REASON_LENGTH} characters.", USAGE["invite"]
+            "invite",
+            f"The reason has {len(text)} characters; keep it to {MAX_REASON_LENGTH}.",
+            USAGE["invite"],
         )
     return Invite(email=email, account=account, user_type=user_type, reason=text)
+
+
+def _account_problem(name: str) -> str | None:
+    if len(name) > MAX_ACCOUNT_LENGTH:
+        return (
+            f"That account name has {len(name)} characters; Amazon Chime allows at most "
+            f"{MAX_ACCOUNT_LENGTH}."
+        )
+    hidden = hidden_characters(name)
+    if hidden:
+        return (
+            f"The account name “{visible(name)}” contains {', '.join(hidden)}, which cannot be "
+            "seen. Type it again."
+        )
+    return None
 
 
 def _user_type(value: str) -> UserType | None:

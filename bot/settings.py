@@ -109,6 +109,8 @@ class Settings(SlackCredentials):
     chime_retry_budget: float = Field(default=20.0, gt=0)
     # Per-attempt socket read timeout. A blocked call also holds up process exit this long.
     chime_read_timeout: float = Field(default=10.0, gt=0)
+    # Fair use: how many open requests one person may hold; beyond it nothing is filed.
+    chime_max_open_per_requester: int = Field(default=10, ge=1)
 
     port: int = Field(default=3000, ge=0, le=65535)
     # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.

@@ -25,6 +25,8 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.blockkit import block_problems
+
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
 RESPONSE_URL_LIMIT = 5  # Slack accepts 5 posts per response_url (within 30 minutes)
@@ -213,6 +215,10 @@ class SlackStandIn:
         return web.json_response(result, headers=headers)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            refused = _refused_blocks(args)
+            if refused is not None:
+                return refused
         if method == "auth.test":
             return {
                 "ok": True,
@@ -296,6 +302,11 @@ class SlackStandIn:
         if len(posts) >= RESPONSE_URL_LIMIT:
             return web.Response(status=404, text="used_url")
         body = await request.json()
+        if _refused_blocks(body) is not None:
+            # Slack's reference does not say what a response_url answers to invalid blocks; as
+            # reported (slackapi/java-slack-sdk#1017) it is HTTP 400 with the bare error code
+            # and none of the Web API's detail. The bot counts any non-200 as not delivered.
+            return web.Response(status=400, text="invalid_blocks")
         arrived = time.perf_counter()
 
         def record() -> None:
@@ -372,8 +383,34 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
     for key, value in form.items():
         text = str(value)
         # slack_sdk form-encodes `blocks` as a JSON string.
-        args[key] = json.loads(text) if key in ("blocks", "attachments") and text else text
+        if key in ("blocks", "attachments") and text:
+            try:
+                args[key] = json.loads(text)
+            except ValueError:
+                args[key] = text  # not JSON: refused as invalid_blocks_format
+        else:
+            args[key] = text
     return args
+
+
+def _refused_blocks(args: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer to blocks it will not take, or None if they are fine (or absent).
+
+    chat.postMessage, chat.update and chat.postEphemeral list `invalid_blocks` (blocks that
+    are not valid) and `invalid_blocks_format` (not a JSON array of blocks) among their errors
+    (docs.slack.dev/reference/methods/chat.postMessage, .../chat.update, .../chat.postEphemeral),
+    and the answer carries the reasons in `errors` (as slackapi/java-slack-sdk#1017 shows one).
+    What counts as invalid is bot.blockkit's reading of the Block Kit reference.
+    """
+    if "blocks" not in args:
+        return None
+    blocks = args["blocks"]
+    if not isinstance(blocks, list):
+        return {"ok": False, "error": "invalid_blocks_format"}
+    problems = block_problems(blocks)
+    if problems:
+        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    return None
 
 
 def _message(args: dict[str, Any], ts: str) -> dict[str, Any]:
@@ -472,8 +509,11 @@ class SlackSender:
         user_id: str,
         channel_id: str,
         retry_num: int | None = None,
+        alter: Callable[[dict[str, Any]], None] | None = None,
     ) -> Exchange:
-        """Press the button labelled `label` on a message the bot posted, as Slack would."""
+        """Press the button labelled `label` on a message the bot posted, as Slack would.
+
+        `alter` edits the payload before it is signed: a forged click, for tests."""
         block_id, button = find_button(message, label)
         rid, response_url = self.standin.new_response_url()
         payload = {
@@ -504,6 +544,8 @@ class SlackSender:
                 }
             ],
         }
+        if alter is not None:
+            alter(payload)
         body = urlencode({"payload": json.dumps(payload)})
         return await self._post(body, rid, retry_num, None, None)
 

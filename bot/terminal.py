@@ -97,8 +97,10 @@ def render(
         elif kind == "section":
             if block.get("text"):
                 lines.append(_text(block["text"]))
-            for item in block.get("fields") or []:
-                name, _, value = _text(item).partition("\n")
+            items = block.get("fields") or []
+            # Fields come in label/value pairs, shown by Slack as two columns.
+            for name_item, value_item in zip(items[::2], items[1::2], strict=False):
+                name, value = _text(name_item), _text(value_item)
                 # Pad before styling: colour codes would count towards the width.
                 lines.append(f"  {style.bold(f'{name + chr(58):<24}')} {value}")
         elif kind == "context":

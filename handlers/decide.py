@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from bot.approval_cards import ActionId
+from bot.approvals import Surface
 from bot.deps import Deps
 from bot.errors import reply_for
 from handlers.context import BUSY, Ack
@@ -31,7 +32,7 @@ async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
     async def job() -> None:
         started = time.perf_counter()
         try:
-            note = await deps.approvals.decide(request_id, user, action_id)
+            note = await deps.approvals.decide(request_id, user, action_id, clicked_on(body))
             outcome = "ok" if note is None else "told_privately"
         except Exception as exc:
             note, outcome = reply_for(exc, deps.log, **fields), "error"
@@ -45,3 +46,27 @@ async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
         deps.jobs.spawn_notice(
             deps.responder.send(response_url, BUSY, replace_original=False), name="busy"
         )
+
+
+def clicked_on(body: dict[str, Any]) -> Surface:
+    """Where Slack says the button was. A block_actions payload from a message names it twice:
+    `container` (`channel_id`, `message_ts`) and the top-level `channel.id` and `message.ts`
+    (docs.slack.dev/reference/interaction-payloads/block_actions-payload). Either may be the
+    one present; if both are and they disagree, or the container is not a message (an App Home
+    or modal `view`), the surface is empty and matches no card."""
+    container, channel, message = (_dict(body.get(k)) for k in ("container", "channel", "message"))
+    if container.get("type", "message") != "message":
+        return Surface("", "")
+    return Surface(
+        _agreed(container.get("channel_id"), channel.get("id")),
+        _agreed(container.get("message_ts"), message.get("ts")),
+    )
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _agreed(*values: object) -> str:
+    given = {str(v) for v in values if v}
+    return given.pop() if len(given) == 1 else ""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from bot.blockkit import message_problems
+from bot.cards import WORD_JOINER
 
 # The only `<...>` tokens the bot itself may emit: Slack date formatting, and mentions of the
 # Slack-issued user and channel IDs it was sent (never anything typed by a user).
@@ -13,24 +15,23 @@ _OWN_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|[^<>]*>|<@[UW][A-Z0-9]+>|<#[CGD][
 
 
 def assert_valid_message(message: dict[str, Any]) -> None:
-    """Valid per slack_sdk's models, within Slack's limits, with fallback text."""
+    """Valid as Slack checks it (bot.blockkit: recursively, confirm dialogs included), with
+    fallback text."""
     assert message.get("text"), "every reply needs fallback text"
-    blocks = message.get("blocks") or []
-    assert 0 < len(blocks) <= 50
-    for raw in blocks:
-        block = Block.parse(raw)
-        assert block is not None, raw
-        block.validate_json()
+    assert len(message["text"]) <= 4000, "Slack asks for fallback text within 4,000 characters"
+    assert message.get("blocks"), "every reply has blocks"
+    problems = message_problems(message)
+    assert not problems, problems
 
 
-def mrkdwn_strings(message: dict[str, Any]) -> list[str]:
-    """Every string Slack would parse as mrkdwn (or as notification text)."""
-    out = [str(message.get("text", ""))]
+def text_objects(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every text object in the blocks, nested ones (buttons, confirm dialogs) included."""
+    found: list[dict[str, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                out.append(str(node.get("text", "")))
+            if node.get("type") in ("mrkdwn", "plain_text") and "text" in node:
+                found.append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -38,7 +39,18 @@ def mrkdwn_strings(message: dict[str, Any]) -> list[str]:
                 walk(value)
 
     walk(message.get("blocks", []))
+    return found
+
+
+def mrkdwn_strings(message: dict[str, Any]) -> list[str]:
+    """Every string Slack would parse as mrkdwn (or as notification text)."""
+    out = [str(message.get("text", ""))]
+    out += [str(t["text"]) for t in text_objects(message) if t["type"] == "mrkdwn"]
     return out
+
+
+def plain_strings(message: dict[str, Any]) -> list[str]:
+    return [str(t["text"]) for t in text_objects(message) if t["type"] == "plain_text"]
 
 
 def unescaped_angle_brackets(message: dict[str, Any]) -> list[str]:
@@ -52,4 +64,50 @@ def unescaped_angle_brackets(message: dict[str, Any]) -> list[str]:
 
 
 def all_text(message: dict[str, Any]) -> str:
-    return "\n".join(mrkdwn_strings(message))
+    """What a reader can see: the fallback text, every mrkdwn and every plain_text string."""
+    return "\n".join(mrkdwn_strings(message) + plain_strings(message))
+
+
+def card_layout(message: dict[str, Any]) -> list[str]:
+    """What must not depend on untrusted data: the blocks' mrkdwn, every text object's place,
+    and where plain text breaks lines."""
+    return [
+        str(t["text"])
+        if t["type"] == "mrkdwn"
+        else f"plain text, {t['text'].count(chr(10))} breaks"
+        for t in text_objects(message)
+    ] + [str(b.get("type")) for b in message.get("blocks", [])]
+
+
+def literal_problems(message: dict[str, Any]) -> list[str]:
+    """Ways untrusted text could show as something other than itself.
+
+    Untrusted text goes only into plain_text (see bot/cards.py), so: every mrkdwn object is
+    verbatim, no plain_text shows emoji codes, plain text holds no control or format characters
+    (only the word joiner that breaks a URL scheme) and no live `scheme://`, and the fallback
+    text has no unescaped `<`/`>` and no unbroken `*`, `_`, `~` or backquote. That the mrkdwn
+    holds no data at all is checked by comparing `card_layout` across inputs.
+    """
+    problems = [f"unescaped markup: {t!r}" for t in unescaped_angle_brackets(message)]
+    for obj in text_objects(message):
+        text = str(obj["text"])
+        if obj["type"] == "mrkdwn":
+            if obj.get("verbatim") is not True:
+                problems.append(f"mrkdwn without verbatim: {text!r}")
+            continue
+        if obj.get("emoji") is not False:
+            problems.append(f"plain_text that would show emoji codes: {text!r}")
+        for char in text:
+            category = unicodedata.category(char)
+            hidden = category in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in ("\n", WORD_JOINER)
+            if hidden:
+                problems.append(f"{unicodedata.name(char, hex(ord(char)))} in {text!r}")
+        if re.search(r"[A-Za-z]://", text):
+            problems.append(f"a live URL scheme in {text!r}")
+    fallback = str(message.get("text", ""))
+    for match in re.finditer(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])", fallback):
+        if fallback[match.end() : match.end() + 1] != WORD_JOINER:
+            problems.append(f"unbroken {match.group()!r} in the fallback text {fallback!r}")
+    if "\n" in fallback:
+        problems.append(f"a line break in the fallback text {fallback!r}")
+    return problems

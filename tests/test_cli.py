@@ -105,9 +105,9 @@ def test_demo_runs_offline_and_exits_0() -> None:
     assert "not an email address" in out
     assert "4839201756" not in out
     # The invite flow: filed, approved by an approver, and visible in a follow-up lookup.
-    assert "awaits approval in #C0APPROVALS" in out
+    assert "awaits approval." in out and "Approvers decide in #C0APPROVALS" in out
     assert "[Approve]  [Deny]" in out
-    created = re.search(r"Approved by @U0APPROVER .*Created user ([0-9a-f-]{36})", out)
+    created = re.search(r"Approved by @U0APPROVER .*\nCreated user ([0-9a-f-]{36})", out)
     assert created, out
     lookup = out.split("$ /chime user new.hire@example.com")[1]
     assert created.group(1) in lookup

@@ -8,7 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import Help, Invalid, Invite, LookupUser, Pending, parse, parse_email
+from bot.commands import (
+    MAX_ACCOUNT_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_REASON_LENGTH,
+    Help,
+    Invalid,
+    Invite,
+    LookupUser,
+    Pending,
+    hidden_characters,
+    parse,
+    parse_email,
+)
 from bot.models import UserType
 
 CHIME_EMAIL = re.compile(r".+@.+\..+")
@@ -110,3 +122,27 @@ def test_parse_never_raises_and_only_valid_emails_get_through(text: str) -> None
         assert CHIME_EMAIL.fullmatch(email)
         assert not re.search(r"[\s<>|]", email)
         assert email == email.lower()
+
+
+invites = st.builds(
+    lambda e, a, r: f'invite {e} --account "{a}" {r}',
+    st.text(min_size=1, max_size=300).map(lambda s: s.replace(" ", "") + "@ex.com"),
+    st.text(max_size=120),
+    st.text(max_size=600),
+)
+
+
+@given(st.one_of(slack_like, invites))
+def test_what_the_parser_accepts_is_what_an_approver_reads(text: str) -> None:
+    """Accepted arguments hold no character a reader cannot see, and are within their limits."""
+    cmd = parse(text)
+    if isinstance(cmd, LookupUser | Invite):
+        assert not hidden_characters(cmd.email) and len(cmd.email) <= MAX_EMAIL_LENGTH
+    if isinstance(cmd, Invite):
+        assert len(cmd.reason) <= MAX_REASON_LENGTH
+        assert not hidden_characters(cmd.reason.replace(" ", ""))
+        assert "\n" not in cmd.reason and "  " not in cmd.reason
+        if cmd.account is not None:
+            assert len(cmd.account) <= MAX_ACCOUNT_LENGTH and not hidden_characters(cmd.account)
+    if isinstance(cmd, Invalid):
+        assert cmd.problem and len(cmd.problem) < 1000, "a short, clear reply"

@@ -1,7 +1,8 @@
 """Property: no `/chime` text, sent as Slack sends it, can break the bot.
 
-For any text: the ack is a 200, nothing raises unhandled, no reply carries an unescaped `<`, and
-every email that reaches Chime is a valid one.
+For any text: the ack is a 200, nothing raises unhandled, every reply is valid Block Kit that
+shows untrusted text only as itself, every approval card is one Slack accepts, and every email
+that reaches Chime is a valid one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.offline import OfflineBot, offline_bot
-from tests.blockkit import unescaped_angle_brackets
+from tests.blockkit import (
+    all_text,
+    assert_valid_message,
+    literal_problems,
+    unescaped_angle_brackets,
+)
 from tests.conftest import CHANNEL, REQUESTER
 
 T = TypeVar("T")
@@ -116,6 +122,11 @@ texts = st.one_of(
     ),
     st.builds(lambda parts: " ".join(parts), st.lists(slack_markup, max_size=5)),
     st.builds(lambda e, r: f"invite {e} {r}", emails, st.text(max_size=40)),
+    st.builds(
+        lambda e, r: f'invite {e} --account "Example Corp" {r}',
+        emails,
+        st.lists(st.one_of(slack_markup, st.text(max_size=30)), max_size=6).map(" ".join),
+    ),
 )
 
 
@@ -136,6 +147,9 @@ def test_no_command_text_can_break_the_bot(bot_thread: BotThread, text: str) -> 
     assert replies, "every command gets an answer"
     for reply in replies:
         assert not unescaped_angle_brackets(reply), reply
+        assert_valid_message(reply)
+        assert not literal_problems(reply), literal_problems(reply)
+        assert "Request not filed" not in all_text(reply), "Slack refused a card the bot built"
     assert not bot_thread.logged_errors, "unhandled error"
     for call in bot_thread.bot.emulator.calls:
         for key in ("UserEmail", "Email"):

@@ -299,6 +299,36 @@ async def test_find_open(store: RequestStore) -> None:
     assert await store.find_open("ada@example.com", ACCOUNT, now=NOW + 1) is None
 
 
+async def test_count_open_by_requester(store: RequestStore) -> None:
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW) == 0
+    mine = [
+        await store.file(make_request(email=f"p{i}@example.com", expires_at=NOW + 100), now=NOW)
+        for i in range(4)
+    ]
+    await store.file(make_request(email="x@example.com", requester="UOTHER"), now=NOW)
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 1) == 4
+    assert await store.count_open_by_requester("UOTHER", now=NOW + 1) == 1
+    assert await store.count_open_by_requester("UNOBODY", now=NOW + 1) == 0
+
+    # Executing and failed requests still count; decided ones do not.
+    assert (await claim(store, mine[0].id, "UAPPROVER")).ok
+    assert (await deny(store, mine[1].id)).ok
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 2) == 3
+    failed = await store.transition(
+        mine[0].id,
+        expect={Status.APPROVING},
+        to=Status.FAILED,
+        actor="system",
+        now=NOW + 3,
+        action="failed",
+        error="boom",
+    )
+    assert failed.ok
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 3) == 3
+    # Pending requests past their deadline no longer count, even before the sweep expires them.
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 100) == 1
+
+
 async def test_set_card(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
 

@@ -58,6 +58,11 @@ class RequestStore(Protocol):
         """Remember where the approval card was posted; None if there is no such id."""
         ...
 
+    async def count_open_by_requester(self, requester: str, *, now: float) -> int:
+        """How many of `requester`'s requests are open and unexpired: the ones that count
+        against CHIME_MAX_OPEN_PER_REQUESTER (the same ones that block a duplicate)."""
+        ...
+
     async def transition(
         self,
         request_id: str,

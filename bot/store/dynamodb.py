@@ -323,6 +323,14 @@ class DynamoStore:
             await _pause(attempt, reasons)
         raise self._contended(f"changing {request_id}")
 
+    async def count_open_by_requester(self, requester: str, *, now: float) -> int:
+        # The status index has no requester key, so this reads the open requests (consistently)
+        # and counts: they are few at chat-ops scale, and capped per person by this very count.
+        return sum(
+            r.requester == requester and blocks_new_request(r, now)
+            for r in await self.list_open(now=now)
+        )
+
     async def list_open(self, *, now: float) -> list[InviteRequest]:
         # `now` is unused, as in SQLite: expired-but-pending requests are listed, callers filter.
         lists = await asyncio.gather(*(self.list_by_status(s) for s in OPEN_STATUSES))

@@ -16,6 +16,7 @@ from bot.models import Account
 # action values and block ids, and are not mangled by case-folding clients.
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ID_LENGTH = 10  # 50 random bits: collisions are negligible at chat-ops volumes
+_ID_SET = frozenset(_ID_ALPHABET)
 
 
 class Status(StrEnum):
@@ -83,3 +84,9 @@ class AuditEvent:
 
 def new_request_id() -> str:
     return "REQ-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def is_request_id(text: str) -> bool:
+    """Whether `text` has the shape `new_request_id` gives (a button value may be forged)."""
+    body = text.removeprefix("REQ-")
+    return len(text) == len(body) + 4 and len(body) == _ID_LENGTH and set(body) <= _ID_SET

@@ -166,6 +166,9 @@ class SqliteStore:
     async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:
         return await self._run(_set_card, request_id, channel, ts)
 
+    async def count_open_by_requester(self, requester: str, *, now: float) -> int:
+        return await self._run(_count_open_by_requester, requester, now)
+
     async def transition(
         self,
         request_id: str,
@@ -319,6 +322,12 @@ def _open_for_key(conn: sqlite3.Connection, key: str) -> list[InviteRequest]:
 
 def _find_open(conn: sqlite3.Connection, key: str, now: float) -> InviteRequest | None:
     return next((r for r in _open_for_key(conn, key) if blocks_new_request(r, now)), None)
+
+
+def _count_open_by_requester(conn: sqlite3.Connection, requester: str, now: float) -> int:
+    # Served by the status index: open requests are few, whoever filed them.
+    where = f"status IN ({_OPEN_MARKS}) AND requester = ?"
+    return sum(blocks_new_request(r, now) for r in _select_many(conn, where, (*_OPEN, requester)))
 
 
 def _file(

@@ -1,0 +1,161 @@
+"""Is a message valid Block Kit? The checks Slack makes before it accepts `blocks`.
+
+slack_sdk's models know most of Slack's limits, but `Block.parse(d).validate_json()` checks one
+block's own fields only: it does not descend into the buttons of an actions block or their
+confirm dialogs, and it counts code points where Slack's clients count UTF-16 units. So this
+walks every element, text object and confirm object, validates each with slack_sdk's model where
+there is one, and adds the limits slack_sdk does not check. The figures are from Slack's Block
+Kit reference (docs.slack.dev/reference/block-kit/...: blocks, block elements, composition
+objects). Where it is silent (how characters are counted, whether whitespace-only text counts as
+text) the stricter reading is enforced, so a message passing here is valid under either.
+
+Used by the tests and by the Slack stand-in, which refuses what fails here with `invalid_blocks`
+as Slack does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block, BlockElement, ConfirmObject
+
+MAX_BLOCKS = 50  # per message
+MAX_TEXT = 3000  # any text object
+MAX_FIELD = 2000  # a section field
+MAX_ID = 255  # block_id, action_id
+TEXT_KEYS = {"plain_text": {"type", "text", "emoji"}, "mrkdwn": {"type", "text", "verbatim"}}
+# A confirm dialog's four parts, all required and all plain_text but `text`.
+CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
+ELEMENT_TEXT_LIMITS = {"button": 75}
+HEADER_LIMIT = 150
+
+
+def units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def message_problems(message: dict[str, Any]) -> list[str]:
+    """Everything wrong with a message (`text` and `blocks`), empty if Slack would take it."""
+    problems: list[str] = []
+    text = message.get("text")
+    blocks = message.get("blocks")
+    if not blocks and not (isinstance(text, str) and text.strip()):
+        problems.append("text: a message without blocks needs text")
+    if blocks is None:
+        return problems
+    return problems + block_problems(blocks)
+
+
+def block_problems(blocks: object) -> list[str]:
+    if not isinstance(blocks, list):
+        return ["blocks: must be an array"]
+    problems: list[str] = []
+    if not 0 < len(blocks) <= MAX_BLOCKS:
+        problems.append(f"blocks: {len(blocks)} blocks; 1 to {MAX_BLOCKS} allowed")
+    block_ids: set[str] = set()
+    for i, raw in enumerate(blocks):
+        where = f"blocks[{i}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        problems += _sdk(where, Block.parse(raw))
+        block_id = raw.get("block_id")
+        if block_id is not None:
+            if block_id in block_ids:
+                problems.append(f"{where}.block_id: {block_id!r} is used twice")
+            block_ids.add(str(block_id))
+            problems += _id_problems(f"{where}.block_id", block_id)
+        problems += _block_contents(where, raw)
+    return problems
+
+
+def _block_contents(where: str, block: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    kind = block.get("type")
+    text = block.get("text")
+    if kind == "header":
+        problems += _text(f"{where}.text", text, HEADER_LIMIT, plain_only=True)
+    elif text is not None:
+        problems += _text(f"{where}.text", text, MAX_TEXT)
+    for j, item in enumerate(block.get("fields") or []):
+        problems += _text(f"{where}.fields[{j}]", item, MAX_FIELD)
+    if "accessory" in block:
+        problems += _element(f"{where}.accessory", block["accessory"])
+    action_ids: set[str] = set()
+    for j, element in enumerate(block.get("elements") or []):
+        here = f"{where}.elements[{j}]"
+        if kind == "context" and isinstance(element, dict) and element.get("type") in TEXT_KEYS:
+            problems += _text(here, element, MAX_TEXT)
+            continue
+        problems += _element(here, element)
+        action_id = element.get("action_id") if isinstance(element, dict) else None
+        if action_id is not None:
+            if action_id in action_ids:
+                problems.append(f"{here}.action_id: {action_id!r} is used twice in this block")
+            action_ids.add(str(action_id))
+    return problems
+
+
+def _element(where: str, element: object) -> list[str]:
+    if not isinstance(element, dict):
+        return [f"{where}: not an object"]
+    problems = _sdk(where, BlockElement.parse(element))
+    kind = str(element.get("type"))
+    if "text" in element:
+        limit = ELEMENT_TEXT_LIMITS.get(kind, MAX_TEXT)
+        problems += _text(f"{where}.text", element["text"], limit, plain_only=kind == "button")
+    if "action_id" in element:
+        problems += _id_problems(f"{where}.action_id", element["action_id"])
+    if "confirm" in element:
+        problems += _confirm(f"{where}.confirm", element["confirm"])
+    return problems
+
+
+def _confirm(where: str, confirm: object) -> list[str]:
+    if not isinstance(confirm, dict):
+        return [f"{where}: not an object"]
+    problems = _sdk(where, ConfirmObject.parse(confirm))
+    for key, limit in CONFIRM_LIMITS.items():
+        if key not in confirm:
+            problems.append(f"{where}.{key}: required")
+            continue
+        problems += _text(f"{where}.{key}", confirm[key], limit, plain_only=key != "text")
+    return problems
+
+
+def _text(where: str, obj: object, limit: int, *, plain_only: bool = False) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where}: not a text object"]
+    kind = obj.get("type")
+    if kind not in TEXT_KEYS or (plain_only and kind != "plain_text"):
+        allowed = "plain_text" if plain_only else "plain_text or mrkdwn"
+        return [f"{where}.type: {kind!r}; must be {allowed}"]
+    problems = [f"{where}.{key}: not allowed in {kind}" for key in set(obj) - TEXT_KEYS[kind]]
+    for flag in ("emoji", "verbatim"):
+        if flag in obj and not isinstance(obj[flag], bool):
+            problems.append(f"{where}.{flag}: must be a boolean")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        problems.append(f"{where}.text: must be a non-empty string")
+    elif units(text) > limit:
+        problems.append(f"{where}.text: {units(text)} characters; at most {limit}")
+    return problems
+
+
+def _id_problems(where: str, value: object) -> list[str]:
+    if not isinstance(value, str) or not value:
+        return [f"{where}: must be a non-empty string"]
+    if units(value) > MAX_ID:
+        return [f"{where}: longer than {MAX_ID} characters"]
+    return []
+
+
+def _sdk(where: str, model: Any) -> list[str]:
+    if model is None:
+        return [f"{where}: unknown type"]
+    try:
+        model.validate_json()
+    except SlackObjectFormationError as exc:
+        return [f"{where}: {exc}"]
+    return []
