@@ -138,11 +138,24 @@ def result_line(request: InviteRequest) -> str:
     if result.get("outcome") == "already_exists":
         found = f" (user ID `{escape(result['user_id'])}`)" if result.get("user_id") else ""
         return f"The user already existed in Chime{found}; nothing new was created."
-    if "user_id" in result:
+    if result.get("confirmed") == "lookup":
+        found = f"user `{escape(result['user_id'])}`" if result.get("user_id") else "the user"
+        return (
+            f"Created {found}. Chime's answer to CreateUser was lost, so the bot looked the "
+            "email up: this request created it."
+        )
+    if "user_id" in result and "invite_status" not in result:
         note = " (confirmed after an interrupted attempt)" if result.get("reconciled") else ""
         return f"Created user `{escape(result['user_id'])}`{note}."
     if "invite_status" in result:
-        return f"Invitation sent: status {escape(result['invite_status'])}" + (
+        email_status = result.get("email_status")
+        verb = "sent" if email_status in (None, "Sent") else "created"
+        line = f"Invitation {verb}: status {escape(result['invite_status'])}"
+        if email_status not in (None, "Sent"):
+            line += f", but Chime reports its email as {escape(email_status)}"
+        if result.get("reconciled"):
+            line += " (confirmed after an interrupted attempt)"
+        return line + (
             f", invite `{escape(result['invite_id'])}`." if result.get("invite_id") else "."
         )
     return "Done."
@@ -247,8 +260,8 @@ def outcome_note(request: InviteRequest) -> Reply:
     lines = {
         Status.APPROVED: f"was approved by {user_ref(request.decided_by)}. {result_line(request)}",
         Status.DENIED: f"was denied by {user_ref(request.decided_by)}.",
-        Status.FAILED: f"was approved, but Chime failed: {escape(request.error or '')}. "
-        "Approvers can retry it.",
+        Status.FAILED: f"was approved, but it did not go through: "
+        f"{escape(request.error or 'unknown error')}. Approvers can retry it.",
         Status.EXPIRED: "expired without a decision. File a new one if it is still needed.",
     }
     detail = lines.get(request.status, f"is now {escape(request.status)}.")

@@ -88,7 +88,11 @@ def user_card(record: UserRecord) -> Reply:
         fields(
             [
                 ("User ID", f"`{escape(user.user_id)}`"),
-                ("Account", f"{escape(account.name)} ({_value(account.account_type)})"),
+                (
+                    "Account",
+                    f"{escape(account.name)} ({_value(account.account_type)})"
+                    + (" — *account suspended*" if account.is_suspended else ""),
+                ),
                 ("License", _value(user.license_type)),
                 ("User type", _value(user.user_type)),
                 ("Registration", _value(user.registration_status)),

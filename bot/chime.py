@@ -7,8 +7,13 @@ sized like the connection pool.
 
 Retries are ours, not botocore's: botocore's `standard` mode retries 500/503 but not Chime's
 `ThrottledClientException` (429), and two retry layers would multiply each other's budget. So
-the client makes exactly one attempt and `Directory` retries the errors Chime documents as
-transient, with capped exponential backoff and full jitter inside one time budget.
+the client makes exactly one attempt and `Directory` retries by error class
+(`bot.chime_errors`), with capped exponential backoff and full jitter inside one deadline: a
+short one for what a user waits on (lookups, filing), a longer one for approvals. Every call
+goes through one circuit breaker (`bot.breaker`), so an outage is answered at once.
+
+CreateUser is not idempotent: after an answer that leaves its effect unknown, `create_user`
+looks the email up before it ever calls again.
 """
 
 from __future__ import annotations
@@ -25,26 +30,22 @@ from typing import Any, Protocol, TypeVar
 
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp
 
+from bot.breaker import BreakerState, CircuitBreaker
+from bot.chime_errors import classify, is_outage
 from bot.errors import (
+    CREDENTIALS_FIX,
+    ChimeCircuitOpen,
     ChimeConflict,
+    ChimeCredentials,
     ChimeError,
     ChimeNotFound,
-    ChimePermissionDenied,
-    ChimeRejected,
     ChimeUnavailable,
 )
-from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
+from bot.models import Account, ChimeUser, CreatedUser, InviteResult, UserRecord, UserType
 
 log = logging.getLogger("chime_bot.chime")
 T = TypeVar("T")
@@ -53,12 +54,12 @@ T = TypeVar("T")
 # requests must be signed for it. AWS_ENDPOINT_URL_CHIME (read by botocore) overrides the URL.
 CHIME_REGION = "us-east-1"
 
-TRANSIENT_CODES = frozenset(
-    {"ThrottledClientException", "ServiceUnavailableException", "ServiceFailureException"}
-)
-PERMISSION_CODES = frozenset(
-    {"ForbiddenException", "UnauthorizedClientException", "AccessDeniedException"}
-)
+# What a user waits on (a lookup, filing a request) must be answered within 8 s even in an
+# outage: 6 s of retries leave room for the last attempt and the reply. An approval runs
+# behind a "working" card and may wait longer for Chime (CHIME_RETRY_BUDGET).
+INTERACTIVE_BUDGET = 6.0
+# How long the account list is reused when matching an --account name.
+ACCOUNT_LIST_TTL = 30.0
 
 
 class Clock(Protocol):
@@ -165,12 +166,17 @@ MAX_CACHED_EMAILS = 10_000
 class Directory:
     client: Any
     limit: asyncio.Semaphore
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # approvals: CreateUser, InviteUsers
     clock: Clock = field(default_factory=RealClock)
     rng: random.Random = field(default_factory=random.Random)
     account_cache_ttl: float = 300.0
     observe: CallObserver | None = None
+    # What users wait on: lookups and filing (see INTERACTIVE_BUDGET).
+    interactive: RetryPolicy = field(default_factory=lambda: RetryPolicy(INTERACTIVE_BUDGET))
+    breaker: CircuitBreaker | None = None
+    account_list_ttl: float = ACCOUNT_LIST_TTL
     _cache: dict[str, _CacheEntry] = field(default_factory=dict)
+    _accounts: tuple[float, list[Account]] | None = None
 
     # ---- what the handlers use -------------------------------------------------------------
 
@@ -202,26 +208,83 @@ class Directory:
         raw = await self._paginate("ListAccounts", "list_accounts", "Accounts", **params)
         return [Account.from_api(a) for a in raw]
 
-    async def create_user(self, account: Account, email: str, user_type: UserType) -> ChimeUser:
-        raw = await self._call(
-            "CreateUser",
-            "create_user",
-            AccountId=account.account_id,
-            Email=email,
-            UserType=user_type.value,
-        )
-        return ChimeUser.from_api(raw["User"])
+    async def all_accounts(self) -> list[Account]:
+        """Every account the bot can see, every page, reused for `account_list_ttl` seconds."""
+        now = self.clock.monotonic()
+        if self._accounts is not None and self._accounts[0] > now:
+            return list(self._accounts[1])
+        accounts = await self.list_accounts()
+        if self.account_list_ttl > 0:
+            self._accounts = (now + self.account_list_ttl, accounts)
+        return list(accounts)
+
+    async def create_user(
+        self, account: Account, email: str, user_type: UserType, *, first_attempt: bool = True
+    ) -> CreatedUser:
+        """CreateUser, exactly once, and the truth about who created the user.
+
+        An answer that leaves the effect unknown (5xx, timeout, reset, unreadable reply) is
+        never followed by another CreateUser before the email is looked up in the account: if
+        the user is there, this request created them. A ConflictException means the user
+        existed before only when it answers the request's very first attempt
+        (`first_attempt`: no earlier execution of this request has called CreateUser).
+        """
+        started = self.clock.monotonic()
+        uncertain = not first_attempt  # an earlier attempt may have created the user
+        attempt = 0
+        while True:
+            try:
+                raw = await self._with_retries(
+                    "CreateUser",
+                    lambda: self.client.create_user(
+                        AccountId=account.account_id, Email=email, UserType=user_type.value
+                    ),
+                    self.retry,
+                    idempotent=False,
+                    started=started,
+                )
+                user = raw.get("User") if isinstance(raw, dict) else None
+                if not isinstance(user, dict) or not user.get("UserId"):
+                    raise ChimeUnavailable(
+                        "CreateUser",
+                        "Amazon Chime's reply to CreateUser could not be read.",
+                        code="UnreadableReply",
+                        effect_unknown=True,
+                    )
+                return CreatedUser(ChimeUser.from_api(user), existed=False)
+            except ChimeConflict:
+                found = await self.user_in(account, email, patient=True)
+                return CreatedUser(
+                    found.user if found else None, existed=not uncertain, confirmed=uncertain
+                )
+            except ChimeUnavailable as exc:
+                if not exc.effect_unknown:
+                    raise
+                uncertain = True
+                found = await self._look_after_unknown(account, email, exc)
+                if found is not None:
+                    return CreatedUser(found.user, existed=False, confirmed=True)
+                delay = self.retry.backoff(attempt, self.rng)
+                if self.clock.monotonic() - started + delay >= self.retry.budget:
+                    raise
+                attempt += 1
+                log.info("CreateUser did not take effect (%s); trying again", exc.code)
+                await self.clock.sleep(delay)
 
     async def invite_user(self, account: Account, email: str, user_type: UserType) -> InviteResult:
-        raw = await self._call(
+        # Retried even after an answer that leaves the effect unknown: inviting again changes
+        # nothing in the account (the user stays pending) and at worst sends a second email,
+        # while only an answer tells whether the invitation and its email went out.
+        raw = await self._with_retries(
             "InviteUsers",
-            "invite_users",
-            AccountId=account.account_id,
-            UserEmailList=[email],
-            UserType=user_type.value,
+            lambda: self.client.invite_users(
+                AccountId=account.account_id, UserEmailList=[email], UserType=user_type.value
+            ),
+            self.retry,
         )
-        invites = raw.get("Invites") or [{}]
-        first = invites[0]
+        invites = [i for i in raw.get("Invites") or [] if isinstance(i, dict)]
+        mine = [i for i in invites if str(i.get("EmailAddress", "")).lower() == email.lower()]
+        first = (mine or invites or [{}])[0]
         return InviteResult(
             first.get("InviteId", ""), first.get("Status"), first.get("EmailStatus")
         )
@@ -230,7 +293,49 @@ class Directory:
         """One cheap authorized call: proves reachability and permission."""
         await self._call("ListAccounts", "list_accounts", MaxResults=1)
 
+    async def user_in(
+        self, account: Account, email: str, *, patient: bool = False
+    ) -> UserRecord | None:
+        """The user with this email in one account, or None. `patient`: an approval's budget."""
+        policy = self.retry if patient else self.interactive
+        try:
+            users = await self._paginate(
+                "ListUsers",
+                "list_users",
+                "Users",
+                policy=policy,
+                AccountId=account.account_id,
+                UserEmail=email,
+            )
+        except ChimeNotFound:
+            return None  # the account itself is gone
+        match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email.lower()), None)
+        if match is None:
+            return None
+        detail = await self._call(
+            "GetUser",
+            "get_user",
+            policy=policy,
+            AccountId=account.account_id,
+            UserId=match["UserId"],
+        )
+        return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
+
     # ---- internals -------------------------------------------------------------------------
+
+    async def _look_after_unknown(
+        self, account: Account, email: str, exc: ChimeUnavailable
+    ) -> UserRecord | None:
+        try:
+            return await self.user_in(account, email, patient=True)
+        except ChimeError as lookup:
+            raise ChimeUnavailable(
+                "CreateUser",
+                f"CreateUser got no usable answer ({exc.code}) and Amazon Chime could not be "
+                f"asked whether it took effect ({lookup.code or type(lookup).__name__}).",
+                code=exc.code,
+                effect_unknown=True,
+            ) from lookup
 
     def _cached(self, email: str) -> _CacheEntry | None:
         entry = self._cache.get(email)
@@ -262,24 +367,13 @@ class Directory:
         user = ChimeUser.from_api(detail["User"])
         return UserRecord(entry.account, user) if user.email.lower() == email else None
 
-    async def user_in(self, account: Account, email: str) -> UserRecord | None:
-        """The user with this email in one account, or None."""
-        try:
-            users = await self._paginate(
-                "ListUsers", "list_users", "Users", AccountId=account.account_id, UserEmail=email
-            )
-        except ChimeNotFound:
-            return None  # the account itself is gone
-        match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email), None)
-        if match is None:
-            return None
-        detail = await self._call(
-            "GetUser", "get_user", AccountId=account.account_id, UserId=match["UserId"]
-        )
-        return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
-
     async def _paginate(
-        self, operation: str, method: str, key: str, **params: Any
+        self,
+        operation: str,
+        method: str,
+        key: str,
+        policy: RetryPolicy | None = None,
+        **params: Any,
     ) -> list[dict[str, Any]]:
         async def collect() -> list[dict[str, Any]]:
             paginator = self.client.get_paginator(method)
@@ -288,27 +382,66 @@ class Directory:
                 items.extend(page.get(key, []))
             return items
 
-        return await self._with_retries(operation, collect)
+        return await self._with_retries(operation, collect, policy or self.interactive)
 
-    async def _call(self, operation: str, method: str, **params: Any) -> dict[str, Any]:
+    async def _call(
+        self, operation: str, method: str, policy: RetryPolicy | None = None, **params: Any
+    ) -> dict[str, Any]:
         fn = getattr(self.client, method)
-        return await self._with_retries(operation, lambda: fn(**params))
+        return await self._with_retries(operation, lambda: fn(**params), policy or self.interactive)
 
-    async def _with_retries(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        started = self.clock.monotonic()
+    async def _with_retries(
+        self,
+        operation: str,
+        work: Callable[[], Awaitable[T]],
+        policy: RetryPolicy,
+        *,
+        idempotent: bool = True,
+        started: float | None = None,
+    ) -> T:
+        """Run `work` until it succeeds or fails for good, within `policy.budget` of `started`.
+
+        Throttling and connections never made are retried for every operation; other outage
+        failures only for `idempotent` ones (the rest is the caller's to settle).
+        """
+        started = self.clock.monotonic() if started is None else started
         attempt = 0
         while True:
+            breaker = self.breaker
+            if breaker is not None and not breaker.admit():
+                self._observed(operation, "CircuitOpen")
+                raise ChimeCircuitOpen(operation, breaker.retry_in())
+            remaining = policy.budget - (self.clock.monotonic() - started)
             try:
                 async with self.limit:
-                    result = await work()
-            except (ClientError, BotoCoreError) as exc:
-                error = _classify(operation, exc)
-                self._observed(operation, getattr(error, "code", "") or type(exc).__name__)
+                    # A read that outlives the deadline is cut short; a write is left to its
+                    # socket timeout, because cutting it short would only make its effect unknown.
+                    async with asyncio.timeout(max(remaining, 0.5) if idempotent else None):
+                        result = await work()
+            except asyncio.CancelledError:
+                if breaker is not None:
+                    breaker.abandoned()
+                raise
+            except (TimeoutError, ClientError, BotoCoreError, ResponseParserError) as exc:
+                error = classify(operation, exc)
+                self._observed(operation, error.code or type(exc).__name__)
+                if breaker is not None:
+                    breaker.failed() if is_outage(error) else breaker.answered()
+                if isinstance(error, ChimeCredentials):
+                    log.error(
+                        "AWS credentials for Chime are missing, invalid or expired (%s on %s). %s",
+                        error.code,
+                        operation,
+                        CREDENTIALS_FIX,
+                    )
                 if not isinstance(error, ChimeUnavailable):
                     raise error from exc
-                delay = self.retry.backoff(attempt, self.rng)
+                if error.effect_unknown and not idempotent:
+                    raise error from exc
+                delay = policy.backoff(attempt, self.rng)
                 elapsed = self.clock.monotonic() - started
-                if elapsed + delay >= self.retry.budget:
+                given_up = breaker is not None and breaker.state == BreakerState.OPEN
+                if given_up or elapsed + delay >= policy.budget:
                     log.warning(
                         "giving up on %s after %d attempts in %.1fs: %s",
                         operation,
@@ -327,38 +460,11 @@ class Directory:
                 )
                 await self.clock.sleep(delay)
             else:
+                if breaker is not None:
+                    breaker.answered()
                 self._observed(operation, "ok")
                 return result
 
     def _observed(self, operation: str, outcome: str) -> None:
         if self.observe is not None:
             self.observe(operation, outcome)
-
-
-def _classify(operation: str, exc: Exception) -> ChimeError:
-    """Map a botocore failure to the bot's taxonomy; transient ones become ChimeUnavailable."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        message = str(err.get("Message", "")) or code
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in TRANSIENT_CODES or status in (500, 502, 503, 504):
-            return ChimeUnavailable(operation, f"{operation} failed: {code or status}.", code=code)
-        if code in PERMISSION_CODES:
-            return ChimePermissionDenied(operation, message, code=code)
-        if code == "NotFoundException":
-            return ChimeNotFound(operation, message, code=code)
-        if code == "ConflictException":
-            return ChimeConflict(operation, message, code=code)
-        if code == "BadRequestException":
-            return ChimeRejected(operation, f"Amazon Chime said: {message}", code=code)
-        return ChimeRejected(operation, f"Amazon Chime said {code}: {message}", code=code)
-    if isinstance(exc, NoCredentialsError):
-        return ChimePermissionDenied(operation, "no AWS credentials found", code="NoCredentials")
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return ChimeUnavailable(
-            operation,
-            f"Could not reach Amazon Chime ({type(exc).__name__}).",
-            code=type(exc).__name__,
-        )
-    return ChimeRejected(operation, f"The AWS SDK refused the call: {exc}", code=type(exc).__name__)
