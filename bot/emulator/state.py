@@ -365,8 +365,8 @@ class ChimeState:
         elif user.get("UserInvitationStatus") != "Accepted":
             # Re-sending a pending invite refreshes it; a member who already joined is left as is.
             user["InvitedOn"] = utc_now()
-            if outcome.status == "Failed":
-                user["UserInvitationStatus"] = "Failed"
+        if user.get("UserInvitationStatus") != "Accepted":
+            user["UserInvitationStatus"] = "Failed" if outcome.status == "Failed" else "Pending"
         return {
             "InviteId": str(uuid.uuid4()),
             "Status": outcome.status,
