@@ -64,8 +64,9 @@ class Approvals:
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""
-        account = await choose_account(self.directory, cmd.account, self.default_account)
-        holders = await self.directory.list_accounts(user_email=cmd.email)
+        with self.directory.one_budget():  # the requester waits for both
+            account = await choose_account(self.directory, cmd.account, self.default_account)
+            holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
             return exists_note(cmd.email, [a.name for a in holders]), "exists"
         now = self.clock.now()

@@ -22,8 +22,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -60,6 +61,9 @@ CHIME_REGION = "us-east-1"
 INTERACTIVE_BUDGET = 6.0
 # How long the account list is reused when matching an --account name.
 ACCOUNT_LIST_TTL = 30.0
+# When set, the moment a user started waiting: every interactive call inside `one_budget`
+# shares one deadline, so a lookup of three calls cannot take three budgets.
+_SHARED_START: ContextVar[float | None] = ContextVar("chime_shared_start", default=None)
 
 
 class Clock(Protocol):
@@ -180,8 +184,25 @@ class Directory:
 
     # ---- what the handlers use -------------------------------------------------------------
 
+    @contextmanager
+    def one_budget(self) -> Iterator[None]:
+        """Interactive calls made inside share one budget, counted from now: a user waits for
+        all of them together."""
+        token = (
+            None if _SHARED_START.get() is not None else _SHARED_START.set(self.clock.monotonic())
+        )
+        try:
+            yield
+        finally:
+            if token is not None:
+                _SHARED_START.reset(token)
+
     async def find_user(self, email: str) -> UserRecord | None:
         """The Chime user with this email, with the account that holds them, or None."""
+        with self.one_budget():
+            return await self._find_user(email)
+
+    async def _find_user(self, email: str) -> UserRecord | None:
         cached = self._cached(email)
         if cached is not None:
             record = await self._refresh(cached, email)
@@ -404,6 +425,8 @@ class Directory:
         Throttling and connections never made are retried for every operation; other outage
         failures only for `idempotent` ones (the rest is the caller's to settle).
         """
+        if started is None and policy is self.interactive:
+            started = _SHARED_START.get()
         started = self.clock.monotonic() if started is None else started
         attempt = 0
         while True:

@@ -128,6 +128,8 @@ class ChimeUnavailable(ChimeError):
 class ChimeThrottled(ChimeUnavailable):
     """Chime refused the call for its rate: nothing happened, and it may be sent again."""
 
+    title = "Amazon Chime is throttling the bot right now"
+
 
 class ChimeCircuitOpen(ChimeUnavailable):
     """The bot stopped calling Chime for a cool-down after a run of failures."""

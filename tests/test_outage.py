@@ -151,3 +151,16 @@ async def test_request_stranded_during_an_outage_is_reconciled_and_retried(
     await click(bot, the_card(bot), "Retry", DEMO_APPROVER)
     assert (await only_request(bot)).status == Status.APPROVED
     assert bot.emulator.count("CreateUser") == 1
+
+
+async def test_one_lookup_shares_one_budget_across_its_calls(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    """Throttling does not open the breaker, so only the shared deadline bounds the wait."""
+    bot.emulator.inject("ListAccounts", Fault("ThrottledClientException", times=4))
+    bot.emulator.inject("ListUsers", Fault("ThrottledClientException", times=-1))
+    started = clock.monotonic()
+    card = await card_for(bot)
+    assert "throttling" in card["text"] and "Nothing was changed" in all_text(card)
+    assert clock.monotonic() - started <= bot.runtime.settings.chime_lookup_budget
+    assert bot.runtime.settings.chime_lookup_budget < FIRST_REPLY_LIMIT
