@@ -30,6 +30,7 @@ from bot.authz import Policy
 from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
+from bot.create_once import create_once
 from bot.errors import BotError, ChimeError, new_error_id
 from bot.metrics import Metrics
 from bot.models import InviteResult, UserType
@@ -255,8 +256,12 @@ class Approvals:
                 return Status.APPROVED, {"result": result}
             # The request's first CreateUser is the one in its first execution; after a Retry,
             # an earlier attempt may have created the user, so a conflict proves nothing.
-            created = await self.directory.create_user(
-                account, request.email, user_type, first_attempt=request.attempts <= 1
+            created = await create_once(
+                self.directory,
+                account,
+                request.email,
+                user_type,
+                first_attempt=request.attempts <= 1,
             )
             result = {} if created.user is None else {"user_id": created.user.user_id}
             if created.existed:

@@ -12,8 +12,8 @@ the client makes exactly one attempt and `Directory` retries by error class
 short one for what a user waits on (lookups, filing), a longer one for approvals. Every call
 goes through one circuit breaker (`bot.breaker`), so an outage is answered at once.
 
-CreateUser is not idempotent: after an answer that leaves its effect unknown, `create_user`
-looks the email up before it ever calls again.
+CreateUser is not idempotent: `send_create_user` never repeats it after an answer that leaves
+its effect unknown; `bot.create_once` looks the email up first.
 """
 
 from __future__ import annotations
@@ -40,13 +40,11 @@ from bot.chime_errors import classify, is_outage
 from bot.errors import (
     CREDENTIALS_FIX,
     ChimeCircuitOpen,
-    ChimeConflict,
     ChimeCredentials,
-    ChimeError,
     ChimeNotFound,
     ChimeUnavailable,
 )
-from bot.models import Account, ChimeUser, CreatedUser, InviteResult, UserRecord, UserType
+from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
 
 log = logging.getLogger("chime_bot.chime")
 T = TypeVar("T")
@@ -239,58 +237,30 @@ class Directory:
             self._accounts = (now + self.account_list_ttl, accounts)
         return list(accounts)
 
-    async def create_user(
-        self, account: Account, email: str, user_type: UserType, *, first_attempt: bool = True
-    ) -> CreatedUser:
-        """CreateUser, exactly once, and the truth about who created the user.
-
-        An answer that leaves the effect unknown (5xx, timeout, reset, unreadable reply) is
-        never followed by another CreateUser before the email is looked up in the account: if
-        the user is there, this request created them. A ConflictException means the user
-        existed before only when it answers the request's very first attempt
-        (`first_attempt`: no earlier execution of this request has called CreateUser).
-        """
-        started = self.clock.monotonic()
-        uncertain = not first_attempt  # an earlier attempt may have created the user
-        attempt = 0
-        while True:
-            try:
-                raw = await self._with_retries(
-                    "CreateUser",
-                    lambda: self.client.create_user(
-                        AccountId=account.account_id, Email=email, UserType=user_type.value
-                    ),
-                    self.retry,
-                    idempotent=False,
-                    started=started,
-                )
-                user = raw.get("User") if isinstance(raw, dict) else None
-                if not isinstance(user, dict) or not user.get("UserId"):
-                    raise ChimeUnavailable(
-                        "CreateUser",
-                        "Amazon Chime's reply to CreateUser could not be read.",
-                        code="UnreadableReply",
-                        effect_unknown=True,
-                    )
-                return CreatedUser(ChimeUser.from_api(user), existed=False)
-            except ChimeConflict:
-                found = await self.user_in(account, email, patient=True)
-                return CreatedUser(
-                    found.user if found else None, existed=not uncertain, confirmed=uncertain
-                )
-            except ChimeUnavailable as exc:
-                if not exc.effect_unknown:
-                    raise
-                uncertain = True
-                found = await self._look_after_unknown(account, email, exc)
-                if found is not None:
-                    return CreatedUser(found.user, existed=False, confirmed=True)
-                delay = self.retry.backoff(attempt, self.rng)
-                if self.clock.monotonic() - started + delay >= self.retry.budget:
-                    raise
-                attempt += 1
-                log.info("CreateUser did not take effect (%s); trying again", exc.code)
-                await self.clock.sleep(delay)
+    async def send_create_user(
+        self, account: Account, email: str, user_type: UserType, *, started: float
+    ) -> ChimeUser:
+        """One CreateUser, sent again only while Chime refuses it outright (throttling, no
+        connection made). An answer that leaves its effect unknown is raised
+        (`ChimeUnavailable.effect_unknown`) for `bot.create_once` to settle by looking first."""
+        raw = await self._with_retries(
+            "CreateUser",
+            lambda: self.client.create_user(
+                AccountId=account.account_id, Email=email, UserType=user_type.value
+            ),
+            self.retry,
+            idempotent=False,
+            started=started,
+        )
+        user = raw.get("User") if isinstance(raw, dict) else None
+        if not isinstance(user, dict) or not user.get("UserId"):
+            raise ChimeUnavailable(
+                "CreateUser",
+                "Amazon Chime's reply to CreateUser could not be read.",
+                code="UnreadableReply",
+                effect_unknown=True,
+            )
+        return ChimeUser.from_api(user)
 
     async def invite_user(self, account: Account, email: str, user_type: UserType) -> InviteResult:
         # Retried even after an answer that leaves the effect unknown: inviting again changes
@@ -343,20 +313,6 @@ class Directory:
         return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
 
     # ---- internals -------------------------------------------------------------------------
-
-    async def _look_after_unknown(
-        self, account: Account, email: str, exc: ChimeUnavailable
-    ) -> UserRecord | None:
-        try:
-            return await self.user_in(account, email, patient=True)
-        except ChimeError as lookup:
-            raise ChimeUnavailable(
-                "CreateUser",
-                f"CreateUser got no usable answer ({exc.code}) and Amazon Chime could not be "
-                f"asked whether it took effect ({lookup.code or type(lookup).__name__}).",
-                code=exc.code,
-                effect_unknown=True,
-            ) from lookup
 
     def _cached(self, email: str) -> _CacheEntry | None:
         entry = self._cache.get(email)
