@@ -134,7 +134,7 @@ class ChimeThrottled(ChimeUnavailable):
 class ChimeCircuitOpen(ChimeUnavailable):
     """The bot stopped calling Chime for a cool-down after a run of failures."""
 
-    title = "Amazon Chime is not answering"
+    title = "Calls to Amazon Chime are paused"
 
     def __init__(self, operation: str, retry_in: float) -> None:
         super().__init__(
