@@ -242,6 +242,13 @@ class Approvals:
         account = request.account
         user_type = UserType(request.user_type)
         try:
+            # The account may have been suspended since the request was filed.
+            current = await self.directory.account_by_id(account.account_id)
+            if current is not None and current.is_suspended:
+                return Status.FAILED, {
+                    "error": f"the Amazon Chime account {account.name} is suspended, so no one "
+                    "was added; Retry once it is active again"
+                }
             if account.is_team:
                 invite = await self.directory.invite_user(account, request.email, user_type)
                 failure = invite_failure(invite)

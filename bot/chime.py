@@ -237,6 +237,9 @@ class Directory:
             self._accounts = (now + self.account_list_ttl, accounts)
         return list(accounts)
 
+    async def account_by_id(self, account_id: str) -> Account | None:
+        return next((a for a in await self.all_accounts() if a.account_id == account_id), None)
+
     async def send_create_user(
         self, account: Account, email: str, user_type: UserType, *, started: float
     ) -> ChimeUser:

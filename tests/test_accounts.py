@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from bot.emulator import ChimeEmulator
-from bot.offline import OfflineBot, offline_bot
+from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Status
 from tests.blockkit import all_text
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
-from tests.test_invite import invite, the_card
+from tests.test_invite import click, invite, only_request, the_card
 
 CORP = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
 
@@ -162,3 +162,37 @@ async def test_directory_accounts_are_refused_with_the_guides_explanation(
         assert "Administration Guide" in text
         await nothing_filed(bot)
         assert emulator.count("CreateUser") == 0
+
+
+async def test_account_names_from_chime_cannot_forge_formatting(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    emulator.add_account(name="Evil <!channel> *Corp*")
+    emulator.add_account(
+        name="Shady <@U0ADMIN>",
+        account_id="5aad0000-0000-0000-0000-000000000001",
+        account_status="Suspended",
+    )
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        # `invite` also checks that no reply carries an unescaped < or >.
+        near = await invite(bot, "x@example.com --account Evil")
+        assert "&lt;!channel&gt;" in all_text(near)
+        suspended = await invite(
+            bot, "x@example.com --account 5aad0000-0000-0000-0000-000000000001"
+        )
+        assert "suspended" in all_text(suspended) and "&lt;@U0ADMIN&gt;" in all_text(suspended)
+        await nothing_filed(bot)
+
+
+async def test_account_suspended_after_filing_is_not_used_at_approval(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        await invite(bot, 'later@example.com --account "Example Corp"')
+        emulator.set_account_status(CORP, "Suspended")
+        clock.advance(60)  # past the short account-list cache
+        await click(bot, the_card(bot), "Approve", DEMO_APPROVER)
+        request = await only_request(bot)
+        assert request.status == Status.FAILED and "suspended" in (request.error or "")
+        assert emulator.count("CreateUser") == 0
+        assert "suspended" in all_text(the_card(bot).current)
