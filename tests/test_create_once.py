@@ -39,7 +39,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
-    overrides = {
+    overrides: dict[str, object] = {
         "chime_approvers": ",".join(APPROVERS),
         "chime_retry_budget": 5.0,
         # A stalled CreateUser is given up on after this, with its effect unknown.

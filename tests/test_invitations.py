@@ -29,7 +29,10 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
-    overrides = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
+    overrides: dict[str, object] = {
+        "chime_approvers": ",".join(APPROVERS),
+        "chime_retry_budget": 2.0,
+    }
     async with offline_bot(overrides, emulator=emulator, clock=clock) as running:
         yield running
 

@@ -30,7 +30,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
-    overrides = {"chime_approvers": ",".join(APPROVERS)}
+    overrides: dict[str, object] = {"chime_approvers": ",".join(APPROVERS)}
     async with offline_bot(overrides, emulator=emulator, clock=clock) as running:
         yield running
 
