@@ -150,6 +150,8 @@ def result_line(request: InviteRequest) -> str:
     if "invite_status" in result:
         email_status = result.get("email_status")
         verb = "sent" if email_status in (None, "Sent") else "created"
+        if result["invite_status"] == "Accepted":
+            verb = "already accepted"  # the person had joined the account: nothing to wait for
         line = f"Invitation {verb}: status {escape(result['invite_status'])}"
         if email_status not in (None, "Sent"):
             line += f", but Chime reports its email as {escape(email_status)}"

@@ -103,3 +103,13 @@ async def test_sent_invitation_says_sent(bot: OfflineBot) -> None:
     assert "Invitation sent: status Pending" in all_text(card.current)
     (dm,) = dms_to(bot, REQUESTER)
     assert "Invitation sent" in all_text(dm)
+
+
+async def test_accepted_invitation_is_not_called_sent(bot: OfflineBot) -> None:
+    await invite(bot, f'{EMAIL} --account "Example Team"')
+    bot.emulator.set_invite_outcome(EMAIL, status="Accepted", email_status="NotSent")
+    card = the_card(bot)
+    await click(bot, card, "Approve", DEMO_APPROVER)
+    assert (await only_request(bot)).status == Status.APPROVED
+    text = all_text(card.current)
+    assert "Invitation already accepted" in text and "Invitation sent" not in text
