@@ -3,18 +3,21 @@ after the cool-down, recovery, and no approval lost on the way. Virtual time thr
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession
 
+from bot.breaker import BreakerState
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.slack_standin import buttons
 from bot.store import Status
 from tests.blockkit import all_text
 from tests.clock import VirtualClock
+from tests.conftest import CHANNEL, REQUESTER
 from tests.test_chime_errors import card_for
 from tests.test_invite import APPROVERS, click, invite, only_request, the_card
 
@@ -164,3 +167,26 @@ async def test_one_lookup_shares_one_budget_across_its_calls(
     assert "throttling" in card["text"] and "Nothing was changed" in all_text(card)
     assert clock.monotonic() - started <= bot.runtime.settings.chime_lookup_budget
     assert bot.runtime.settings.chime_lookup_budget < FIRST_REPLY_LIMIT
+
+
+async def test_only_one_probe_goes_through_while_others_are_refused(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    bot.emulator.inject("ListAccounts", Fault("ServiceUnavailableException", times=-1))
+    await card_for(bot)
+    bot.emulator.clear_faults()
+    clock.advance(60)
+    bot.emulator.latency_for("ListAccounts", 0.3, times=1)  # the probe takes a while
+    breaker = bot.runtime.deps.directory.breaker
+    assert breaker is not None
+    probe = await bot.sender.command("user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL)
+    for _ in range(200):
+        if breaker.state == BreakerState.HALF_OPEN:
+            break
+        await asyncio.sleep(0.005)
+    assert breaker.state == BreakerState.HALF_OPEN
+    other = await card_for(bot, "user grace@example.com")
+    assert OPEN in all_text(other), "refused while the probe is out"
+    assert "Ada Lovelace" in all_text(await probe.reply())
+    assert breaker.state == BreakerState.CLOSED
+    assert "Grace Hopper" in all_text(await card_for(bot, "user grace@example.com"))
