@@ -60,8 +60,8 @@ async def test_permanent_503_gives_a_clear_error_within_the_budget(
     assert "Try again" in all_text(card)
     attempts = bot.emulator.count("ListAccounts")
     assert attempts >= 4, "it should keep trying for most of the budget"
-    # Every retry started inside the 20 s budget (virtual time: backoff sleeps only).
-    assert sum(clock.slept) < bot.runtime.settings.chime_retry_budget
+    # Every retry started inside the lookup budget (virtual time: backoff sleeps only).
+    assert sum(clock.slept) < bot.runtime.settings.chime_lookup_budget
     assert len(clock.slept) == attempts - 1
 
 
