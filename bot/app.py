@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.approvals import Approvals
 from bot.authz import Policy
+from bot.breaker import CircuitBreaker
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
 from bot.fair_use import FairUse
@@ -227,12 +228,15 @@ class Runtime:
                 read_timeout=settings.chime_read_timeout,
             )
         )
+        metrics = Metrics()
         directory = Directory(
             client=chime,
             limit=asyncio.Semaphore(workers),
             retry=RetryPolicy(budget=settings.chime_retry_budget),
+            interactive=RetryPolicy(budget=settings.chime_lookup_budget),
             clock=clock,
             account_cache_ttl=settings.chime_account_cache_ttl,
+            breaker=CircuitBreaker(clock, on_change=metrics.breaker_state),
         )
         store = await open_store(
             settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
@@ -240,7 +244,6 @@ class Runtime:
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(ClientSession())
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
-        metrics = Metrics()
         directory.observe = metrics.chime_call
         policy = Policy.from_settings(settings)
         client = build_web_client(settings)

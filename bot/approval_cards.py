@@ -158,13 +158,26 @@ def result_line(request: InviteRequest) -> str:
     if result.get("outcome") == "already_exists":
         found = f" (user ID {result['user_id']})" if result.get("user_id") else ""
         return f"The user already existed in Chime{found}; nothing new was created."
-    if "user_id" in result:
+    if result.get("confirmed") == "lookup":
+        found = f"user {result['user_id']}" if result.get("user_id") else "the user"
+        return (
+            f"Created {found}. Chime's answer to CreateUser was lost, so the bot looked the "
+            "email up: this request created it."
+        )
+    if "user_id" in result and "invite_status" not in result:
         note = " (confirmed after an interrupted attempt)" if result.get("reconciled") else ""
         return f"Created user {result['user_id']}{note}."
     if "invite_status" in result:
-        return f"Invitation sent: status {result['invite_status']}" + (
-            f", invite {result['invite_id']}." if result.get("invite_id") else "."
-        )
+        email_status = result.get("email_status")
+        verb = "sent" if email_status in (None, "Sent") else "created"
+        if result["invite_status"] == "Accepted":
+            verb = "already accepted"  # the person had joined the account: nothing to wait for
+        line = f"Invitation {verb}: status {result['invite_status']}"
+        if email_status not in (None, "Sent"):
+            line += f", but Chime reports its email as {email_status}"
+        if result.get("reconciled"):
+            line += " (confirmed after an interrupted attempt)"
+        return line + (f", invite {result['invite_id']}." if result.get("invite_id") else ".")
     return "Done."
 
 
@@ -272,8 +285,8 @@ def outcome_note(request: InviteRequest) -> Reply:
         Status.APPROVED: (f"was *approved* by {by}.", result_line(request)),
         Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
         Status.FAILED: (
-            "was approved, but *Chime failed*. Approvers can retry it.",
-            f"Chime said: {clean(request.error or 'unknown error')}",
+            "was approved, but it *did not go through*. Approvers can retry it.",
+            f"Why: {clean(request.error or 'unknown error')}",
         ),
         Status.EXPIRED: (
             "*expired* without a decision. File a new one if it is still needed.",

@@ -31,10 +31,11 @@ from bot.authz import Policy
 from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
-from bot.errors import BotError, ChimeConflict, ChimeError, new_error_id
+from bot.create_once import create_once
+from bot.errors import BotError, ChimeError, new_error_id
 from bot.fair_use import FairUse
 from bot.metrics import Metrics
-from bot.models import Account, UserType
+from bot.models import InviteResult, UserType
 from bot.notify import CardNotPosted, Notifier
 from bot.store import (
     AuditEvent,
@@ -100,8 +101,9 @@ class Approvals:
         refusal = await self.fair_use.refusal(requester, now=self.clock.now())
         if refusal is not None:
             return refusal, "too_many_open"
-        account = await choose_account(self.directory, cmd.account, self.default_account)
-        holders = await self.directory.list_accounts(user_email=cmd.email)
+        with self.directory.one_budget():  # the requester waits for both
+            account = await choose_account(self.directory, cmd.account, self.default_account)
+            holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
             return exists_note(cmd.email, [a.name for a in holders]), "exists"
         now = self.clock.now()
@@ -253,7 +255,7 @@ class Approvals:
             return decided_already_note(claimed.request)
         await self._show(claimed.request)
         # The failed attempt may have reached Chime after all: look before calling again.
-        if not await self._settle_from_chime(claimed.request, user, if_missing=None):
+        if not await self._settle_from_chime(claimed.request, user, if_missing=None, retrying=True):
             await self._execute(claimed.request, user)
         return None
 
@@ -301,21 +303,39 @@ class Approvals:
         account = request.account
         user_type = UserType(request.user_type)
         try:
+            # The account may have been suspended since the request was filed.
+            current = await self.directory.account_by_id(account.account_id)
+            if current is not None and current.is_suspended:
+                return Status.FAILED, {
+                    "error": f"the Amazon Chime account {account.name} is suspended, so no one "
+                    "was added; Retry once it is active again"
+                }
             if account.is_team:
                 invite = await self.directory.invite_user(account, request.email, user_type)
+                failure = invite_failure(invite)
+                if failure is not None:
+                    return Status.FAILED, {"error": failure}
                 result = {
                     "invite_status": invite.status or "Pending",
                     "invite_id": invite.invite_id,
                 }
-            else:
-                created = await self.directory.create_user(account, request.email, user_type)
-                result = {"user_id": created.user_id}
-            return Status.APPROVED, {"result": result}
-        except ChimeConflict:
-            found = await self._lookup_quietly(account, request.email)
-            result = {"outcome": "already_exists"}
-            if found is not None:
-                result["user_id"] = found
+                if invite.email_status:
+                    result["email_status"] = invite.email_status
+                return Status.APPROVED, {"result": result}
+            # The request's first CreateUser is the one in its first execution; after a Retry,
+            # an earlier attempt may have created the user, so a conflict proves nothing.
+            created = await create_once(
+                self.directory,
+                account,
+                request.email,
+                user_type,
+                first_attempt=request.attempts <= 1,
+            )
+            result = {} if created.user is None else {"user_id": created.user.user_id}
+            if created.existed:
+                result["outcome"] = "already_exists"
+            elif created.confirmed:
+                result["confirmed"] = "lookup"
             return Status.APPROVED, {"result": result}
         except BotError as exc:
             return Status.FAILED, {"error": exc.message}
@@ -352,21 +372,14 @@ class Approvals:
             await self._show(done.request)
             await self._tell_requester(done.request)
 
-    async def _lookup_quietly(self, account: Account, email: str) -> str | None:
-        try:
-            record = await self.directory.user_in(account, email)
-        except ChimeError:
-            return None
-        return record.user.user_id if record else None
-
     async def _settle_from_chime(
-        self, request: InviteRequest, actor: str, if_missing: str | None
+        self, request: InviteRequest, actor: str, if_missing: str | None, retrying: bool = False
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
         the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
         account = request.account
         try:
-            record = await self.directory.user_in(account, request.email)
+            record = await self.directory.user_in(account, request.email, patient=True)
         except ChimeError as exc:
             await self._finish(
                 request,
@@ -376,6 +389,17 @@ class Approvals:
                 error=f"could not confirm with Chime: {exc.message}",
             )
             return True
+        if record is not None and account.is_team and record.user.invitation_status == "Failed":
+            record = None  # a failed invitation is no invitation: it may be sent again
+        if (
+            record is not None
+            and retrying
+            and account.is_team
+            and record.user.invitation_status != "Accepted"
+        ):
+            # Inviting again is safe (no second user) and is the only way to learn whether
+            # the invitation and its email went out this time.
+            record = None
         if record is not None:
             result = {"user_id": record.user.user_id, "reconciled": "true"}
             if account.is_team:
@@ -435,3 +459,24 @@ class Approvals:
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )
+
+
+def invite_failure(invite: InviteResult) -> str | None:
+    """Why an invitation did not go out, in Chime's own terms, or None if it did.
+
+    The model (Invite) gives only Status (Pending|Accepted|Failed) and EmailStatus
+    (NotSent|Sent|Failed), no reason: the statuses are all Chime says.
+    """
+    if invite.status is None and not invite.invite_id:
+        return "the invitation failed: Amazon Chime returned no invitation for this address"
+    if invite.status == "Failed":
+        return (
+            f"the invitation failed: Amazon Chime reports invitation status Failed "
+            f"(email status {invite.email_status or 'not given'})"
+        )
+    if invite.email_status == "Failed":
+        return (
+            f"the invitation failed: Amazon Chime could not send the invitation email "
+            f"(invitation status {invite.status or 'not given'}, email status Failed)"
+        )
+    return None

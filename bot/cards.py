@@ -222,7 +222,11 @@ def user_card(record: UserRecord) -> Reply:
         *fields(
             [
                 ("User ID", user.user_id),
-                ("Account", f"{account.name} ({account.account_type or '—'})"),
+                (
+                    "Account",
+                    f"{account.name} ({account.account_type or '—'})"
+                    + (" — account suspended" if account.is_suspended else ""),
+                ),
                 ("License", user.license_type),
                 ("User type", user.user_type),
                 ("Registration", user.registration_status),

@@ -7,8 +7,13 @@ sized like the connection pool.
 
 Retries are ours, not botocore's: botocore's `standard` mode retries 500/503 but not Chime's
 `ThrottledClientException` (429), and two retry layers would multiply each other's budget. So
-the client makes exactly one attempt and `Directory` retries the errors Chime documents as
-transient, with capped exponential backoff and full jitter inside one time budget.
+the client makes exactly one attempt and `Directory` retries by error class
+(`bot.chime_errors`), with capped exponential backoff and full jitter inside one deadline: a
+short one for what a user waits on (lookups, filing), a longer one for approvals. Every call
+goes through one circuit breaker (`bot.breaker`), so an outage is answered at once.
+
+CreateUser is not idempotent: `send_create_user` never repeats it after an answer that leaves
+its effect unknown; `bot.create_once` looks the email up first.
 """
 
 from __future__ import annotations
@@ -17,31 +22,26 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp
 
+from bot.breaker import BreakerState, CircuitBreaker
+from bot.chime_errors import classify, is_outage
 from bot.errors import (
-    ChimeConflict,
-    ChimeError,
+    CREDENTIALS_FIX,
+    ChimeCircuitOpen,
+    ChimeCredentials,
     ChimeNotFound,
-    ChimePermissionDenied,
-    ChimeRejected,
     ChimeUnavailable,
 )
 from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
@@ -53,12 +53,15 @@ T = TypeVar("T")
 # requests must be signed for it. AWS_ENDPOINT_URL_CHIME (read by botocore) overrides the URL.
 CHIME_REGION = "us-east-1"
 
-TRANSIENT_CODES = frozenset(
-    {"ThrottledClientException", "ServiceUnavailableException", "ServiceFailureException"}
-)
-PERMISSION_CODES = frozenset(
-    {"ForbiddenException", "UnauthorizedClientException", "AccessDeniedException"}
-)
+# What a user waits on (a lookup, filing a request) must be answered within 8 s even in an
+# outage: 6 s of retries leave room for the last attempt and the reply. An approval runs
+# behind a "working" card and may wait longer for Chime (CHIME_RETRY_BUDGET).
+INTERACTIVE_BUDGET = 6.0
+# How long the account list is reused when matching an --account name.
+ACCOUNT_LIST_TTL = 30.0
+# When set, the moment a user started waiting: every interactive call inside `one_budget`
+# shares one deadline, so a lookup of three calls cannot take three budgets.
+_SHARED_START: ContextVar[float | None] = ContextVar("chime_shared_start", default=None)
 
 
 class Clock(Protocol):
@@ -167,17 +170,39 @@ MAX_CACHED_EMAILS = 10_000
 class Directory:
     client: Any
     limit: asyncio.Semaphore
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # approvals: CreateUser, InviteUsers
     clock: Clock = field(default_factory=RealClock)
     rng: random.Random = field(default_factory=random.Random)
     account_cache_ttl: float = 300.0
     observe: CallObserver | None = None
+    # What users wait on: lookups and filing (see INTERACTIVE_BUDGET).
+    interactive: RetryPolicy = field(default_factory=lambda: RetryPolicy(INTERACTIVE_BUDGET))
+    breaker: CircuitBreaker | None = None
+    account_list_ttl: float = ACCOUNT_LIST_TTL
     _cache: dict[str, _CacheEntry] = field(default_factory=dict)
+    _accounts: tuple[float, list[Account]] | None = None
 
     # ---- what the handlers use -------------------------------------------------------------
 
+    @contextmanager
+    def one_budget(self) -> Iterator[None]:
+        """Interactive calls made inside share one budget, counted from now: a user waits for
+        all of them together."""
+        token = (
+            None if _SHARED_START.get() is not None else _SHARED_START.set(self.clock.monotonic())
+        )
+        try:
+            yield
+        finally:
+            if token is not None:
+                _SHARED_START.reset(token)
+
     async def find_user(self, email: str) -> UserRecord | None:
         """The Chime user with this email, with the account that holds them, or None."""
+        with self.one_budget():
+            return await self._find_user(email)
+
+    async def _find_user(self, email: str) -> UserRecord | None:
         cached = self._cached(email)
         if cached is not None:
             record = await self._refresh(cached, email)
@@ -204,26 +229,58 @@ class Directory:
         raw = await self._paginate("ListAccounts", "list_accounts", "Accounts", **params)
         return [Account.from_api(a) for a in raw]
 
-    async def create_user(self, account: Account, email: str, user_type: UserType) -> ChimeUser:
-        raw = await self._call(
+    async def all_accounts(self) -> list[Account]:
+        """Every account the bot can see, every page, reused for `account_list_ttl` seconds."""
+        now = self.clock.monotonic()
+        if self._accounts is not None and self._accounts[0] > now:
+            return list(self._accounts[1])
+        accounts = await self.list_accounts()
+        if self.account_list_ttl > 0:
+            self._accounts = (now + self.account_list_ttl, accounts)
+        return list(accounts)
+
+    async def account_by_id(self, account_id: str) -> Account | None:
+        return next((a for a in await self.all_accounts() if a.account_id == account_id), None)
+
+    async def send_create_user(
+        self, account: Account, email: str, user_type: UserType, *, started: float
+    ) -> ChimeUser:
+        """One CreateUser, sent again only while Chime refuses it outright (throttling, no
+        connection made). An answer that leaves its effect unknown is raised
+        (`ChimeUnavailable.effect_unknown`) for `bot.create_once` to settle by looking first."""
+        raw = await self._with_retries(
             "CreateUser",
-            "create_user",
-            AccountId=account.account_id,
-            Email=email,
-            UserType=user_type.value,
+            lambda: self.client.create_user(
+                AccountId=account.account_id, Email=email, UserType=user_type.value
+            ),
+            self.retry,
+            idempotent=False,
+            started=started,
         )
-        return ChimeUser.from_api(raw["User"])
+        user = raw.get("User") if isinstance(raw, dict) else None
+        if not isinstance(user, dict) or not user.get("UserId"):
+            raise ChimeUnavailable(
+                "CreateUser",
+                "Amazon Chime's reply to CreateUser could not be read.",
+                code="UnreadableReply",
+                effect_unknown=True,
+            )
+        return ChimeUser.from_api(user)
 
     async def invite_user(self, account: Account, email: str, user_type: UserType) -> InviteResult:
-        raw = await self._call(
+        # Retried even after an answer that leaves the effect unknown: inviting again changes
+        # nothing in the account (the user stays pending) and at worst sends a second email,
+        # while only an answer tells whether the invitation and its email went out.
+        raw = await self._with_retries(
             "InviteUsers",
-            "invite_users",
-            AccountId=account.account_id,
-            UserEmailList=[email],
-            UserType=user_type.value,
+            lambda: self.client.invite_users(
+                AccountId=account.account_id, UserEmailList=[email], UserType=user_type.value
+            ),
+            self.retry,
         )
-        invites = raw.get("Invites") or [{}]
-        first = invites[0]
+        invites = [i for i in raw.get("Invites") or [] if isinstance(i, dict)]
+        mine = [i for i in invites if str(i.get("EmailAddress", "")).lower() == email.lower()]
+        first = (mine or invites or [{}])[0]
         return InviteResult(
             first.get("InviteId", ""), first.get("Status"), first.get("EmailStatus")
         )
@@ -231,6 +288,34 @@ class Directory:
     async def ping(self) -> None:
         """One cheap authorized call: proves reachability and permission."""
         await self._call("ListAccounts", "list_accounts", MaxResults=1)
+
+    async def user_in(
+        self, account: Account, email: str, *, patient: bool = False
+    ) -> UserRecord | None:
+        """The user with this email in one account, or None. `patient`: an approval's budget."""
+        policy = self.retry if patient else self.interactive
+        try:
+            users = await self._paginate(
+                "ListUsers",
+                "list_users",
+                "Users",
+                policy=policy,
+                AccountId=account.account_id,
+                UserEmail=email,
+            )
+        except ChimeNotFound:
+            return None  # the account itself is gone
+        match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email.lower()), None)
+        if match is None:
+            return None
+        detail = await self._call(
+            "GetUser",
+            "get_user",
+            policy=policy,
+            AccountId=account.account_id,
+            UserId=match["UserId"],
+        )
+        return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -264,24 +349,13 @@ class Directory:
         user = ChimeUser.from_api(detail["User"])
         return UserRecord(entry.account, user) if user.email.lower() == email else None
 
-    async def user_in(self, account: Account, email: str) -> UserRecord | None:
-        """The user with this email in one account, or None."""
-        try:
-            users = await self._paginate(
-                "ListUsers", "list_users", "Users", AccountId=account.account_id, UserEmail=email
-            )
-        except ChimeNotFound:
-            return None  # the account itself is gone
-        match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email), None)
-        if match is None:
-            return None
-        detail = await self._call(
-            "GetUser", "get_user", AccountId=account.account_id, UserId=match["UserId"]
-        )
-        return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
-
     async def _paginate(
-        self, operation: str, method: str, key: str, **params: Any
+        self,
+        operation: str,
+        method: str,
+        key: str,
+        policy: RetryPolicy | None = None,
+        **params: Any,
     ) -> list[dict[str, Any]]:
         async def collect() -> list[dict[str, Any]]:
             paginator = self.client.get_paginator(method)
@@ -290,27 +364,68 @@ class Directory:
                 items.extend(page.get(key, []))
             return items
 
-        return await self._with_retries(operation, collect)
+        return await self._with_retries(operation, collect, policy or self.interactive)
 
-    async def _call(self, operation: str, method: str, **params: Any) -> dict[str, Any]:
+    async def _call(
+        self, operation: str, method: str, policy: RetryPolicy | None = None, **params: Any
+    ) -> dict[str, Any]:
         fn = getattr(self.client, method)
-        return await self._with_retries(operation, lambda: fn(**params))
+        return await self._with_retries(operation, lambda: fn(**params), policy or self.interactive)
 
-    async def _with_retries(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        started = self.clock.monotonic()
+    async def _with_retries(
+        self,
+        operation: str,
+        work: Callable[[], Awaitable[T]],
+        policy: RetryPolicy,
+        *,
+        idempotent: bool = True,
+        started: float | None = None,
+    ) -> T:
+        """Run `work` until it succeeds or fails for good, within `policy.budget` of `started`.
+
+        Throttling and connections never made are retried for every operation; other outage
+        failures only for `idempotent` ones (the rest is the caller's to settle).
+        """
+        if started is None and policy is self.interactive:
+            started = _SHARED_START.get()
+        started = self.clock.monotonic() if started is None else started
         attempt = 0
         while True:
+            breaker = self.breaker
+            if breaker is not None and not breaker.admit():
+                self._observed(operation, "CircuitOpen")
+                raise ChimeCircuitOpen(operation, breaker.retry_in())
+            remaining = policy.budget - (self.clock.monotonic() - started)
             try:
                 async with self.limit:
-                    result = await work()
-            except (ClientError, BotoCoreError) as exc:
-                error = _classify(operation, exc)
-                self._observed(operation, getattr(error, "code", "") or type(exc).__name__)
+                    # A read that outlives the deadline is cut short; a write is left to its
+                    # socket timeout, because cutting it short would only make its effect unknown.
+                    async with asyncio.timeout(max(remaining, 0.5) if idempotent else None):
+                        result = await work()
+            except asyncio.CancelledError:
+                if breaker is not None:
+                    breaker.abandoned()
+                raise
+            except (TimeoutError, ClientError, BotoCoreError, ResponseParserError) as exc:
+                error = classify(operation, exc)
+                self._observed(operation, error.code or type(exc).__name__)
+                if breaker is not None:
+                    breaker.failed() if is_outage(error) else breaker.answered()
+                if isinstance(error, ChimeCredentials):
+                    log.error(
+                        "AWS credentials for Chime are missing, invalid or expired (%s on %s). %s",
+                        error.code,
+                        operation,
+                        CREDENTIALS_FIX,
+                    )
                 if not isinstance(error, ChimeUnavailable):
                     raise error from exc
-                delay = self.retry.backoff(attempt, self.rng)
+                if error.effect_unknown and not idempotent:
+                    raise error from exc
+                delay = policy.backoff(attempt, self.rng)
                 elapsed = self.clock.monotonic() - started
-                if elapsed + delay >= self.retry.budget:
+                given_up = breaker is not None and breaker.state == BreakerState.OPEN
+                if given_up or elapsed + delay >= policy.budget:
                     log.warning(
                         "giving up on %s after %d attempts in %.1fs: %s",
                         operation,
@@ -329,38 +444,11 @@ class Directory:
                 )
                 await self.clock.sleep(delay)
             else:
+                if breaker is not None:
+                    breaker.answered()
                 self._observed(operation, "ok")
                 return result
 
     def _observed(self, operation: str, outcome: str) -> None:
         if self.observe is not None:
             self.observe(operation, outcome)
-
-
-def _classify(operation: str, exc: Exception) -> ChimeError:
-    """Map a botocore failure to the bot's taxonomy; transient ones become ChimeUnavailable."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        message = str(err.get("Message", "")) or code
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in TRANSIENT_CODES or status in (500, 502, 503, 504):
-            return ChimeUnavailable(operation, f"{operation} failed: {code or status}.", code=code)
-        if code in PERMISSION_CODES:
-            return ChimePermissionDenied(operation, message, code=code)
-        if code == "NotFoundException":
-            return ChimeNotFound(operation, message, code=code)
-        if code == "ConflictException":
-            return ChimeConflict(operation, message, code=code)
-        if code == "BadRequestException":
-            return ChimeRejected(operation, f"Amazon Chime said: {message}", code=code)
-        return ChimeRejected(operation, f"Amazon Chime said {code}: {message}", code=code)
-    if isinstance(exc, NoCredentialsError):
-        return ChimePermissionDenied(operation, "no AWS credentials found", code="NoCredentials")
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return ChimeUnavailable(
-            operation,
-            f"Could not reach Amazon Chime ({type(exc).__name__}).",
-            code=type(exc).__name__,
-        )
-    return ChimeRejected(operation, f"The AWS SDK refused the call: {exc}", code=type(exc).__name__)

@@ -72,19 +72,78 @@ class ChimePermissionDenied(ChimeError):
 
     def __init__(self, operation: str, message: str, *, code: str = "") -> None:
         needed = ", ".join(sorted(set(IAM_ACTIONS.values())))
+        action = IAM_ACTIONS.get(operation, f"chime:{operation}")
         super().__init__(
             operation,
-            f"The bot's AWS identity was refused {operation} ({code or 'access denied'}).",
+            f"The bot's AWS identity was refused {operation} ({code or 'access denied'}): "
+            f"it needs the IAM permission {action}.",
             code=code,
-            hint=f"Grant its IAM role {IAM_ACTIONS.get(operation, 'chime:*')}; "
-            f"the bot needs {needed}.",
+            hint=f"Grant its IAM role {action}; the bot needs {needed}.",
         )
         self.detail = message
+
+
+CREDENTIALS_FIX = (
+    "Fix the credentials of the bot's process: the instance or task role, AWS_PROFILE, or "
+    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys, "
+    "which expire and must be refreshed); then run `chime-bot check`."
+)
+
+
+class ChimeCredentials(ChimeError):
+    """AWS did not accept who the bot is: no credentials, wrong keys, an expired token."""
+
+    title = "The bot's AWS credentials are missing, invalid or expired"
+    hint = CREDENTIALS_FIX
+
+    def __init__(self, operation: str, detail: str, *, code: str = "") -> None:
+        super().__init__(
+            operation,
+            f"AWS refused the bot's credentials on {operation} ({code or 'no credentials'}). "
+            "Nothing was changed.",
+            code=code,
+        )
+        self.detail = detail
 
 
 class ChimeUnavailable(ChimeError):
     title = "Amazon Chime is not answering right now"
     hint = "Nothing was changed. Try again in a minute."
+
+    def __init__(
+        self,
+        operation: str,
+        message: str,
+        *,
+        code: str = "",
+        hint: str | None = None,
+        effect_unknown: bool = False,
+    ) -> None:
+        super().__init__(operation, message, code=code, hint=hint)
+        # True when the call may have taken effect although no answer arrived (5xx, timeout,
+        # reset, unreadable reply): such a call is never repeated before looking first.
+        self.effect_unknown = effect_unknown
+
+
+class ChimeThrottled(ChimeUnavailable):
+    """Chime refused the call for its rate: nothing happened, and it may be sent again."""
+
+    title = "Amazon Chime is throttling the bot right now"
+
+
+class ChimeCircuitOpen(ChimeUnavailable):
+    """The bot stopped calling Chime for a cool-down after a run of failures."""
+
+    title = "Calls to Amazon Chime are paused"
+
+    def __init__(self, operation: str, retry_in: float) -> None:
+        super().__init__(
+            operation,
+            "Amazon Chime is not answering; nothing was changed.",
+            code="CircuitOpen",
+            hint=f"After repeated failures the bot pauses its calls to Chime; it tries again "
+            f"in {max(1, round(retry_in))} s. Try again then.",
+        )
 
 
 def new_error_id() -> str:

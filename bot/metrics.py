@@ -55,6 +55,11 @@ class Metrics:
         self.pending = Gauge(
             "chime_bot_pending_requests", "Requests awaiting a decision", registry=self.registry
         )
+        self.breaker = Gauge(
+            "chime_bot_chime_breaker_state",
+            "The circuit breaker around Chime: 0 closed, 1 half-open (probing), 2 open",
+            registry=self.registry,
+        )
 
     def command(
         self, subcommand: str, outcome: str, seconds: float, *, replied_later: bool
@@ -65,6 +70,9 @@ class Metrics:
 
     def chime_call(self, operation: str, code: str) -> None:
         self.chime_calls.labels(operation, code).inc()
+
+    def breaker_state(self, state: int) -> None:
+        self.breaker.set(state)
 
     def approval(self, outcome: str) -> None:
         self.approvals.labels(outcome).inc()

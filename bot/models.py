@@ -22,6 +22,11 @@ class Account:
     name: str
     account_type: str  # Team | EnterpriseDirectory | EnterpriseLWA | EnterpriseOIDC
     default_license: str | None = None
+    status: str | None = None  # AccountStatus: Active | Suspended (absent: not said)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == "Suspended"
 
     @property
     def is_team(self) -> bool:
@@ -39,6 +44,7 @@ class Account:
             name=raw.get("Name", ""),
             account_type=raw.get("AccountType", ""),
             default_license=raw.get("DefaultLicense"),
+            status=raw.get("AccountStatus"),
         )
 
 
@@ -88,3 +94,12 @@ class InviteResult:
     invite_id: str
     status: str | None
     email_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedUser:
+    """What CreateUser achieved for one request."""
+
+    user: ChimeUser | None  # None only if Chime would not show the user afterwards
+    existed: bool  # the user was there before this request's first attempt: nothing created
+    confirmed: bool = False  # CreateUser's own answer was lost; a lookup found the user

@@ -105,8 +105,11 @@ class Settings(SlackCredentials):
     # Chime calls in flight at once (and the HTTP pool size). No threads back them (aiobotocore),
     # so a burst of 200 lookups fits; Chime's throttling is met by the retries, not by this.
     chime_max_concurrency: int = Field(default=256, ge=1, le=1024)
-    # Total time one Chime operation may spend retrying before the user is told to try again.
+    # Total time one Chime operation of an approval may spend retrying before it fails.
     chime_retry_budget: float = Field(default=20.0, gt=0)
+    # The same for what a user waits on (lookups, filing): short, so an outage is answered
+    # within 8 s.
+    chime_lookup_budget: float = Field(default=6.0, gt=0)
     # Per-attempt socket read timeout. A blocked call also holds up process exit this long.
     chime_read_timeout: float = Field(default=10.0, gt=0)
     # Fair use: how many open requests one person may hold; beyond it nothing is filed.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.emulator import ChimeEmulator, Fault
-from bot.offline import OfflineBot, offline_bot
+from bot.offline import ChimeBackend, OfflineBot, offline_bot
 from tests.blockkit import all_text, assert_valid_message
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
@@ -61,8 +61,8 @@ async def test_permanent_503_gives_a_clear_error_within_the_budget(
     assert "Try again" in all_text(card)
     attempts = bot.emulator.count("ListAccounts")
     assert attempts >= 4, "it should keep trying for most of the budget"
-    # Every retry started inside the 20 s budget (virtual time: backoff sleeps only).
-    assert sum(clock.slept) < bot.runtime.settings.chime_retry_budget
+    # Every retry started inside the lookup budget (virtual time: backoff sleeps only).
+    assert sum(clock.slept) < bot.runtime.settings.chime_lookup_budget
     assert len(clock.slept) == attempts - 1
 
 
@@ -113,3 +113,94 @@ async def test_unexpected_failure_gets_an_error_id_that_is_in_the_log(
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None, "traceback is logged with the ID"
     assert "proxy error" not in text, "internals stay out of Slack"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("ThrottlingException", 400),
+        ("TooManyRequestsException", 429),
+        ("Throttling", 400),
+        ("RequestLimitExceeded", 503),
+        ("SomeNewThrottleName", 429),  # any 429, whatever its code
+    ],
+)
+async def test_any_throttling_error_is_retried_with_backoff(
+    bot: OfflineBot, clock: VirtualClock, error: str, status: int
+) -> None:
+    bot.emulator.inject("ListAccounts", Fault(error, times=2, http_status=status))
+    card = await card_for(bot)
+    assert "Ada Lovelace" in all_text(card)
+    assert bot.emulator.count("ListAccounts") == 3
+    assert len(clock.slept) == 2 and all(0 <= s <= 4.0 for s in clock.slept)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("UnrecognizedClientException", 403),
+        ("InvalidSignatureException", 403),
+        ("ExpiredTokenException", 403),
+        ("MissingAuthenticationToken", 403),
+        ("IncompleteSignature", 400),
+        ("InvalidClientTokenId", 403),
+    ],
+)
+async def test_credential_errors_say_the_credentials_are_the_problem(
+    bot: OfflineBot,
+    clock: VirtualClock,
+    caplog: pytest.LogCaptureFixture,
+    error: str,
+    status: int,
+) -> None:
+    bot.emulator.inject("ListAccounts", Fault(error, http_status=status))
+    card = await card_for(bot)
+    text = all_text(card)
+    assert "credentials are missing, invalid or expired" in text
+    assert error in text
+    assert "AWS_PROFILE" in text and "chime-bot check" in text, "the reply says how to fix it"
+    assert "rejected the request" not in text
+    assert clock.slept == [] and bot.emulator.count("ListAccounts") == 1
+    logged = [r.getMessage() for r in caplog.records if "credentials" in r.getMessage()]
+    assert any(error in m and "AWS_PROFILE" in m for m in logged), logged
+
+
+async def test_no_credentials_at_all_says_so(emulator: ChimeEmulator) -> None:
+    await emulator.start()
+    try:
+        # The standard chain with nothing in it (conftest empties the environment).
+        backend = ChimeBackend(endpoint=emulator.url, credentials=None)
+        async with offline_bot(chime=backend) as bot:
+            card = await card_for(bot)
+    finally:
+        await emulator.stop()
+    text = all_text(card)
+    assert "credentials are missing, invalid or expired" in text
+    assert "NoCredentialsError" in text
+    assert emulator.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("AccessDeniedException", 403),
+        ("AccessDenied", 403),
+        ("Forbidden", 403),
+        ("SomethingElseDenied", 403),  # any 403 that is not a credentials code
+    ],
+)
+async def test_access_denied_names_the_iam_action(
+    bot: OfflineBot, clock: VirtualClock, error: str, status: int
+) -> None:
+    bot.emulator.inject("ListUsers", Fault(error, http_status=status))
+    card = await card_for(bot)
+    text = all_text(card)
+    assert "not allowed" in text and "chime:ListUsers" in text
+    assert clock.slept == []
+
+
+async def test_unmodeled_5xx_is_retried(bot: OfflineBot, clock: VirtualClock) -> None:
+    bot.emulator.inject("GetUser", Fault("InternalFailure", times=1, http_status=502))
+    card = await card_for(bot)
+    assert "Ada Lovelace" in all_text(card)
+    assert len(clock.slept) == 1

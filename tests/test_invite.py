@@ -338,12 +338,13 @@ async def test_unknown_and_ambiguous_accounts_list_candidates(
 
 
 async def test_default_account_by_name_or_id(emulator: ChimeEmulator, clock: VirtualClock) -> None:
-    for default in ("Example Labs", "1ab50000-5e3d-4b8a-9f21-000000000003"):
+    emulator.add_account(name="Example Sales", account_id="5a1e5000-5e3d-4b8a-9f21-000000000009")
+    for default in ("example sales", "5a1e5000-5e3d-4b8a-9f21-000000000009"):
         async with offline_bot(
             {"chime_default_account": default}, emulator=emulator, clock=clock
         ) as bot:
             await invite(bot, f"d{len(default)}@example.net")
-            assert "Example Labs" in all_text(the_card(bot).message)
+            assert "Example Sales" in all_text(the_card(bot).message)
 
 
 async def test_card_slack_refuses_means_nothing_is_left_filed(bot: OfflineBot) -> None:

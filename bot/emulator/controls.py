@@ -6,6 +6,7 @@ goes through one lock, and nothing here ever awaits while holding it.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,6 +19,15 @@ FOREVER = -1
 # Not a Chime error: a 200 whose body is not JSON, as from a misbehaving proxy. The SDK cannot
 # parse it, which is how tests reach the bot's handling of truly unexpected failures.
 GARBLED = "GarbledResponse"
+# Not Chime errors either: the transport fails instead of the service answering. With
+# `applied=True` they model a call that took effect and whose answer was lost on the way back.
+RESET = "ConnectionReset"  # the connection is dropped with no response at all
+STALL = "Stall"  # no response within any client's read timeout (held `hold` s, then dropped)
+TRANSPORT_FAULTS = (GARBLED, RESET, STALL)
+# Any error name AWS could send in x-amzn-ErrorType: modeled Chime shapes come with their status
+# from the model; others (front-door errors such as ExpiredTokenException, or throttling codes
+# the Chime model does not list) need an explicit status.
+_ERROR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -30,15 +40,30 @@ class Fault:
     # True: the operation takes effect and only then is the error returned, like a response lost
     # after the service acted. Retries then meet the effect of the first attempt.
     applied: bool = False
+    # The HTTP status to send: required for an error outside the model, optional otherwise.
+    http_status: int | None = None
+    hold: float = 30.0  # STALL only: seconds before the connection is dropped
 
     def __post_init__(self) -> None:
-        if self.error not in ERRORS and self.error != GARBLED:
-            raise ValueError(f"unknown error {self.error!r}; expected one of {list(ERRORS)}")
+        modeled = self.error in ERRORS or self.error in TRANSPORT_FAULTS
+        if not modeled and (self.http_status is None or not _ERROR_NAME.fullmatch(self.error)):
+            raise ValueError(
+                f"unknown error {self.error!r}: give http_status for an error outside the "
+                f"model, or use one of {list(ERRORS)}"
+            )
+        if self.http_status is not None and not 400 <= self.http_status <= 599:
+            raise ValueError("http_status must be an error status, 400-599")
+        if self.error in TRANSPORT_FAULTS and self.http_status is not None:
+            raise ValueError(f"{self.error} sends no error status")
         if self.times != FOREVER and self.times < 1:
             raise ValueError("times must be >= 1, or -1 for forever")
+        if self.hold < 0:
+            raise ValueError("hold must be >= 0 seconds")
 
     @property
     def status(self) -> int:
+        if self.http_status is not None:
+            return self.http_status
         return ERRORS[self.error].status if self.error in ERRORS else 200
 
 

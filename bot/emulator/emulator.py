@@ -127,13 +127,35 @@ class ChimeEmulator:
         account_type: str = "EnterpriseLWA",
         account_id: str | None = None,
         default_license: str = "Pro",
+        account_status: str = "Active",
     ) -> dict[str, Any]:
         return self._state.add_account(
             name=name,
             account_type=account_type,
             account_id=account_id,
             default_license=default_license,
+            account_status=account_status,
         )
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        """Active or Suspended (the model's AccountStatus)."""
+        self._state.set_account_status(account_id, status)
+
+    def set_invite_outcome(
+        self,
+        email: str,
+        *,
+        status: str = "Failed",
+        email_status: str = "Failed",
+        keeps_user: bool = False,
+    ) -> None:
+        """Make InviteUsers answer this Status/EmailStatus for `email` until cleared."""
+        self._state.set_invite_outcome(
+            email, status=status, email_status=email_status, keeps_user=keeps_user
+        )
+
+    def clear_invite_outcomes(self) -> None:
+        self._state.clear_invite_outcomes()
 
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any

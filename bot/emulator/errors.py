@@ -31,12 +31,14 @@ class ChimeError(Exception):
     """A modeled Chime error; the wire layer turns it into status, header and JSON body."""
 
     def __init__(self, error: str, message: str, *, status: int | None = None) -> None:
-        if error not in ERRORS:
+        if error not in ERRORS and status is None:
             raise ValueError(f"unknown Chime error shape {error!r}; expected one of {list(ERRORS)}")
         super().__init__(f"{error}: {message}")
         self.error = error
         self.message = message
-        self.code = ERRORS[error].code
+        # An error outside the model (an injected front-door or throttling error) has no modeled
+        # Code; AWS's front door sends the error name, which is what botocore reads anyway.
+        self.code = ERRORS[error].code if error in ERRORS else error
         # The status can differ from the model's for front-door failures (see server.py's auth).
         self.status = status if status is not None else ERRORS[error].status
 

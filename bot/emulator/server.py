@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .controls import GARBLED, Call, Controls, Fault, check_operation
+from .controls import GARBLED, RESET, STALL, Call, Controls, Fault, check_operation
 from .errors import ChimeError, bad_request, not_found
 from .state import ChimeState
 
@@ -159,12 +159,14 @@ class ChimeRoutes:
             fault = self._controls.take_fault(operation)
             if fault is not None and fault.applied:
                 self._state.dispatch(operation)(params)
+            if fault is not None and fault.error in (RESET, STALL):
+                return await self._drop(request, operation, params, region, fault)
             if fault is not None and fault.error == GARBLED:
                 response = web.Response(
                     status=200, text="<html>proxy error</html>", content_type="text/html"
                 )
             elif fault is not None:
-                raise ChimeError(fault.error, fault.message)
+                raise ChimeError(fault.error, fault.message, status=fault.http_status)
             else:
                 body = self._state.dispatch(operation)(params)
                 response = json_response(body, SUCCESS_STATUS[operation])
@@ -172,6 +174,22 @@ class ChimeRoutes:
             response = error_response(err)
         self._controls.record(Call(operation, params, region, response.status))
         return response
+
+    async def _drop(
+        self,
+        request: web.Request,
+        operation: str,
+        params: dict[str, Any],
+        region: str,
+        fault: Fault,
+    ) -> web.Response:
+        """End the call with no HTTP response: at once (RESET) or after `hold` seconds (STALL)."""
+        self._controls.record(Call(operation, params, region, 0))
+        if fault.error == STALL:
+            await asyncio.sleep(fault.hold)
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never reaches the client: the connection is gone
 
     async def _delay(self, operation: str) -> None:
         seconds = self._controls.take_latency(operation)
@@ -194,6 +212,8 @@ class ControlRoutes:
                 times=int(body.get("times", 1)),
                 message=str(body.get("message", "injected fault")),
                 applied=bool(body.get("applied", False)),
+                http_status=None if body.get("status") is None else int(body["status"]),
+                hold=float(body.get("hold", 30.0)),
             )
         except (TypeError, ValueError) as exc:
             raise bad_request(str(exc)) from None

@@ -12,6 +12,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -69,6 +70,19 @@ def load_seed_file(path: str | Path) -> dict[str, Any]:
     return seed
 
 
+@dataclass(frozen=True)
+class InviteOutcome:
+    status: str  # Invite.Status: Pending | Accepted | Failed
+    email_status: str  # Invite.EmailStatus: NotSent | Sent | Failed
+    keeps_user: bool = False
+
+
+def _account_status(status: str) -> str:
+    if status not in v.ACCOUNT_STATUSES:
+        raise ValueError(f"account_status must be one of {v.ACCOUNT_STATUSES}")
+    return status
+
+
 def _same_email(a: str | None, b: str) -> bool:
     return a is not None and a.casefold() == b.casefold()
 
@@ -83,6 +97,8 @@ class ChimeState:
         self._users: dict[str, dict[str, dict[str, Any]]] = {}
         # account id -> casefolded email -> user: lookups by email stay O(1) in a big directory.
         self._by_email: dict[str, dict[str, dict[str, Any]]] = {}
+        # casefolded email -> how InviteUsers answers for it (see set_invite_outcome).
+        self._invite_outcomes: dict[str, InviteOutcome] = {}
         for account in seed.get("accounts", []):
             self._load_account(account)
 
@@ -123,6 +139,7 @@ class ChimeState:
         account_type: str = "EnterpriseLWA",
         account_id: str | None = None,
         default_license: str = "Pro",
+        account_status: str = "Active",
     ) -> dict[str, Any]:
         if account_type not in v.ACCOUNT_TYPES:
             raise ValueError(f"account_type must be one of {v.ACCOUNT_TYPES}")
@@ -136,10 +153,40 @@ class ChimeState:
             "CreatedTimestamp": utc_now(),
             "DefaultLicense": default_license,
             "SupportedLicenses": ["Basic", "Pro"],
-            "AccountStatus": "Active",
+            "AccountStatus": _account_status(account_status),
         }
         self._insert_account(account)
         return copy.deepcopy(account)
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        with self._lock:
+            account = self._accounts.get(account_id)
+            if account is None:
+                raise KeyError(f"no account {account_id}")
+            account["AccountStatus"] = _account_status(status)
+
+    def set_invite_outcome(
+        self, email: str, *, status: str, email_status: str, keeps_user: bool = False
+    ) -> None:
+        """How InviteUsers answers for `email` from now on, until cleared.
+
+        The model lets an Invite be Pending|Accepted|Failed with an EmailStatus of
+        NotSent|Sent|Failed, but says nothing of whether a failed invitation leaves a user record
+        behind. `keeps_user` chooses: False (the default) creates no user for a Failed invite,
+        True creates the usual pending user anyway. The bot must be right either way.
+        """
+        if status not in v.INVITE_STATUSES or email_status not in v.EMAIL_STATUSES:
+            raise ValueError(
+                f"status must be one of {v.INVITE_STATUSES}, email_status one of {v.EMAIL_STATUSES}"
+            )
+        with self._lock:
+            self._invite_outcomes[email.casefold()] = InviteOutcome(
+                status, email_status, keeps_user
+            )
+
+    def clear_invite_outcomes(self) -> None:
+        with self._lock:
+            self._invite_outcomes.clear()
 
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any
@@ -239,10 +286,11 @@ class ChimeState:
     def _account_matches(
         self, account: Mapping[str, Any], name: str | None, email: str | None
     ) -> bool:
-        # The model documents `name` as a prefix filter; we match a case-insensitive substring
-        # instead, because it is what admins typing part of a name in Slack expect, and it is a
-        # superset of prefix matching, so code written against either behaviour still works.
-        if name is not None and name.casefold() not in account["Name"].casefold():
+        # The model documents `name` as an "account name prefix with which to filter results"
+        # (ListAccountsRequest.Name). Whether it ignores case, the docs do not say: we take the
+        # strictest reading, a case-sensitive prefix, so that a client relying on anything
+        # looser (case folding, substrings) fails here rather than against AWS.
+        if name is not None and not account["Name"].startswith(name):
             return False
         return email is None or self._user_by_email(account["AccountId"], email) is not None
 
@@ -303,7 +351,15 @@ class ChimeState:
             return {"Invites": invites}
 
     def _invite(self, account: Mapping[str, Any], email: str, user_type: str) -> dict[str, Any]:
+        outcome = self._invite_outcomes.get(email.casefold(), InviteOutcome("Pending", "Sent"))
         user = self._user_by_email(account["AccountId"], email)
+        if outcome.status == "Failed" and not outcome.keeps_user:
+            return {
+                "InviteId": str(uuid.uuid4()),
+                "Status": outcome.status,
+                "EmailAddress": email,
+                "EmailStatus": outcome.email_status,
+            }
         if user is None:
             user = self._new_pending_user(
                 account, email=email, display_name="", user_type=user_type
@@ -311,11 +367,13 @@ class ChimeState:
         elif user.get("UserInvitationStatus") != "Accepted":
             # Re-sending a pending invite refreshes it; a member who already joined is left as is.
             user["InvitedOn"] = utc_now()
+        if user.get("UserInvitationStatus") != "Accepted":
+            user["UserInvitationStatus"] = "Failed" if outcome.status == "Failed" else "Pending"
         return {
             "InviteId": str(uuid.uuid4()),
-            "Status": "Pending",
+            "Status": outcome.status,
             "EmailAddress": user["PrimaryEmail"],
-            "EmailStatus": "Sent",
+            "EmailStatus": outcome.email_status,
         }
 
     def dispatch(self, operation: str) -> Callable[[Params], dict[str, Any]]:

@@ -22,6 +22,9 @@ T = TypeVar("T")
 USER_TYPES = ("PrivateUser", "SharedDevice")
 ACCOUNT_TYPES = ("Team", "EnterpriseDirectory", "EnterpriseLWA", "EnterpriseOIDC")
 LICENSES = ("Basic", "Plus", "Pro", "ProTrial")
+ACCOUNT_STATUSES = ("Active", "Suspended")  # the model's AccountStatus enum
+INVITE_STATUSES = ("Pending", "Accepted", "Failed")  # InviteStatus
+EMAIL_STATUSES = ("NotSent", "Sent", "Failed")  # EmailStatus
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 200
