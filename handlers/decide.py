@@ -18,7 +18,8 @@ from handlers.context import BUSY, Ack
 
 async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
     await ack()
-    user = str(body.get("user", {}).get("id", ""))
+    # The HTTP door admits a JSON null where Slack sends an object; treat it as absent.
+    user = str(_dict(body.get("user")).get("id", ""))
     response_url = str(body.get("response_url", ""))
     request_id = str(action.get("value", ""))
     action_id = ActionId(action["action_id"])
@@ -26,7 +27,7 @@ async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
         "request_id": request_id,
         "command": action_id.value,
         "user": user,
-        "channel": str(body.get("channel", {}).get("id", "")),
+        "channel": str(_dict(body.get("channel")).get("id", "")),
     }
 
     async def job() -> None:

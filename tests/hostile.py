@@ -10,6 +10,7 @@ import re
 import time
 from urllib.parse import urlencode
 
+from bot.approval_cards import ActionId, BlockId
 from bot.slack_standin import TEAM_ID
 from tests.conftest import CHANNEL, REQUESTER
 
@@ -54,7 +55,9 @@ def click(**fields: object) -> dict[str, object]:
         "channel": {"id": "C0APPROVALS"},
         "team": {"id": TEAM_ID},
         "response_url": "http://127.0.0.1:9/unused",
-        "actions": [{"action_id": "approve", "block_id": "decision", "value": "REQ-1"}],
+        "actions": [
+            {"action_id": ActionId.APPROVE, "block_id": BlockId.DECISION, "value": "REQ-1"}
+        ],
         **fields,
     }
 

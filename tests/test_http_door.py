@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import logs
+from bot.approval_cards import ActionId, BlockId
 from bot.emulator import ChimeEmulator
 from bot.offline import OfflineBot, offline_bot
 from tests.blockkit import all_text
@@ -131,7 +132,7 @@ def test_no_signed_payload_shape_gets_a_5xx_or_an_error_log(
 ) -> None:
     bot = bot_thread.bot
     assert bot is not None
-    base = {"action_id": "approve", "block_id": "decision", "value": "REQ-1"}
+    base = {"action_id": ActionId.APPROVE, "block_id": BlockId.DECISION, "value": "REQ-1"}
     bodies = [
         urlencode(
             {"payload": json.dumps(click(**{"actions": [{**base, **action}], **top}))}
