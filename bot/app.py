@@ -41,6 +41,12 @@ from bot.store import RequestStore, open_store
 log = logging.getLogger("chime_bot")
 
 EVENTS_PATH = "/slack/events"
+
+
+class CannotListen(Exception):
+    """The port cannot be bound (in use, or not allowed): an operator's fix, not a crash."""
+
+
 # A readiness probe that waits longer than this on the store reports it unusable.
 STORE_PROBE_TIMEOUT = 2.0
 STORE_PROBE_EVERY = 5.0  # seconds a store probe's answer is reused
@@ -434,6 +440,9 @@ async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRu
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     except BaseException:
         await runner.cleanup()
         raise

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from bot import audit, check, logs
-from bot.app import serve
+from bot.app import CannotListen, serve
 from bot.console import configure_parser as configure_console
 from bot.console import run_console
 from bot.demo import run_demo
@@ -40,6 +40,17 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _port(text: str) -> int:
+    """--port gets the same range PORT does in the settings (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chime-bot", description="Slack chat-ops for Amazon Chime users."
@@ -50,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
     serve_cmd.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=None,
-        help="port for /slack/events, /healthz, /metrics (default: $PORT, else 3000)",
+        help="port for /slack/events, /livez, /readyz, /metrics (default: $PORT, else 3000)",
     )
     serve_cmd.add_argument(
         "--socket-mode",
@@ -222,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SlackCredentialsRefused as exc:
         print(f"chime-bot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except CannotListen as exc:
+        print(f"chime-bot: {exc}; choose another with --port or PORT", file=sys.stderr)
+        return 1
     except StoreError as exc:
         # e.g. a missing DynamoDB table at start-up: the message says how to fix it.
         print(f"chime-bot: {exc}", file=sys.stderr)

@@ -224,3 +224,34 @@ def test_the_console_module_validates_like_the_cli() -> None:
     )
     assert result.returncode == 2 and "  - LOG_LEVEL: 'LOUD'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+COMPLETE = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_SIGNING_SECRET": "s",
+    "CHIME_ALLOWED_CHANNELS": "C0AAA",
+    "CHIME_APPROVERS": "U0AAA",
+}
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_flag_out_of_range_is_refused_like_the_setting(port: str) -> None:
+    result = run_cli("serve", "--port", port, env=COMPLETE)
+    assert result.returncode == 2
+    assert f"{port!r} is not a port (0-65535)" in result.stderr
+
+
+def test_a_port_in_use_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **COMPLETE,
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never reached: the port comes first
+            "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        }
+        result = run_cli("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
+    assert result.returncode == 1
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("chime-bot:")]
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port or PORT" in line
