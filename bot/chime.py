@@ -219,28 +219,33 @@ class Directory:
         return None
 
     async def list_accounts(
-        self, *, name: str | None = None, user_email: str | None = None
+        self, *, name: str | None = None, user_email: str | None = None, patient: bool = False
     ) -> list[Account]:
+        """`patient`: an approval's read, under CHIME_RETRY_BUDGET; else a user waits on it."""
         params: dict[str, Any] = {}
         if name is not None:
             params["Name"] = name
         if user_email is not None:
             params["UserEmail"] = user_email
-        raw = await self._paginate("ListAccounts", "list_accounts", "Accounts", **params)
+        policy = self.retry if patient else self.interactive
+        raw = await self._paginate(
+            "ListAccounts", "list_accounts", "Accounts", policy=policy, **params
+        )
         return [Account.from_api(a) for a in raw]
 
-    async def all_accounts(self) -> list[Account]:
+    async def all_accounts(self, *, patient: bool = False) -> list[Account]:
         """Every account the bot can see, every page, reused for `account_list_ttl` seconds."""
         now = self.clock.monotonic()
         if self._accounts is not None and self._accounts[0] > now:
             return list(self._accounts[1])
-        accounts = await self.list_accounts()
+        accounts = await self.list_accounts(patient=patient)
         if self.account_list_ttl > 0:
             self._accounts = (now + self.account_list_ttl, accounts)
         return list(accounts)
 
-    async def account_by_id(self, account_id: str) -> Account | None:
-        return next((a for a in await self.all_accounts() if a.account_id == account_id), None)
+    async def account_by_id(self, account_id: str, *, patient: bool = False) -> Account | None:
+        accounts = await self.all_accounts(patient=patient)
+        return next((a for a in accounts if a.account_id == account_id), None)
 
     async def send_create_user(
         self, account: Account, email: str, user_type: UserType, *, started: float

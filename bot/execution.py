@@ -28,7 +28,7 @@ async def run_chime_call(
     user_type = UserType(request.user_type)
     try:
         # The account may have been suspended since the request was filed.
-        current = await directory.account_by_id(account.account_id)
+        current = await directory.account_by_id(account.account_id, patient=True)
         if current is not None and current.is_suspended:
             return Status.FAILED, {
                 "error": f"the Amazon Chime account {account.name} is suspended, so no one "

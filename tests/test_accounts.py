@@ -7,12 +7,13 @@ model), so any dependence on the service's filter shows up here.
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.emulator import ChimeEmulator
+from bot.emulator import ChimeEmulator, Fault
 from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Status
 from tests.blockkit import all_text, literal_problems, plain_strings
@@ -194,3 +195,28 @@ async def test_account_suspended_after_filing_is_not_used_at_approval(
         assert request.status == Status.FAILED and "suspended" in (request.error or "")
         assert emulator.count("CreateUser") == 0
         assert "suspended" in all_text(the_card(bot).current)
+
+
+class LongestBackoff(random.Random):
+    """Every retry waits as long as the policy allows: the slowest run a user could meet."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_the_approvals_account_check_gets_the_approval_budget_not_the_lookup_one(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        bot.runtime.deps.directory.rng = LongestBackoff()
+        await invite(bot, 'patient@example.com --account "Example Corp"')
+        clock.advance(60)  # past the short account-list cache: approval reads the list again
+        # Seven throttled answers cost 0.25+0.5+1+2+4+4+4 = 15.75 s of backoff: over the 6 s a
+        # waiting user gets, inside the 20 s an approval may spend.
+        emulator.inject("ListAccounts", Fault("ThrottledClientException", times=7))
+        await click(bot, the_card(bot), "Approve", DEMO_APPROVER)
+        request = await only_request(bot)
+        assert request.status == Status.APPROVED, request.error
+        assert emulator.count("CreateUser") == 1
+        settings = bot.runtime.settings
+        assert settings.chime_lookup_budget < sum(clock.slept) < settings.chime_retry_budget
