@@ -201,6 +201,7 @@ class Runtime:
     _metrics_runner: web.AppRunner | None = None
     _sweeper: asyncio.Task[None] | None = None
     _store_probe: tuple[float, str] | None = None  # (monotonic time, state) of the last probe
+    _store_probing: asyncio.Lock = field(default_factory=asyncio.Lock)
     socket_mode: AsyncSocketModeHandler | None = None
     app_token: str | None = None
     url: str = ""
@@ -336,12 +337,14 @@ class Runtime:
     async def _probe_store(self) -> str:
         # Probes come from every load-balancer node every few seconds; the store sees at most
         # one small write per STORE_PROBE_EVERY whatever their number.
-        now = time.monotonic()
-        if self._store_probe is not None and now - self._store_probe[0] < STORE_PROBE_EVERY:
-            return self._store_probe[1]
-        state = await self._check_store()
-        self._store_probe = (time.monotonic(), state)
-        return state
+        # Probes arriving together wait for the one write in flight instead of each making one.
+        async with self._store_probing:
+            now = time.monotonic()
+            if self._store_probe is not None and now - self._store_probe[0] < STORE_PROBE_EVERY:
+                return self._store_probe[1]
+            state = await self._check_store()
+            self._store_probe = (time.monotonic(), state)
+            return state
 
     async def _check_store(self) -> str:
         try:
