@@ -21,13 +21,10 @@ _MENTION = re.compile(r"<([@#])([A-Z0-9]+)>")
 # what Slack shows, never a raw `:code:` beside a symbol (tests render every card to check).
 EMOJI = {
     ":warning:": "⚠",
-    ":mag:": "🔎",
-    ":grey_question:": "?",
     ":white_check_mark:": "✔",
     ":x:": "✘",
     ":hourglass_flowing_sand:": "⏳",
     ":no_entry:": "⛔",
-    ":information_source:": "ℹ",
     ":tada:": "🎉",
 }
 
