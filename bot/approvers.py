@@ -63,22 +63,27 @@ TRY_AGAIN = "Try again in a minute; if it keeps failing, ask whoever runs this b
 class ApproversUnknown(BotError):
     title = "Could not check who may approve"
 
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason  # why, without the consequence: for `chime-bot check`
+
 
 Fetch = Callable[[str], Awaitable[frozenset[str]]]
 
 
-def slack_fetch(client: AsyncWebClient, timeout: float = GROUP_FETCH_TIMEOUT) -> Fetch:
+def slack_fetch(client: AsyncWebClient, timeout: float | None = None) -> Fetch:
     """Read one group's members with usergroups.users.list, or raise ApproversUnknown."""
 
     async def fetch(group: str) -> frozenset[str]:
+        limit = GROUP_FETCH_TIMEOUT if timeout is None else timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 resp = await client.usergroups_users_list(usergroup=group)
             users = resp.get("users")
         except SlackApiError as exc:
             raise unknown(group, _error_code(exc)) from None
         except TimeoutError:
-            raise unknown(group, "", f"Slack did not answer within {timeout:.0f} s") from None
+            raise unknown(group, "", f"Slack did not answer within {limit:g} s") from None
         except Exception as exc:
             # aiohttp's connection errors come in many types, and slack_sdk raises
             # AttributeError on an HTTP error whose body is not JSON (a proxy's 502 page).
@@ -110,6 +115,7 @@ def unknown(group: str, code: str, why: str | None = None) -> ApproversUnknown:
     return ApproversUnknown(
         f"Could not read the members of the approver group {group} from Slack: {reason}. "
         "Without them the bot cannot tell who may approve, so nothing was done.",
+        reason=reason,
         hint=known[1] if known else TRY_AGAIN,
     )
 

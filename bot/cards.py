@@ -297,7 +297,8 @@ def approvers_block(
     """Who can approve now (group members included), the groups they come from, and, when the
     groups could not be read, why: that text comes from Slack, so it is plain text."""
     groups = list(groups)
-    line = f"*Can approve now:* {mentions(approvers)}"
+    label = "Can approve now" if problem is None else "Listed directly (group members unknown)"
+    line = f"*{label}:* {mentions(approvers)}"
     if groups:
         line += f"\n_Includes the members of:_ {mentions(groups)}"
     blocks = [context(line)]
