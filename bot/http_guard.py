@@ -216,7 +216,10 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     if kind != "event_callback":
         raise Answered(400, "not a request this app takes (JSON body)")
     event = body.get("event")
-    if not isinstance(event, dict) or event.get("type") not in SUBSCRIBED_EVENTS:
+    if not isinstance(event, dict):
+        raise Answered(400, "`event` is not an object")
+    kind_of_event = event.get("type")
+    if not isinstance(kind_of_event, str) or kind_of_event not in SUBSCRIBED_EVENTS:
         raise Answered(400, "not an event this app subscribes to")
     team, subteam = body.get("team_id"), event.get("subteam_id")
     if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, subteam)):
@@ -226,7 +229,7 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body.get(name), str):
             rebuilt[name] = body[name][:64]
     # Only the group matters to the bot: the event's delta is never trusted as the members.
-    rebuilt["event"] = {"type": event["type"], "subteam_id": subteam}
+    rebuilt["event"] = {"type": kind_of_event, "subteam_id": subteam}
     return rebuilt
 
 
