@@ -230,8 +230,8 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": self.api_error})
         if token != self.bot_token and not app_token_call:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        fault = self.method_faults.get(method)
-        if fault is not None:
+        fault = self.method_faults.get(method, MethodFault())
+        if fault.status is not None or fault.error is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
                 return web.Response(status=fault.status, text="upstream unavailable")
@@ -240,9 +240,9 @@ class SlackStandIn:
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"}, status=429, headers=headers
                 )
-            if fault.error is not None:
-                return web.json_response({"ok": False, "error": fault.error})
+            return web.json_response({"ok": False, "error": fault.error})
         result = self._answer(method, args)
+        await asyncio.sleep(fault.delay)  # the answer, as of the request, arrives late
         await self._record(lambda: self.calls.append(ApiCall(method, args)))
         headers = {} if self.scopes is None else {"X-OAuth-Scopes": ",".join(self.scopes)}
         return web.json_response(result, headers=headers)

@@ -5,19 +5,27 @@ TTL) takes the power away from a removed member. Every way Slack can fail to ans
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import approvers as approvers_module
+from bot.approvers import Approvers, slack_fetch
+from bot.authz import Policy
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
+from bot.settings import load_settings
 from bot.slack_standin import MethodFault, SlackStandIn
 from bot.store import Status
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
+from tests.test_check import run_check
+from tests.test_cli import run_cli
 from tests.test_invite import click, invite, only_request, settle, the_card
 
 GROUP = "S0APPROVERS"
@@ -271,3 +279,129 @@ async def test_pending_is_for_group_members(bot: OfflineBot) -> None:
     assert "p@example.com" in all_text(await listing.reply())
     refused = await bot.sender.command("pending", user_id=REQUESTER, channel_id=CHANNEL)
     assert "Approvers only" in all_text(await refused.reply())
+
+
+# ---- settings, `chime-bot check`, the stand-in and the cache ---------------------------------
+
+
+def test_approvers_take_user_and_group_ids_mixed() -> None:
+    settings = load_settings("check", chime_approvers=" U0AAA, S0GROUP ,W0BBB")
+    policy = Policy.from_settings(settings)
+    assert policy.approvers == {"U0AAA", "W0BBB"} and policy.approver_groups == {"S0GROUP"}
+    assert settings.chime_group_cache_ttl == 60
+
+
+@pytest.mark.parametrize("command", ["serve", "check", "console"])
+def test_bad_approver_ids_and_ttl_are_one_line_each_and_exit_2(command: str) -> None:
+    env = {
+        "CHIME_APPROVERS": "U0AAA,S0GROUP,@admins,<!subteam^S0X>",
+        "CHIME_GROUP_CACHE_TTL": "-1",
+    }
+    result = run_cli(command, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    (approvers,) = [p for p in problems if p.startswith("  - CHIME_APPROVERS:")]
+    assert "@admins, <!subteam^S0X>" in approvers and "S0123ABCD" in approvers
+    assert "U0AAA" not in approvers.split(":", 1)[1].split("(like")[0]
+    assert any(p.startswith("  - CHIME_GROUP_CACHE_TTL:") for p in problems)
+
+
+async def test_check_shows_each_group_and_who_can_approve_now(
+    peers: tuple[ChimeEmulator, SlackStandIn], tmp_path: Any
+) -> None:
+    emulator, slack = peers
+    slack.usergroups[GROUP] = [ALICE, BOB]
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "SLACK_API_URL": slack.api_url,
+        "AWS_ENDPOINT_URL_CHIME": emulator.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "CHIME_ALLOWED_CHANNELS": CHANNEL,
+        "CHIME_APPROVERS": f"U0DIRECT,{GROUP}",
+        "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+    }
+    checked = await run_check(env)
+    assert f"✓ Approver group {GROUP}" in checked.out
+    assert f"{ALICE}, {BOB}" in checked.line(f"Approver group {GROUP}")
+    assert f"{ALICE}, {BOB}, U0DIRECT" in checked.line("Approvers now")
+
+    slack.scopes = tuple(s for s in slack.scopes or () if s != "usergroups:read")
+    checked = await run_check(env)
+    assert checked.code == 1
+    line = checked.line(f"Approver group {GROUP}")
+    assert line.startswith("✗") and "lacks the usergroups:read scope" in line
+    assert "fix: Add usergroups:read" in line and "reinstall" in line
+    assert "Approvers now" not in checked.out, "no claim about who can approve"
+
+    slack.scopes = None
+    slack.usergroups.clear()
+    assert "no user group with that ID" in (await run_check(env)).line(f"Approver group {GROUP}")
+
+
+@pytest.mark.parametrize("as_missing", [False, True], ids=["empty-list", "no_such_subteam"])
+async def test_a_disabled_group_grants_no_one(
+    emulator: ChimeEmulator, slack: SlackStandIn, as_missing: bool
+) -> None:
+    """The reference leaves open how a disabled group answers without include_disabled; under
+    either answer its members cannot approve, and the bot never asks for disabled groups."""
+    slack.disabled_usergroups.add(GROUP)
+    slack.disabled_as_missing = as_missing
+    async with offline_bot(
+        {"chime_approvers": f"U0DIRECT,{GROUP}"}, emulator=emulator, slack=slack
+    ) as bot:
+        await invite(bot, f"dis@example.com {ACCOUNT}")
+        (note,) = await click(bot, the_card(bot), "Approve", ALICE)
+        assert "You can't decide" in all_text(note)
+        assert bot.emulator.count("CreateUser") == 0
+        assert all("include_disabled" not in c.args for c in bot.slack.calls_to(LIST))
+
+
+async def test_the_standin_answers_as_slacks_reference_says(slack: SlackStandIn) -> None:
+    slack.disabled_usergroups.add("S0OFF")
+    slack.usergroups["S0OFF"] = [ALICE]
+    await slack.start()
+    try:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        assert (await client.usergroups_users_list(usergroup=GROUP))["users"] == [ALICE, BOB]
+        assert (await client.usergroups_users_list(usergroup="S0OFF"))["users"] == []
+        on = await client.usergroups_users_list(usergroup="S0OFF", include_disabled=True)
+        assert on["users"] == [ALICE]
+        with pytest.raises(SlackApiError) as missing:
+            await client.usergroups_users_list(usergroup="S0NOPE")
+        assert missing.value.response["error"] == "no_such_subteam"
+        slack.scopes = ("commands",)
+        with pytest.raises(SlackApiError) as scope:
+            await client.usergroups_users_list(usergroup=GROUP)
+        assert scope.value.response["error"] == "missing_scope"
+        assert scope.value.response["needed"] == "usergroups:read"
+    finally:
+        await slack.stop()
+
+
+async def test_concurrent_checks_read_a_group_once_and_a_change_is_never_lost(
+    slack: SlackStandIn,
+) -> None:
+    slack.method_faults[LIST] = MethodFault(delay=0.2)  # reads overlap
+    await slack.start()
+    try:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        policy = Policy(frozenset({CHANNEL}), frozenset(), frozenset({GROUP}))
+        approvers = Approvers(policy, slack_fetch(client), ttl=60)
+        found = await asyncio.gather(*(approvers.policy() for _ in range(20)))
+        assert all(p.approvers == {ALICE, BOB} for p in found)
+        assert len(slack.calls_to(LIST)) == 1, "one read for twenty waiting checks"
+
+        # A change event arriving while a read is in flight: that read is not cached.
+        slack.usergroups[GROUP] = [BOB]
+        approvers.changed(GROUP)
+        stale = asyncio.ensure_future(approvers.members(GROUP))
+        await asyncio.sleep(0.05)
+        slack.usergroups[GROUP] = [ALICE]
+        approvers.changed(GROUP)
+        assert await stale == {BOB}, "that read saw the members before the second change"
+        assert await approvers.members(GROUP) == {ALICE}, "and it was not cached"
+        assert len(slack.calls_to(LIST)) == 3
+    finally:
+        await slack.stop()
