@@ -32,11 +32,10 @@ from bot.authz import Policy
 from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
-from bot.create_once import create_once
-from bot.errors import BotError, ChimeError, new_error_id
+from bot.errors import ChimeError
+from bot.execution import run_chime_call
 from bot.fair_use import FairUse
 from bot.metrics import Metrics
-from bot.models import InviteResult, UserType
 from bot.notify import CardNotPosted, Notifier
 from bot.store import (
     AuditEvent,
@@ -285,7 +284,7 @@ class Approvals:
     async def _execute(self, request: InviteRequest, actor: str) -> None:
         """Run the one Chime call for a request this caller has claimed (`approving`)."""
         try:
-            to, changes = await self._call_chime(request)
+            to, changes = await run_chime_call(self.directory, request)
         except asyncio.CancelledError:
             # Shutdown cut the wait short. Chime may still act on the call in flight, so the
             # request becomes retryable, and Retry looks the user up before calling again.
@@ -300,56 +299,6 @@ class Approvals:
             )
             raise
         await self._finish(request, to, actor, to.value, **changes)
-
-    async def _call_chime(self, request: InviteRequest) -> tuple[Status, dict[str, object]]:
-        account = request.account
-        user_type = UserType(request.user_type)
-        try:
-            # The account may have been suspended since the request was filed.
-            current = await self.directory.account_by_id(account.account_id)
-            if current is not None and current.is_suspended:
-                return Status.FAILED, {
-                    "error": f"the Amazon Chime account {account.name} is suspended, so no one "
-                    "was added; Retry once it is active again"
-                }
-            if account.is_team:
-                invite = await self.directory.invite_user(account, request.email, user_type)
-                failure = invite_failure(invite)
-                if failure is not None:
-                    return Status.FAILED, {"error": failure}
-                result = {
-                    "invite_status": invite.status or "Pending",
-                    "invite_id": invite.invite_id,
-                }
-                if invite.email_status:
-                    result["email_status"] = invite.email_status
-                return Status.APPROVED, {"result": result}
-            # The request's first CreateUser is the one in its first execution; after a Retry,
-            # an earlier attempt may have created the user, so a conflict proves nothing.
-            created = await create_once(
-                self.directory,
-                account,
-                request.email,
-                user_type,
-                first_attempt=request.attempts <= 1,
-            )
-            result = {} if created.user is None else {"user_id": created.user.user_id}
-            if created.existed:
-                result["outcome"] = "already_exists"
-            elif created.confirmed:
-                result["confirmed"] = "lookup"
-            return Status.APPROVED, {"result": result}
-        except BotError as exc:
-            return Status.FAILED, {"error": exc.message}
-        except Exception:
-            error_id = new_error_id()
-            log.exception(
-                "unexpected error %s executing %s",
-                error_id,
-                request.id,
-                extra={"request_id": request.id, "error_id": error_id},
-            )
-            return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
 
     async def _finish(
         self, request: InviteRequest, to: Status, actor: str, action: str, **changes: Any
@@ -461,24 +410,3 @@ class Approvals:
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )
-
-
-def invite_failure(invite: InviteResult) -> str | None:
-    """Why an invitation did not go out, in Chime's own terms, or None if it did.
-
-    The model (Invite) gives only Status (Pending|Accepted|Failed) and EmailStatus
-    (NotSent|Sent|Failed), no reason: the statuses are all Chime says.
-    """
-    if invite.status is None and not invite.invite_id:
-        return "the invitation failed: Amazon Chime returned no invitation for this address"
-    if invite.status == "Failed":
-        return (
-            f"the invitation failed: Amazon Chime reports invitation status Failed "
-            f"(email status {invite.email_status or 'not given'})"
-        )
-    if invite.email_status == "Failed":
-        return (
-            f"the invitation failed: Amazon Chime could not send the invitation email "
-            f"(invitation status {invite.status or 'not given'}, email status Failed)"
-        )
-    return None

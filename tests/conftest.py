@@ -11,6 +11,7 @@ from aiohttp import ClientSession
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_CHANNEL, OfflineBot, offline_bot
 from bot.slack_standin import SlackStandIn
+from tests.clock import VirtualClock
 
 REQUESTER = "U0REQUESTER"
 CHANNEL = DEMO_CHANNEL
@@ -26,6 +27,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """Time that moves only when a test moves it: expiries, budgets and breakers without waits."""
+    return VirtualClock()
 
 
 @pytest.fixture

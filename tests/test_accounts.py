@@ -24,11 +24,6 @@ CORP = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
     async with offline_bot(emulator=emulator, clock=clock) as running:
         yield running

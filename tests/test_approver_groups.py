@@ -22,21 +22,16 @@ from bot.settings import load_settings
 from bot.slack_standin import MethodFault, SlackStandIn
 from bot.store import Status
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
+from tests.cli import run_cli
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 from tests.test_check import run_check
-from tests.test_cli import run_cli
 from tests.test_invite import click, invite, only_request, settle, the_card
 
 GROUP = "S0APPROVERS"
 ALICE, BOB = "U0ALICE", "U0BOB"
 LIST = "usergroups.users.list"
 ACCOUNT = '--account "Example Corp"'
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
 
 
 @pytest.fixture

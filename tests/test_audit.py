@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +13,7 @@ import pytest
 
 from bot.audit import parse_time
 from bot.store import AuditEvent, InviteRequest, RequestStore, Status, open_store
+from tests.cli import run_cli_async
 
 if TYPE_CHECKING:
     from tests.dynamo import MotoDynamo
@@ -105,20 +103,7 @@ async def trail(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def run_audit(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "audit",
-        *args,
-        env={**os.environ, **env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert b"Traceback" not in out + err, err.decode()
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await run_cli_async(env, "audit", *args)
 
 
 async def _json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:

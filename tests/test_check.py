@@ -3,12 +3,9 @@ emulator and moto's server (STS, DynamoDB, and IAM when credentials must be judg
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
 import secrets
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +20,7 @@ from bot.aws import explain
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER
 from bot.slack_standin import SlackStandIn
+from tests.cli import run_cli_async
 from tests.conftest import CHANNEL
 
 if TYPE_CHECKING:
@@ -50,22 +48,7 @@ class Checked:
 
 
 async def run_check(env: dict[str, str], *args: str) -> Checked:
-    # Asynchronous, so the stand-in and the emulator keep answering on this event loop.
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        *args,
-        env={**os.environ, **env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    checked = Checked(proc.returncode or 0, out.decode(), err.decode())
-    assert "Traceback" not in checked.out + checked.err, checked.err
-    return checked
+    return Checked(*await run_cli_async(env, "check", *args))
 
 
 @pytest.fixture

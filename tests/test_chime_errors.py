@@ -15,11 +15,6 @@ from tests.conftest import CHANNEL, REQUESTER
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
     async with offline_bot(emulator=emulator, clock=clock) as running:
         yield running

@@ -16,21 +16,9 @@ from bot.emulator import ChimeEmulator
 from bot.offline import BotProcess
 from bot.settings import ConfigError, load_settings
 from bot.slack_standin import SlackStandIn
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_serve_without_tokens_lists_every_problem_and_exits_2() -> None:

@@ -33,11 +33,6 @@ LOST_ANSWERS = [
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
     overrides: dict[str, object] = {
         "chime_approvers": ",".join(APPROVERS),

@@ -23,11 +23,6 @@ EMAIL = "pat@example.org"
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
     overrides: dict[str, object] = {
         "chime_approvers": ",".join(APPROVERS),

@@ -27,11 +27,6 @@ OPEN = "Amazon Chime is not answering; nothing was changed"
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 async def bot(emulator: ChimeEmulator, clock: VirtualClock) -> AsyncIterator[OfflineBot]:
     overrides: dict[str, object] = {"chime_approvers": ",".join(APPROVERS)}
     async with offline_bot(overrides, emulator=emulator, clock=clock) as running:

@@ -5,13 +5,12 @@ active profile's region in the AWS config file. Real processes throughout."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.cli import run_cli
 
 if TYPE_CHECKING:
     from tests.dynamo import MotoDynamo
@@ -19,19 +18,6 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.dynamo",)
 
 TABLE = "chime-requests"
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def policy_region(env: dict[str, str]) -> str:
