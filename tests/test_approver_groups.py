@@ -400,3 +400,25 @@ async def test_concurrent_checks_read_a_group_once_and_a_change_is_never_lost(
         assert len(slack.calls_to(LIST)) == 3
     finally:
         await slack.stop()
+
+
+async def test_unreachable_slack_and_unreadable_answers_fail_closed(slack: SlackStandIn) -> None:
+    closed = AsyncWebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/")  # refused
+    with pytest.raises(approvers_module.ApproversUnknown) as unreachable:
+        await slack_fetch(closed)(GROUP)
+    assert "could not be reached" in unreachable.value.message
+
+    slack.method_faults[LIST] = MethodFault(status=200)  # 200, but text where JSON belongs
+    await slack.start()
+    try:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        with pytest.raises(approvers_module.ApproversUnknown) as unreadable:
+            await slack_fetch(client)(GROUP)
+        assert "no usable answer" in unreadable.value.message
+        approvers = Approvers(
+            Policy(frozenset(), frozenset(), frozenset({GROUP})), slack_fetch(client), 60
+        )
+        verdict = await approvers.check(lambda p: p.may_decide(ALICE, REQUESTER))
+        assert not verdict.allowed and "nothing was done" in verdict.reason
+    finally:
+        await slack.stop()
