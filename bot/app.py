@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.approvals import Approvals
+from bot.approvers import Approvers, slack_fetch
 from bot.authz import Policy
 from bot.breaker import CircuitBreaker
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
@@ -254,6 +255,9 @@ class Runtime:
         directory.observe = metrics.chime_call
         policy = Policy.from_settings(settings)
         client = build_web_client(settings)
+        approvers = Approvers(
+            policy, slack_fetch(client), ttl=settings.chime_group_cache_ttl, clock=clock
+        )
         approvals = Approvals(
             store=store,
             directory=directory,
@@ -266,6 +270,7 @@ class Runtime:
             lease=settings.chime_execution_lease,
             metrics=metrics,
             fair_use=FairUse(store, settings.chime_max_open_per_requester),
+            approvers=approvers,
         )
         deps = Deps(
             settings=settings,
@@ -275,6 +280,7 @@ class Runtime:
             jobs=jobs,
             approvals=approvals,
             metrics=metrics,
+            approvers=approvers,
             clock=clock,
         )
         token = settings.slack_bot_token

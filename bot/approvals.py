@@ -27,6 +27,7 @@ from bot.approval_cards import (
     filed_note,
     outcome_note,
 )
+from bot.approvers import Approvers
 from bot.authz import Policy
 from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
@@ -82,6 +83,7 @@ class Approvals:
     lease: float  # seconds after a claim before a silent `approving` request counts as stranded
     metrics: Metrics
     fair_use: FairUse
+    approvers: Approvers  # who may decide now: the policy, its user groups expanded
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class Approvals:
                 channel=surface.channel[:64],
                 message_ts=surface.message_ts[:64],
             )
-        verdict = self.policy.may_decide(user, request.requester)
+        verdict = await self.approvers.check(lambda p: p.may_decide(user, request.requester))
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
         if action == ActionId.RETRY:

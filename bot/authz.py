@@ -2,11 +2,15 @@
 
 Each check returns a `Decision` with the reason in plain words, so a refusal can be shown to the
 user and logged as is, and `help` can ask the same questions as a dry run.
+
+CHIME_APPROVERS may name user groups. A `Policy` straight from the settings knows only the users
+listed directly; `bot.approvers` adds the groups' members (`with_members`). Members only ever add
+approvers, so a check that allows on the listed users alone allows on the expanded policy too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.settings import Settings
 
@@ -20,11 +24,27 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class Policy:
     allowed_channels: frozenset[str]
-    approvers: frozenset[str]
+    approvers: frozenset[str]  # user IDs: listed directly, plus group members once expanded
+    approver_groups: frozenset[str] = frozenset()  # user-group IDs (S...) in CHIME_APPROVERS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(frozenset(settings.chime_allowed_channels), frozenset(settings.chime_approvers))
+        ids = settings.chime_approvers
+        return cls(
+            frozenset(settings.chime_allowed_channels),
+            frozenset(i for i in ids if not i.startswith("S")),
+            frozenset(i for i in ids if i.startswith("S")),
+        )
+
+    def with_members(self, members: frozenset[str]) -> Policy:
+        """This policy with the approver groups' current members added as approvers."""
+        return replace(self, approvers=self.approvers | members)
+
+    @property
+    def _listed(self) -> str:
+        if self.approver_groups:
+            return "CHIME_APPROVERS (directly, or as members of its user groups)"
+        return "CHIME_APPROVERS"
 
     def may_use_channel(self, channel_id: str) -> Decision:
         if not self.allowed_channels:
@@ -42,11 +62,11 @@ class Policy:
         return Decision(True, "channel is on the allowlist")
 
     def may_decide(self, user_id: str, requester_id: str) -> Decision:
-        if not self.approvers:
+        if not self.approvers and not self.approver_groups:
             return Decision(False, "No one can approve requests: CHIME_APPROVERS is empty.")
         if user_id not in self.approvers:
             return Decision(
-                False, "Only the approvers listed in CHIME_APPROVERS can decide on Chime requests."
+                False, f"Only the approvers listed in {self._listed} can decide on Chime requests."
             )
         if user_id == requester_id:
             return Decision(False, "You filed this request, so someone else has to decide on it.")
@@ -55,15 +75,20 @@ class Policy:
     def may_file(self, requester_id: str) -> Decision:
         """A request is filed only if someone other than its requester could decide on it."""
         if not self.approvers:
+            empty = (
+                "the user groups in CHIME_APPROVERS have no members and no one is listed there"
+                if self.approver_groups
+                else "CHIME_APPROVERS is empty"
+            )
             return Decision(
                 False,
-                "No one could approve it: CHIME_APPROVERS is empty. Nothing was filed; "
+                f"No one could approve it: {empty}. Nothing was filed; "
                 "ask an admin to list the approvers.",
             )
         if self.approvers == {requester_id}:
             return Decision(
                 False,
-                "You are the only approver in CHIME_APPROVERS, and no one may approve their "
+                f"You are the only approver in {self._listed}, and no one may approve their "
                 "own request, so no one could approve it. Nothing was filed; ask an admin to "
                 "add a second approver, or someone else to file it.",
             )
@@ -72,4 +97,4 @@ class Policy:
     def is_approver(self, user_id: str) -> Decision:
         if user_id in self.approvers:
             return Decision(True, "listed in CHIME_APPROVERS")
-        return Decision(False, "Only the approvers listed in CHIME_APPROVERS can do that.")
+        return Decision(False, f"Only the approvers listed in {self._listed} can do that.")

@@ -278,10 +278,44 @@ class HelpEntry:
     summary: str
 
 
+# Mentions: only of IDs in Slack's own form, so a member list read from Slack cannot add markup.
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,30}")
+MAX_MENTIONS = 25
+
+
+def mentions(ids: Iterable[str]) -> str:
+    """`<@U…>` for users, `<!subteam^S…>` for user groups, at most MAX_MENTIONS of them."""
+    valid = sorted(i for i in set(ids) if _SLACK_ID.fullmatch(i))
+    shown = [f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in valid[:MAX_MENTIONS]]
+    more = len(valid) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "") if shown else "no one"
+
+
+def approvers_block(
+    approvers: Iterable[str], groups: Iterable[str], problem: str | None = None
+) -> list[Block]:
+    """Who can approve now (group members included), the groups they come from, and, when the
+    groups could not be read, why: that text comes from Slack, so it is plain text."""
+    groups = list(groups)
+    label = "Can approve now" if problem is None else "Listed directly (group members unknown)"
+    line = f"*{label}:* {mentions(approvers)}"
+    if groups:
+        line += f"\n_Includes the members of:_ {mentions(groups)}"
+    blocks = [context(line)]
+    if problem:
+        blocks.append(context(plain(problem)))
+    return blocks
+
+
 def help_card(
-    entries: list[HelpEntry], *, note: str | None = None, footer: str | None = None
+    entries: list[HelpEntry],
+    *,
+    note: str | None = None,
+    footer: str | None = None,
+    extra: list[Block] | None = None,
 ) -> Reply:
-    """Entries and footer are fixed wording; `note` may quote what the user typed."""
+    """Entries and footer are fixed wording; `note` may quote what the user typed; `extra` are
+    blocks built by this module (approvers_block)."""
     blocks: list[Block] = [header("chime-bot: Amazon Chime user admin")]
     if note:
         blocks.append(says(f"❔ {note}"))
@@ -294,5 +328,6 @@ def help_card(
         )
     if footer:
         blocks.append(context(escape(footer)))
+    blocks += extra or []
     text = "chime-bot commands: " + ", ".join(literal(e.usage) for e in entries)
     return Reply(text=text, blocks=blocks)

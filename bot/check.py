@@ -19,6 +19,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.accounts import choose_account
+from bot.approvers import ApproversUnknown, slack_fetch
+from bot.authz import Policy
 from bot.aws import explain
 from bot.chime import Directory, RetryPolicy, chime_client
 from bot.errors import BotError, ChimeError
@@ -82,6 +84,7 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
         results.append(await _default_account(settings, directory, chime.ok))
         results.append(await _chime_lookups(client, endpoint, chime.ok))
     results += _policy(settings)
+    results += await _approver_groups(settings, slack if token.ok else None)
     results += await _posting(settings, slack if token.ok else None)
     results.append(await _store(settings))
     return results
@@ -239,6 +242,38 @@ def _policy(settings: Settings) -> list[Check]:
     else:
         checks.append(
             _ok("Approval channel", "not set (optional): cards go to each request's channel")
+        )
+    return checks
+
+
+async def _approver_groups(settings: Settings, slack: AsyncWebClient | None) -> list[Check]:
+    """Each user group in CHIME_APPROVERS read as serve reads it, then who can approve now."""
+    policy = Policy.from_settings(settings)
+    groups = sorted(policy.approver_groups)
+    if not groups:
+        return []
+    if slack is None:
+        return [
+            _bad(f"Approver group {g}", "not checked: the bot token failed above", "Fix it first.")
+            for g in groups
+        ]
+    fetch = slack_fetch(slack)
+    checks: list[Check] = []
+    members: set[str] = set()
+    for group in groups:
+        try:
+            found = await fetch(group)
+        except ApproversUnknown as exc:
+            fix = exc.hint or "See the message above."
+            checks.append(_bad(f"Approver group {group}", exc.reason, fix))
+            continue
+        members |= found
+        listed = ", ".join(sorted(found)) or "no members: it adds no approver"
+        checks.append(_ok(f"Approver group {group}", listed))
+    if all(c.ok for c in checks):
+        everyone = sorted(policy.with_members(frozenset(members)).approvers)
+        checks.append(
+            _ok("Approvers now", ", ".join(everyone) or "no one: invites cannot be approved")
         )
     return checks
 

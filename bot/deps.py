@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.approvals import Approvals
+from bot.approvers import Approvers
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock
 from bot.jobs import Jobs
@@ -23,5 +24,6 @@ class Deps:
     jobs: Jobs
     approvals: Approvals
     metrics: Metrics
+    approvers: Approvers  # the policy's approvers with their user groups expanded
     clock: Clock = field(default_factory=RealClock)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))

@@ -80,7 +80,8 @@ class Admitted:
 
     text: str
     fields: dict[str, Any]
-    kind: Literal["form", "payload"]  # a slash command, or a click's payload=
+    # a slash command, a click's payload=, or an Events API body (JSON, rebuilt: see _event)
+    kind: Literal["form", "payload", "event"]
 
 
 class RequestGuard:
@@ -107,6 +108,9 @@ class RequestGuard:
             raise Answered(200, "Slack's SSL check")
         self._verify(request.headers, raw)
         text = _decode(request.headers.get("Content-Type", ""), raw)
+        if _media(request.headers.get("Content-Type", ""))[0] == _JSON:
+            event = _event(_json_object(text, "body"))
+            return Admitted(json.dumps(event), event, "event")
         return Admitted(text, *_parse(request.headers.get("Content-Type", ""), text))
 
     async def _read(self, request: web.Request) -> bytes:
@@ -186,11 +190,54 @@ def _decode(content_type: str, raw: bytes) -> str:
         raise Answered(400, "body is not UTF-8") from None
 
 
+# The Events API events manifest.yml subscribes to (settings.event_subscriptions.bot_events).
+SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed"})
+_SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+MAX_CHALLENGE = 1000
+
+
+def _event(body: dict[str, Any]) -> dict[str, Any]:
+    """An Events API body (JSON) in Slack's shape, rebuilt from the fields the bot reads.
+
+    Two kinds only: `url_verification`, which Slack sends when the request URL is saved and
+    which Bolt answers with its `challenge`, and an `event_callback` carrying an event
+    manifest.yml subscribes to (docs.slack.dev/apis/events-api: the outer `event_callback`
+    wrapper with `team_id`, `api_app_id`, `event_id`, `event_time` and the `event` itself;
+    docs.slack.dev/reference/events/subteam_members_changed for the inner event). Bolt reads
+    many optional fields of a body (`authorizations[0]`, `event.user`, `event.channel`...) and
+    trips on odd shapes there; passing it only what was checked leaves it nothing to trip on.
+    """
+    kind = body.get("type")
+    if kind == "url_verification":
+        challenge = body.get("challenge")
+        if not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE:
+            raise Answered(400, "url_verification without a challenge")
+        return {"type": kind, "challenge": challenge}
+    if kind != "event_callback":
+        raise Answered(400, "not a request this app takes (JSON body)")
+    event = body.get("event")
+    if not isinstance(event, dict):
+        raise Answered(400, "`event` is not an object")
+    kind_of_event = event.get("type")
+    if not isinstance(kind_of_event, str) or kind_of_event not in SUBSCRIBED_EVENTS:
+        raise Answered(400, "not an event this app subscribes to")
+    team, subteam = body.get("team_id"), event.get("subteam_id")
+    if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, subteam)):
+        raise Answered(400, "event without a team and user-group ID")
+    rebuilt: dict[str, Any] = {"type": kind, "team_id": team}
+    for name in ("api_app_id", "event_id"):
+        if isinstance(body.get(name), str):
+            rebuilt[name] = body[name][:64]
+    # Only the group matters to the bot: the event's delta is never trusted as the members.
+    rebuilt["event"] = {"type": kind_of_event, "subteam_id": subteam}
+    return rebuilt
+
+
 def _parse(content_type: str, text: str) -> tuple[dict[str, Any], Literal["form", "payload"]]:
     """The request's fields, as Bolt will read them, refused unless they are one of the two
-    kinds of request manifest.yml asks Slack for, in Slack's shape: a slash command, or a
-    `block_actions` click. (Events API bodies, views and shortcuts are not subscribed to, and
-    are where Bolt itself trips over odd shapes: an `event` or `view` that is not an object.)"""
+    kinds of form-encoded request manifest.yml asks Slack for, in Slack's shape: a slash
+    command, or a `block_actions` click. (Views and shortcuts are not subscribed to, and are
+    where Bolt itself trips over odd shapes: an `event` or `view` that is not an object.)"""
     kind, _ = _media(content_type)
     if kind == _JSON or text.startswith("{"):  # Bolt reads a body starting with { as JSON
         raise Answered(400, "not a request this app takes (JSON body)")

@@ -23,6 +23,8 @@ from bot.store import parse_store_url, store_table
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# CHIME_APPROVERS takes user IDs and user-group IDs (S..., as in usergroups.users.list), mixed.
+APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 # us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -102,6 +104,10 @@ class Settings(SlackCredentials):
     chime_execution_lease: float = Field(default=60.0, ge=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
+    # How long the members of an approver user group are trusted before Slack is asked again.
+    # Where subteam_members_changed events arrive, a change applies at once on the replica that
+    # gets the event; this bounds how long a removed member keeps the power everywhere else.
+    chime_group_cache_ttl: float = Field(default=60.0, ge=0, le=3600)
     # Chime calls in flight at once (and the HTTP pool size). No threads back them (aiobotocore),
     # so a burst of 200 lookups fits; Chime's throttling is met by the retries, not by this.
     chime_max_concurrency: int = Field(default=256, ge=1, le=1024)
@@ -131,7 +137,9 @@ class Settings(SlackCredentials):
     @field_validator("chime_approvers", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> tuple[str, ...]:
-        return _split_ids(value, USER_ID, "Slack user IDs (like U0123ABCD)")
+        return _split_ids(
+            value, APPROVER_ID, "Slack user or user-group IDs (like U0123ABCD or S0123ABCD)"
+        )
 
     @field_validator("chime_approval_channel", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from bot.blockkit import block_problems
 
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
+_JSON_TYPE = "application/json"
 RESPONSE_URL_LIMIT = 5  # Slack accepts 5 posts per response_url (within 30 minutes)
 # The bot scopes manifest.yml asks for; Slack lists a token's scopes in the X-OAuth-Scopes header
 # of every Web API response (docs.slack.dev, "Scopes": checking a token's scopes).
@@ -39,7 +40,19 @@ MANIFEST_SCOPES = (
     "im:write",
     "channels:read",
     "groups:read",
+    "usergroups:read",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MethodFault:
+    """How one Web API method misbehaves: Slack's error code (`ratelimited` comes as HTTP 429
+    with Retry-After), an HTTP status with a non-JSON body (a proxy in front of Slack), and/or
+    a delay before answering (a Slack that does not answer in time)."""
+
+    error: str | None = None
+    status: int | None = None
+    delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,14 @@ class SlackStandIn:
         # Slack documents channel_not_found for a private channel the bot is not in (it cannot
         # see it); set False to answer with is_member: false instead, the other plausible case.
         self.hide_private_nonmember = True
+        # User groups (S...) and their members, for usergroups.users.list; disabled groups too.
+        self.usergroups: dict[str, list[str]] = {}
+        self.disabled_usergroups: set[str] = set()
+        # The reference does not say how usergroups.users.list answers for a disabled group
+        # without include_disabled: an empty list (False) or no_such_subteam (True).
+        self.disabled_as_missing = False
+        # Per-method failures, for one method while the rest of the API works.
+        self.method_faults: dict[str, MethodFault] = {}
         # The token's scopes, sent as X-OAuth-Scopes; None: the header is left out.
         self.scopes: tuple[str, ...] | None = MANIFEST_SCOPES
         # perf_counter() when each response_url first received a post, for latency figures.
@@ -209,7 +230,19 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": self.api_error})
         if token != self.bot_token and not app_token_call:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        fault = self.method_faults.get(method, MethodFault())
+        if fault.status is not None or fault.error is not None:
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                return web.Response(status=fault.status, text="upstream unavailable")
+            if fault.error == "ratelimited":
+                headers = {"Retry-After": str(self.retry_after)}
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers=headers
+                )
+            return web.json_response({"ok": False, "error": fault.error})
         result = self._answer(method, args)
+        await asyncio.sleep(fault.delay)  # the answer, as of the request, arrives late
         await self._record(lambda: self.calls.append(ApiCall(method, args)))
         headers = {} if self.scopes is None else {"X-OAuth-Scopes": ",".join(self.scopes)}
         return web.json_response(result, headers=headers)
@@ -256,6 +289,8 @@ class SlackStandIn:
             return {"ok": True, "url": f"ws://{host}/socket?ticket={secrets.token_hex(8)}"}
         if method == "conversations.info":
             return self._conversation_info(str(args.get("channel", "")))
+        if method == "usergroups.users.list":
+            return self._usergroup_users(args)
         if method == "conversations.open":
             users = str(args.get("users", ""))
             if users in self.refuse_dms_with:
@@ -290,6 +325,68 @@ class SlackStandIn:
                 "is_general": False,
                 **facts,
             },
+        }
+
+    def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
+        """usergroups.users.list (docs.slack.dev/reference/methods/usergroups.users.list):
+        `{"ok": true, "users": [user IDs]}` for the group in `usergroup`; no_such_subteam for
+        an unknown one; the bot scope usergroups:read, else missing_scope. `include_disabled`
+        "allows results that involve disabled User Groups"; without it a disabled group is
+        answered as `disabled_as_missing` says (the reference is silent). The reference names
+        no error for a missing `usergroup`; no_such_subteam stands in for it here."""
+        if self.scopes is not None and "usergroups:read" not in self.scopes:
+            provided = ",".join(self.scopes)
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "usergroups:read",
+                "provided": provided,
+            }
+        group = str(args.get("usergroup", ""))
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        include_disabled = str(args.get("include_disabled", "")).lower() in ("1", "true")
+        if group in self.disabled_usergroups and not include_disabled:
+            if self.disabled_as_missing:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": []}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
+    def change_members(self, group: str, users: list[str]) -> dict[str, Any]:
+        """Set a group's members, and return the `subteam_members_changed` event Slack sends
+        for it, in its Events API wrapper (docs.slack.dev/reference/events/
+        subteam_members_changed: only the delta of added and removed users)."""
+        before = set(self.usergroups.get(group, []))
+        self.usergroups[group] = list(users)
+        added, removed = sorted(set(users) - before), sorted(before - set(users))
+        now = int(time.time())
+        return {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0CHIMEBOT",
+            "event": {
+                "type": "subteam_members_changed",
+                "subteam_id": group,
+                "team_id": TEAM_ID,
+                "date_previous_update": now - 60,
+                "date_update": now,
+                "added_users": added,
+                "added_users_count": str(len(added)),
+                "removed_users": removed,
+                "removed_users_count": str(len(removed)),
+                "event_ts": f"{now}.000100",
+            },
+            "type": "event_callback",
+            "authorizations": [
+                {
+                    "team_id": TEAM_ID,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": now,
         }
 
     async def _response(self, request: web.Request) -> web.Response:
@@ -549,6 +646,16 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return await self._post(body, rid, retry_num, None, None)
 
+    async def event(self, body: dict[str, Any], *, secret: str | None = None) -> Exchange:
+        """POST an Events API body as Slack does: JSON, signed like everything else."""
+        rid, _ = self.standin.new_response_url()  # events have no response_url; kept for shape
+        return await self._post(json.dumps(body), rid, None, None, secret, _JSON_TYPE)
+
+    async def socket_event(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The same Events API body over Socket Mode (envelope type `events_api`); the ack."""
+        envelope_id = await self.standin.send_envelope("events_api", body)
+        return await self.standin.wait_ack(envelope_id)
+
     def sign(self, body: str, timestamp: int, secret: str | None = None) -> str:
         verifier = SignatureVerifier(secret or self.signing_secret)
         signature = verifier.generate_signature(timestamp=str(timestamp), body=body)
@@ -556,11 +663,17 @@ class SlackSender:
         return signature
 
     async def _post(
-        self, body: str, rid: str, retry_num: int | None, timestamp: int | None, secret: str | None
+        self,
+        body: str,
+        rid: str,
+        retry_num: int | None,
+        timestamp: int | None,
+        secret: str | None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> Exchange:
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
             "X-Slack-Signature": self.sign(body, ts, secret),
         }

@@ -10,6 +10,7 @@ from bot.approval_cards import ActionId
 from bot.deps import Deps
 from handlers.context import Ack
 from handlers.decide import on_action
+from handlers.groups import on_members_changed
 from handlers.slash import on_command
 
 
@@ -21,6 +22,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def chime_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await on_action(deps, ack, body, action)
 
+    async def group_changed(event: dict[str, Any]) -> None:
+        await on_members_changed(deps, event)
+
     app.command("/chime")(chime_command)
+    # Events are acked by Bolt itself once the listener returns (it runs before the response).
+    app.event("subteam_members_changed")(group_changed)
     for action_id in ActionId:
         app.action(action_id.value)(chime_button)
