@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
@@ -29,6 +31,7 @@ from tests.blockkit import (
 )
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
+from tests.test_cards_literal import FAST, check, hostile, requests
 
 if TYPE_CHECKING:
     from tests.dynamo import MotoDynamo
@@ -337,6 +340,17 @@ def test_request_data_in_a_reminder_stays_literal(data: dict[str, str]) -> None:
     assert_valid_message(note)
     assert not literal_problems(note)
     assert card_layout(note) == card_layout(reminder_note(sample(), [DEMO_APPROVER]).as_message())
+
+
+@FAST
+@given(
+    requests,
+    st.lists(st.one_of(st.sampled_from(["U0APPROVER", "W0APPROVER", "S0APPROVERS"]), hostile)),
+)
+def test_every_reminder_is_valid_and_shows_request_data_literally(
+    request: InviteRequest, approvers: list[str]
+) -> None:
+    check(lambda r: reminder_note(r, approvers), request)
 
 
 def test_a_reminder_to_very_many_approvers_fits_slack_and_cuts_no_mention() -> None:
