@@ -141,8 +141,8 @@ async def test_two_replicas_sweeping_one_table_send_one_reminder_then_tell_of_ex
     running = [BotProcess(emulator.url, slack, tmp_path / "state.db", session, **env)]
     running.append(BotProcess(emulator.url, slack, tmp_path / "state.db", session, **env))
     try:
-        a, b = await asyncio.gather(*(bot.start() for bot in running))
-        card = await file_invite(a, slack, "nudge@example.com")
+        await asyncio.gather(*(bot.start() for bot in running))
+        card = await file_invite(running[0], slack, "nudge@example.com")
 
         def reminders() -> list[PostedMessage]:
             return [m for m in slack.messages if m.message.get("thread_ts") == card.ts]
