@@ -1056,6 +1056,29 @@ async def test_dynamodb_item_layout_ttl_and_version(
     assert all("ttl" not in a for a in audit)
 
 
+async def test_dynamodb_reminder_item_layout_stays_out_of_listings_and_the_request(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    request = await dynamo_store.file(make_request(), now=NOW)
+    before = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
+    token = await dynamo_store.claim_reminder(request, now=NOW + 1, lease=LEASE)
+    assert token is not None
+
+    held = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REMINDER")
+    assert held is not None
+    assert (held["kind"], held["holder"]) == ({"S": "reminder"}, {"S": token})
+    assert held["ttl"] == {"N": str(int(NOW + TTL + RETENTION))}  # lives as long as the request
+    assert "gsi1pk" not in held, "never listed as a request"
+    # The claim leaves the request item alone: a decision racing it is not made to retry.
+    assert _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST") == before
+
+    assert await dynamo_store.reminder_sent(request.id, reminder_event(request.id))
+    sent = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REMINDER")
+    assert sent is not None and "holder" not in sent and sent["sent_at"] == {"N": repr(NOW + 2)}
+    assert await dynamo_store.list_by_status(Status.PENDING) == [await dynamo_store.get(request.id)]
+    assert [e.action for e in await dynamo_store.audit_events()] == ["filed", "reminded"]
+
+
 async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(
     dynamo_store: DynamoStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
