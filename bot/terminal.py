@@ -29,6 +29,7 @@ EMOJI = {
     ":no_entry:": "⛔",
     ":information_source:": "ℹ",
     ":tada:": "🎉",
+    ":bell:": "🔔",
 }
 
 
