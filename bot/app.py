@@ -33,6 +33,7 @@ from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bol
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
+from bot.reminders import Reminders
 from bot.replies import Responder, slack_origins
 from bot.settings import Settings
 from bot.slack_auth import SlackAuth
@@ -207,6 +208,7 @@ class Runtime:
     app_token: str | None = None
     url: str = ""
     metrics_url: str = ""  # where /metrics is served
+    reminders: Reminders | None = None  # None: no reminders are sent
 
     @classmethod
     async def create(
@@ -295,6 +297,13 @@ class Runtime:
             jobs=jobs,
             store=store,
             slack_auth=slack_auth,
+            reminders=Reminders(
+                store=store,
+                notifier=approvals.notifier,
+                policy=policy,
+                clock=clock,
+                remind_after=settings.chime_remind_after,
+            ),
         )
 
     async def start(
@@ -370,13 +379,18 @@ class Runtime:
         self.deps.metrics.pending.set(len(pending))
 
     async def sweep_once(self) -> None:
-        """Settle requests stranded mid-execution and expire overdue ones."""
+        """Settle requests stranded mid-execution, expire overdue ones, send due reminders."""
         approvals = self.deps.approvals
         try:
             await approvals.reconcile()
             await approvals.expire_overdue()
         except Exception:
             log.exception("sweep failed; will try again")
+        if self.reminders is not None:
+            try:
+                await self.reminders.send_due()
+            except Exception:  # e.g. the store cannot list; the next sweep tries again
+                log.exception("reminder sweep failed; will try again")
 
     async def _sweep(self) -> None:
         # The first pass runs at start-up: that is when a crash's leftovers are found.

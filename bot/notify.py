@@ -31,6 +31,17 @@ class Notifier:
             raise CardNotPosted(str(exc.response.get("error", "unknown_error"))) from exc
         return str(resp["ts"])
 
+    async def post_in_thread(self, channel: str, thread_ts: str, reply: Reply) -> str:
+        """Reply in the thread of the message at `thread_ts` (chat.postMessage's `thread_ts`);
+        returns the reply's `ts`. Raises CardNotPosted with Slack's error code."""
+        try:
+            resp = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
+            )
+        except SlackApiError as exc:
+            raise CardNotPosted(str(exc.response.get("error", "unknown_error"))) from exc
+        return str(resp["ts"])
+
     async def update_card(self, channel: str, ts: str, reply: Reply) -> bool:
         try:
             await self.client.chat_update(

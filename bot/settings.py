@@ -120,6 +120,9 @@ class Settings(SlackCredentials):
     chime_read_timeout: float = Field(default=10.0, gt=0)
     # Fair use: how many open requests one person may hold; beyond it nothing is filed.
     chime_max_open_per_requester: int = Field(default=10, ge=1)
+    # Seconds a request may wait for a decision before its approvers get one reminder in the
+    # card's thread. At or past CHIME_REQUEST_TTL no reminder is sent: the request lapses first.
+    chime_remind_after: float = Field(default=4 * 3600.0, gt=0)
 
     port: int = Field(default=3000, ge=0, le=65535)
     # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.

@@ -511,13 +511,19 @@ def _refused_blocks(args: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _message(args: dict[str, Any], ts: str) -> dict[str, Any]:
-    return {
+    message = {
         "type": "message",
         "ts": ts,
         "user": BOT_USER_ID,
         "text": args.get("text", ""),
         "blocks": args.get("blocks", []),
     }
+    if args.get("thread_ts"):
+        # A reply carries its parent's ts as thread_ts (chat.postMessage's reference: "Provide
+        # another message's ts value to make this message a reply"). The reference does not
+        # say what happens to a thread_ts naming no message, so the stand-in does not judge it.
+        message["thread_ts"] = str(args["thread_ts"])
+    return message
 
 
 # ---- Slack's side: signed requests to the bot ------------------------------------------------

@@ -26,6 +26,7 @@ EMOJI = {
     ":hourglass_flowing_sand:": "⏳",
     ":no_entry:": "⛔",
     ":tada:": "🎉",
+    ":bell:": "🔔",
 }
 
 

@@ -10,8 +10,10 @@ from bot.blockkit import message_problems
 from bot.cards import WORD_JOINER
 
 # The only `<...>` tokens the bot itself may emit: Slack date formatting, and mentions of the
-# Slack-issued user and channel IDs it was sent (never anything typed by a user).
-_OWN_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|[^<>]*>|<@[UW][A-Z0-9]+>|<#[CGD][A-Z0-9]+>")
+# Slack-issued user, user-group and channel IDs it was sent (never anything typed by a user).
+_OWN_TOKEN = re.compile(
+    r"<!date\^\d+\^[^|>]*\|[^<>]*>|<@[UW][A-Z0-9]+>|<#[CGD][A-Z0-9]+>|<!subteam\^S[A-Z0-9]+>"
+)
 
 
 def assert_valid_message(message: dict[str, Any]) -> None:

@@ -122,6 +122,47 @@ async def test_two_replicas_one_table_exactly_one_chime_call_and_restart_loses_n
     assert trails[0][1].actor == DEMO_APPROVER
 
 
+async def test_two_replicas_sweeping_one_table_send_one_reminder_then_tell_of_expiry(
+    peers: tuple[ChimeEmulator, SlackStandIn],
+    replica_env: dict[str, str],
+    session: ClientSession,
+    tmp_path: Path,
+    dynamo_table: str,
+) -> None:
+    emulator, slack = peers
+    # Both sweep five times a second: together dozens of chances to send a second reminder
+    # between the first one and the request's expiry.
+    env = {
+        **replica_env,
+        "CHIME_REMIND_AFTER": "1",
+        "CHIME_SWEEP_INTERVAL": "0.2",
+        "CHIME_REQUEST_TTL": "6",
+    }
+    running = [BotProcess(emulator.url, slack, tmp_path / "state.db", session, **env)]
+    running.append(BotProcess(emulator.url, slack, tmp_path / "state.db", session, **env))
+    try:
+        await asyncio.gather(*(bot.start() for bot in running))
+        card = await file_invite(running[0], slack, "nudge@example.com")
+
+        def reminders() -> list[PostedMessage]:
+            return [m for m in slack.messages if m.message.get("thread_ts") == card.ts]
+
+        def expiry_notes() -> list[PostedMessage]:
+            return [m for m in slack.messages if m.channel == "D" + REQUESTER.lstrip("U")]
+
+        await slack.wait_for(lambda: bool(reminders()), timeout=30)
+        # Once expired, the request can be reminded no more: every chance has passed.
+        await slack.wait_for(lambda: bool(expiry_notes()), timeout=30)
+        assert len(reminders()) == 1
+        assert "expired" in all_text(expiry_notes()[0].message)
+        assert len(expiry_notes()) == 1
+    finally:
+        await asyncio.gather(*(bot.stop() for bot in running if bot.proc is not None))
+    async with await DynamoStore.open(dynamo_table) as store:
+        trail = [e.action for e in await store.audit_trail(request_id(card))]
+    assert trail == ["filed", "reminded", "expired"]
+
+
 def test_init_store_creates_the_table_once_and_prints_its_policy(
     moto_dynamo: MotoDynamo,
 ) -> None:

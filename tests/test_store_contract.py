@@ -535,6 +535,88 @@ async def test_twenty_claims_from_each_of_two_processes(
     assert [e.actor for e in claims] == [final.decided_by]
 
 
+# --- reminder claims ------------------------------------------------------------------------
+
+LEASE = 600.0
+
+
+def reminder_event(request_id: str, action: str = "reminded", *, at: float = NOW + 2) -> AuditEvent:
+    return AuditEvent(request_id, at, "system", action, {"thread_ts": "1.000200"})
+
+
+async def test_a_reminder_is_claimed_once_and_sent_for_good(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    token = await store.claim_reminder(request, now=NOW + 1, lease=LEASE)
+    assert token is not None
+    assert await store.claim_reminder(request, now=NOW + 1, lease=LEASE) is None
+    assert await store.reminder_sent(request.id, reminder_event(request.id))
+    assert not await store.reminder_sent(request.id, reminder_event(request.id, at=NOW + 3))
+
+    # Sent is for good: not after the lease, not for a release naming the old claim.
+    assert await store.claim_reminder(request, now=NOW + 2 * LEASE, lease=LEASE) is None
+    failed = reminder_event(request.id, "reminder_failed")
+    assert not await store.release_reminder(request.id, token, retry_at=NOW, event=failed)
+    trail = [e.action for e in await store.audit_trail(request.id)]
+    assert trail == ["filed", "reminded"]
+    assert (await store.get(request.id)) == request, "the request itself is untouched"
+
+
+async def test_twenty_concurrent_reminder_claims_two_store_objects(backend: Backend) -> None:
+    one, two = await backend.open(), await backend.open()
+    request = await one.file(make_request(), now=NOW)
+
+    tokens = await asyncio.gather(
+        *((one, two)[i % 2].claim_reminder(request, now=NOW + 1, lease=LEASE) for i in range(20))
+    )
+
+    assert len([t for t in tokens if t is not None]) == 1
+
+
+async def test_only_a_pending_unexpired_request_can_be_reminded(store: RequestStore) -> None:
+    denied = await store.file(make_request(email="denied@example.com"), now=NOW)
+    assert (await deny(store, denied.id)).ok
+    lapsed = await store.file(make_request(email="late@example.com", expires_at=NOW + 5), now=NOW)
+    ghost = make_request(email="ghost@example.com")  # never filed
+
+    assert await store.claim_reminder(denied, now=NOW + 2, lease=LEASE) is None
+    assert await store.claim_reminder(lapsed, now=NOW + 5, lease=LEASE) is None
+    assert await store.claim_reminder(ghost, now=NOW + 2, lease=LEASE) is None
+    assert await store.claim_reminder(lapsed, now=NOW + 4, lease=LEASE) is not None
+
+
+async def test_a_released_reminder_is_claimable_again_from_its_retry_time(
+    store: RequestStore,
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+    token = await store.claim_reminder(request, now=NOW + 1, lease=LEASE)
+    assert token is not None
+    failed = reminder_event(request.id, "reminder_failed")
+
+    assert not await store.release_reminder(request.id, "not-the-token", retry_at=NOW, event=failed)
+    assert await store.release_reminder(request.id, token, retry_at=NOW + 100, event=failed)
+    assert not await store.release_reminder(request.id, token, retry_at=NOW, event=failed)
+
+    assert await store.claim_reminder(request, now=NOW + 99, lease=LEASE) is None
+    again = await store.claim_reminder(request, now=NOW + 100, lease=LEASE)
+    assert again is not None and again != token
+    assert await store.reminder_sent(request.id, reminder_event(request.id, at=NOW + 101))
+    trail = [e.action for e in await store.audit_trail(request.id)]
+    assert trail == ["filed", "reminder_failed", "reminded"]
+
+
+async def test_a_claim_whose_holder_vanished_lapses_after_its_lease(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+    stale = await store.claim_reminder(request, now=NOW + 1, lease=LEASE)
+    assert stale is not None
+
+    assert await store.claim_reminder(request, now=NOW + LEASE, lease=LEASE) is None
+    fresh = await store.claim_reminder(request, now=NOW + 1 + LEASE, lease=LEASE)
+    assert fresh is not None
+    failed = reminder_event(request.id, "reminder_failed")
+    assert not await store.release_reminder(request.id, stale, retry_at=NOW, event=failed)
+
+
 # --- listing --------------------------------------------------------------------------------
 
 
@@ -792,7 +874,7 @@ async def test_sqlite_open_creates_directory_schema_and_wal(sqlite_store: Sqlite
     raw = _raw(sqlite_store.path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (2,)
         columns = {row[1] for row in raw.execute("PRAGMA table_info(requests)")}
         assert columns == set(REQUEST_RECORD_FIELDS)
     finally:
@@ -804,6 +886,23 @@ async def test_sqlite_reopen_is_idempotent(tmp_path: Path) -> None:
     async with await SqliteStore.open(path) as one, await SqliteStore.open(path) as two:
         request = await one.file(make_request(), now=NOW)
         assert await two.get(request.id) == request
+
+
+async def test_sqlite_upgrades_a_version_1_store_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await SqliteStore.open(path) as old:
+        request = await old.file(make_request(), now=NOW)
+    raw = _raw(path)
+    raw.execute("DROP TABLE reminders")  # as a version-1 build left it
+    raw.execute("PRAGMA user_version = 1")
+    raw.close()
+
+    async with await SqliteStore.open(path) as upgraded:
+        assert await upgraded.get(request.id) == request
+        assert await upgraded.claim_reminder(request, now=NOW + 1, lease=60) is not None
+    raw = _raw(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    raw.close()
 
 
 async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
@@ -955,6 +1054,29 @@ async def test_dynamodb_item_layout_ttl_and_version(
     )["Items"]
     assert [a["action"]["S"] for a in audit] == ["filed", "approve_claimed", "approved"]
     assert all("ttl" not in a for a in audit)
+
+
+async def test_dynamodb_reminder_item_layout_stays_out_of_listings_and_the_request(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    request = await dynamo_store.file(make_request(), now=NOW)
+    before = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
+    token = await dynamo_store.claim_reminder(request, now=NOW + 1, lease=LEASE)
+    assert token is not None
+
+    held = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REMINDER")
+    assert held is not None
+    assert (held["kind"], held["holder"]) == ({"S": "reminder"}, {"S": token})
+    assert held["ttl"] == {"N": str(int(NOW + TTL + RETENTION))}  # lives as long as the request
+    assert "gsi1pk" not in held, "never listed as a request"
+    # The claim leaves the request item alone: a decision racing it is not made to retry.
+    assert _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST") == before
+
+    assert await dynamo_store.reminder_sent(request.id, reminder_event(request.id))
+    sent = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REMINDER")
+    assert sent is not None and "holder" not in sent and sent["sent_at"] == {"N": repr(NOW + 2)}
+    assert await dynamo_store.list_by_status(Status.PENDING) == [await dynamo_store.get(request.id)]
+    assert [e.action for e in await dynamo_store.audit_events()] == ["filed", "reminded"]
 
 
 async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(

@@ -106,6 +106,28 @@ class RequestStore(Protocol):
         For `chime-bot audit`: it reads the whole trail, so it is not for the request path."""
         ...
 
+    async def claim_reminder(
+        self, request: InviteRequest, *, now: float, lease: float
+    ) -> str | None:
+        """Take the right to send `request`'s one reminder, as decisions are claimed: one
+        conditional write that succeeds only while the request is pending and unexpired, no
+        reminder was recorded as sent, and no other claim is younger than `lease` seconds (or a
+        failed attempt's retry time has come). Returns a token naming this claim, or None."""
+        ...
+
+    async def reminder_sent(self, request_id: str, event: AuditEvent) -> bool:
+        """Record the reminder as sent, for good, with its audit `event`, in one write; False
+        if one was already recorded (a claim that outlived its lease was taken over)."""
+        ...
+
+    async def release_reminder(
+        self, request_id: str, token: str, *, retry_at: float, event: AuditEvent
+    ) -> bool:
+        """Give up claim `token` after a failed post, so a sweep at or after `retry_at` may
+        claim it again; appends the failure's audit `event` in the same write. False if the
+        claim was no longer held (taken over, or the reminder already recorded)."""
+        ...
+
     async def check_writable(self) -> None:
         """Raise StoreNotWritable, with a message for the operator, if a write would fail."""
         ...

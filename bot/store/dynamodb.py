@@ -5,6 +5,7 @@ Items (one-table design; `pk` and `sk` are strings):
     request       pk = REQ#<id>             sk = REQUEST             + version, gsi1pk/gsi1sk, ttl
     audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    append-only, no ttl
     dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
+    reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
@@ -105,6 +106,7 @@ _MAX_READ_ATTEMPTS = 8  # BatchGetItem rounds while the table hands back unproce
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 _REQUEST_SK = "REQUEST"
+_REMINDER_SK = "REMINDER"
 _LOCK_SK = "LOCK"
 _META_KEY: Item = {"pk": {"S": "META"}, "sk": {"S": "WRITE_CHECK"}}
 _NEW_ITEM = "attribute_not_exists(pk)"
@@ -366,6 +368,90 @@ class DynamoStore:
         ]
         # sk is AUDIT#<at>#<write sequence>: within one instant, the order of writing.
         return [event for event, _ in sorted(kept, key=lambda pair: (pair[0].at, pair[1]))]
+
+    async def claim_reminder(
+        self, request: InviteRequest, *, now: float, lease: float
+    ) -> str | None:
+        # A consistent read first: once a reminder is sent, later sweeps cost no write.
+        held = await self._run(self._get, _reminder_key(request.id))
+        if held is not None and "sent_at" in held:
+            return None
+        token = secrets.token_hex(8)
+        expr = _Expression()
+        # The request must still be pending and unexpired, checked in the same transaction, as
+        # a decision's claim checks it; the reminder item must be new, or unsent and lapsed.
+        pending = f"{expr.name('status')} = {expr.value('pending', Status.PENDING.value)}"
+        if _fits_number(request.expires_at) and _fits_number(now):
+            pending += f" AND {expr.name('expires_at')} > {expr.value('now', now)}"
+        check = self._conditional({"Key": _request_key(request.id)}, pending, *expr.parts())
+        expr = _Expression()
+        sets: dict[str, Scalar] = {
+            "kind": "reminder",
+            "request_id": request.id,
+            "holder": token,
+            "held_until": now + lease,
+        }
+        ttl = _ttl(Status.PENDING, request.expires_at, now)
+        if ttl is not None:
+            sets[TTL_ATTRIBUTE] = ttl
+        update = "SET " + ", ".join(
+            f"{expr.name(name)} = {expr.value(name, value)}" for name, value in sets.items()
+        )
+        free = (
+            f"attribute_not_exists(pk) OR (attribute_not_exists({expr.name('sent_at')}) AND "
+            f"{expr.name('held_until')} <= {expr.value('now', now)})"
+        )
+        params = {"Key": _reminder_key(request.id), "UpdateExpression": update}
+        ops = [
+            {"ConditionCheck": check},
+            {"Update": self._conditional(params, free, *expr.parts())},
+        ]
+        # Any refusal (a condition, or a transaction in flight on either item) loses this
+        # sweep's race; the next sweep looks again.
+        return token if await self._run(self._transact, ops) is None else None
+
+    async def reminder_sent(self, request_id: str, event: AuditEvent) -> bool:
+        expr = _Expression()
+        update = (
+            f"SET {expr.name('sent_at')} = {expr.value('at', event.at)} "
+            f"REMOVE {expr.name('holder')}"
+        )
+        unsent = f"attribute_exists(pk) AND attribute_not_exists({expr.name('sent_at')})"
+        return await self._reminder_write(request_id, update, unsent, expr, event)
+
+    async def release_reminder(
+        self, request_id: str, token: str, *, retry_at: float, event: AuditEvent
+    ) -> bool:
+        expr = _Expression()
+        failures = expr.name("failures")
+        update = (
+            f"SET {expr.name('held_until')} = {expr.value('retry_at', retry_at)}, "
+            f"{failures} = if_not_exists({failures}, {expr.value('zero', 0)}) + "
+            f"{expr.value('one', 1)} REMOVE {expr.name('holder')}"
+        )
+        held = (
+            f"{expr.name('holder')} = {expr.value('token', token)} "
+            f"AND attribute_not_exists({expr.name('sent_at')})"
+        )
+        return await self._reminder_write(request_id, update, held, expr, event)
+
+    async def _reminder_write(
+        self, request_id: str, update: str, condition: str, expr: _Expression, event: AuditEvent
+    ) -> bool:
+        params = {"Key": _reminder_key(request_id), "UpdateExpression": update}
+        ops = [
+            {"Update": self._conditional(params, condition, *expr.parts())},
+            self._put_op(_audit_item(event, self._next_seq()), _NEW_ITEM),
+        ]
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            reasons = await self._run(self._transact, ops)
+            if reasons is None:
+                log_event(event)
+                return True
+            if "TransactionConflict" not in reasons:
+                return False  # the condition failed: the claim is not (or no longer) ours
+            await _pause(attempt, reasons)
+        raise self._contended(f"recording the reminder of {request_id}")
 
     async def check_writable(self) -> None:
         try:
@@ -667,6 +753,10 @@ def _status_pk(status: Status) -> str:
 
 def _request_key(request_id: str) -> Item:
     return {"pk": {"S": _request_pk(request_id)}, "sk": {"S": _REQUEST_SK}}
+
+
+def _reminder_key(request_id: str) -> Item:
+    return {"pk": {"S": _request_pk(request_id)}, "sk": {"S": _REMINDER_SK}}
 
 
 def _lock_key(key: str) -> Item:

@@ -10,6 +10,7 @@ any number of concurrent callers wins a transition.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ from bot.store.rules import (
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the reminders table
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -105,6 +106,17 @@ _SCHEMA: tuple[str, ...] = (
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END
     """,
     "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    # One row per request whose reminder was ever claimed. `holder` names the live claim;
+    # `held_until` is when it lapses (or, after a failed post, when a retry may claim it).
+    """
+    CREATE TABLE IF NOT EXISTS reminders (
+        request_id TEXT PRIMARY KEY NOT NULL,
+        holder TEXT,
+        held_until REAL NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        sent_at REAL
+    )
+    """,
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
@@ -214,6 +226,27 @@ class SqliteStore:
         self, *, since: float | None = None, until: float | None = None
     ) -> list[AuditEvent]:
         return await self._run(_audit_events, since, until)
+
+    async def claim_reminder(
+        self, request: InviteRequest, *, now: float, lease: float
+    ) -> str | None:
+        token = secrets.token_hex(8)
+        won = await self._run(_claim_reminder, request.id, token, now, now + lease)
+        return token if won else None
+
+    async def reminder_sent(self, request_id: str, event: AuditEvent) -> bool:
+        done = await self._run(_reminder_sent, request_id, event)
+        if done:
+            log_event(event)
+        return done
+
+    async def release_reminder(
+        self, request_id: str, token: str, *, retry_at: float, event: AuditEvent
+    ) -> bool:
+        done = await self._run(_release_reminder, request_id, token, retry_at, event)
+        if done:
+            log_event(event)
+        return done
 
     async def check_writable(self) -> None:
         try:
@@ -431,6 +464,51 @@ def _audit_events(
         (since, since, until, until),
     ).fetchall()
     return [event_from_record(row) for row in rows]
+
+
+def _claim_reminder(
+    conn: sqlite3.Connection, request_id: str, token: str, now: float, until: float
+) -> bool:
+    with _immediate(conn):
+        # Checked under the write lock: a decision cannot land between this read and the claim.
+        current = _select(conn, request_id)
+        if current is None or current.status != Status.PENDING or current.expires_at <= now:
+            return False
+        cursor = conn.execute(
+            "INSERT INTO reminders (request_id, holder, held_until) VALUES (?, ?, ?) "
+            "ON CONFLICT (request_id) DO UPDATE SET holder = excluded.holder, "
+            "held_until = excluded.held_until WHERE sent_at IS NULL AND held_until <= ?",
+            (request_id, token, until, now),
+        )
+        return cursor.rowcount == 1
+
+
+def _reminder_sent(conn: sqlite3.Connection, request_id: str, event: AuditEvent) -> bool:
+    with _immediate(conn):
+        cursor = conn.execute(
+            "UPDATE reminders SET sent_at = ?, holder = NULL "
+            "WHERE request_id = ? AND sent_at IS NULL",
+            (event.at, request_id),
+        )
+        if cursor.rowcount != 1:
+            return False
+        _insert_event(conn, event)
+        return True
+
+
+def _release_reminder(
+    conn: sqlite3.Connection, request_id: str, token: str, retry_at: float, event: AuditEvent
+) -> bool:
+    with _immediate(conn):
+        cursor = conn.execute(
+            "UPDATE reminders SET holder = NULL, held_until = ?, failures = failures + 1 "
+            "WHERE request_id = ? AND holder = ? AND sent_at IS NULL",
+            (retry_at, request_id, token),
+        )
+        if cursor.rowcount != 1:
+            return False
+        _insert_event(conn, event)
+        return True
 
 
 def _touch(conn: sqlite3.Connection) -> None:
