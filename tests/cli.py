@@ -9,6 +9,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+from bot.emulator import ChimeEmulator
+from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, DEMO_CHANNEL
+from bot.slack_standin import SlackStandIn
 
 
 def run_cli(
@@ -41,3 +46,23 @@ async def run_cli_async(env: dict[str, str], *args: str) -> tuple[int, str, str]
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert b"Traceback" not in out + err, err.decode()
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def offline_env(
+    slack: SlackStandIn, emulator: ChimeEmulator, tmp_path: Path, **extra: str
+) -> dict[str, str]:
+    """A correct deployment's environment, pointed at the Slack stand-in and the emulator."""
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "SLACK_API_URL": slack.api_url,
+        "AWS_ENDPOINT_URL_CHIME": emulator.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "CHIME_ALLOWED_CHANNELS": DEMO_CHANNEL,
+        "CHIME_APPROVERS": DEMO_APPROVER,
+        "CHIME_APPROVAL_CHANNEL": DEMO_APPROVAL_CHANNEL,
+        "CHIME_DEFAULT_ACCOUNT": "Example Corp",
+        "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        **extra,
+    }

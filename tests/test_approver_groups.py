@@ -22,7 +22,7 @@ from bot.settings import load_settings
 from bot.slack_standin import MethodFault, SlackStandIn
 from bot.store import Status
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
-from tests.cli import run_cli
+from tests.cli import offline_env, run_cli
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 from tests.test_check import run_check
@@ -307,17 +307,14 @@ async def test_check_shows_each_group_and_who_can_approve_now(
 ) -> None:
     emulator, slack = peers
     slack.usergroups[GROUP] = [ALICE, BOB]
-    env = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": "s3cret",
-        "SLACK_API_URL": slack.api_url,
-        "AWS_ENDPOINT_URL_CHIME": emulator.url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "CHIME_ALLOWED_CHANNELS": CHANNEL,
-        "CHIME_APPROVERS": f"U0DIRECT,{GROUP}",
-        "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-    }
+    env = offline_env(
+        slack,
+        emulator,
+        tmp_path,
+        CHIME_APPROVERS=f"U0DIRECT,{GROUP}",
+        CHIME_APPROVAL_CHANNEL="",
+        CHIME_DEFAULT_ACCOUNT="",
+    )
     checked = await run_check(env)
     assert f"✓ Approver group {GROUP}" in checked.out
     assert f"{ALICE}, {BOB}" in checked.line(f"Approver group {GROUP}")

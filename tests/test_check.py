@@ -18,9 +18,9 @@ from moto.core.authorization import ActionAuthenticatorMixin
 
 from bot.aws import explain
 from bot.emulator import ChimeEmulator, Fault
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER
+from bot.offline import DEMO_APPROVAL_CHANNEL
 from bot.slack_standin import SlackStandIn
-from tests.cli import run_cli_async
+from tests.cli import offline_env, run_cli_async
 from tests.conftest import CHANNEL
 
 if TYPE_CHECKING:
@@ -57,20 +57,7 @@ async def world(
 ) -> AsyncIterator[dict[str, str]]:
     """Everything right: the environment a correct deployment would have."""
     emulator, slack = peers
-    yield {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": "s3cret",
-        "SLACK_API_URL": slack.api_url,
-        "AWS_ENDPOINT_URL_CHIME": emulator.url,
-        "AWS_ENDPOINT_URL_STS": moto_dynamo.url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "CHIME_ALLOWED_CHANNELS": CHANNEL,
-        "CHIME_APPROVERS": DEMO_APPROVER,
-        "CHIME_APPROVAL_CHANNEL": DEMO_APPROVAL_CHANNEL,
-        "CHIME_DEFAULT_ACCOUNT": "Example Corp",
-        "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-    }
+    yield offline_env(slack, emulator, tmp_path, AWS_ENDPOINT_URL_STS=moto_dynamo.url)
 
 
 async def test_everything_right_passes_on_dynamodb(

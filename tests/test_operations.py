@@ -27,6 +27,7 @@ from bot.offline import (
 from bot.slack_standin import SlackSender, SlackStandIn
 from bot.store import SqliteStore, Status
 from tests.blockkit import all_text
+from tests.cli import offline_env
 from tests.conftest import CHANNEL, REQUESTER
 
 # ---- Socket Mode ------------------------------------------------------------------------------
@@ -75,20 +76,7 @@ def _configure(
     tmp_path: Path,
     **extra: str,
 ) -> None:
-    values = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": "s3cret",
-        "SLACK_API_URL": slack.api_url,
-        "AWS_ENDPOINT_URL_CHIME": emulator.url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "CHIME_ALLOWED_CHANNELS": CHANNEL,
-        "CHIME_APPROVERS": DEMO_APPROVER,
-        "CHIME_APPROVAL_CHANNEL": DEMO_APPROVAL_CHANNEL,
-        "CHIME_DEFAULT_ACCOUNT": "Example Corp",
-        "CHIME_STORE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-        **extra,
-    }
+    values = offline_env(slack, emulator, tmp_path, **extra)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
 
