@@ -10,6 +10,7 @@ import pytest
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import OfflineBot, offline_bot
 from tests.blockkit import all_text, assert_valid_message
+from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 
 CORP = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"
@@ -188,3 +189,23 @@ async def test_list_accounts_failing_ends_the_lookup_with_a_clear_answer(
     assert "Ada Lovelace" not in all_text(card)
     assert "chime:ListAccounts" in all_text(card)
     assert emulator.count("GetUser") == 0
+
+
+async def test_searches_failing_for_good_end_within_the_lookup_budget(
+    emulator: ChimeEmulator,
+) -> None:
+    # Virtual time: backoff sleeps advance the clock at once, so the budget is reached fast.
+    clock = VirtualClock()
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        await warm(bot)
+        emulator.reset_calls()
+        started = clock.monotonic()
+        emulator.inject("ListUsers", Fault("ServiceUnavailableException", times=-1))
+        card = await card_for(bot, "ken@example.net")
+    text = all_text(card)
+    assert "Ken Thompson" not in text and "Error ID" not in text
+    assert "Amazon Chime" in card["text"]  # not answering, or paused by the circuit breaker
+    assert emulator.count("GetUser") == 0
+    # The three searches back off on one shared clock, each for less than the lookup's budget
+    # counted from the lookup's start (a budget each from its own start would allow more).
+    assert 0 < clock.monotonic() - started < 3 * bot.runtime.settings.chime_lookup_budget
