@@ -277,6 +277,10 @@ async def scenario_burst(
     return {
         "lookups": n,
         "cards_delivered": len(taken),
+        # A card may also say that Chime did not answer within the lookup's budget.
+        "user_cards": sum(
+            "Chime user" in slack.responses[c.response_id][0].get("text", "") for c in taken
+        ),
         "busy_answers": n - len(taken),
         "busy_ack_p99_ms": pct(busy_acks, 99) * 1000,
         "ack_p50_ms": pct(acks, 50) * 1000,
@@ -574,9 +578,9 @@ def load_targets(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
                 b["ack_p99_ms"] < 250,
             ),
             (
-                "1,000 concurrent: every card delivered",
-                f"{b['cards_delivered']} of {b['lookups']}",
-                b["cards_delivered"] == b["lookups"],
+                "1,000 concurrent: every card delivered, each with the user",
+                f"{b['user_cards']} of {b['lookups']}",
+                b["user_cards"] == b["lookups"],
             ),
             (
                 "1,000 concurrent: peak RSS <= 150 MB",
