@@ -9,6 +9,7 @@ import pytest
 
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import OfflineBot, offline_bot
+from bot.settings import ConfigError, load_settings
 from tests.blockkit import all_text, assert_valid_message
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
@@ -209,3 +210,10 @@ async def test_searches_failing_for_good_end_within_the_lookup_budget(
     # The three searches back off on one shared clock, each for less than the lookup's budget
     # counted from the lookup's start (a budget each from its own start would allow more).
     assert 0 < clock.monotonic() - started < 3 * bot.runtime.settings.chime_lookup_budget
+
+
+@pytest.mark.parametrize("value", ["-1", "51", "five"])
+def test_a_bad_parallel_account_cap_is_a_clear_config_problem(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings("serve", chime_lookup_parallel_accounts=value)
+    assert "CHIME_LOOKUP_PARALLEL_ACCOUNTS" in raised.value.render()
