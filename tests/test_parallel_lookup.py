@@ -4,6 +4,7 @@ never a user from an account that ListAccounts(UserEmail) does not name."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ LABS = "1ab50000-5e3d-4b8a-9f21-000000000003"
 SEEDED = {CORP, TEAM, LABS}
 
 
-async def card_for(bot: OfflineBot, email: str) -> dict:
+async def card_for(bot: OfflineBot, email: str) -> dict[str, Any]:
     exchange = await bot.sender.command(f"user {email}", user_id=REQUESTER, channel_id=CHANNEL)
     assert exchange.status == 200
     card = await exchange.reply()
