@@ -5,9 +5,9 @@ The middle step needs only an account ID, so once the bot knows where users live
 those accounts at the same moment as ListAccounts(UserEmail): two sequential round trips
 instead of three. The accounts it knows are the ones ListAccounts(UserEmail) named in the last
 CHIME_ACCOUNT_CACHE_TTL seconds (`Directory.known_accounts`): learnt from lookups, so they cost
-no extra call, and they are where the next user most likely is. Known to hold users, at most
-CHIME_LOOKUP_PARALLEL_ACCOUNTS of them (each is one more ListUsers per lookup); beyond that,
-or before the first lookup, the sequential path.
+no extra call, and they are where the next user most likely is. The search covers at most
+CHIME_LOOKUP_PARALLEL_ACCOUNTS of them (each is one more ListUsers per lookup); with more, or
+before any lookup has named one, a lookup takes the sequential path.
 
 The answer is exactly the sequential one. ListAccounts(UserEmail) still decides which accounts
 hold the user and in which order they are tried: a search result from an account it does not
