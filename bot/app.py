@@ -246,6 +246,7 @@ class Runtime:
             interactive=RetryPolicy(budget=settings.chime_lookup_budget),
             clock=clock,
             account_cache_ttl=settings.chime_account_cache_ttl,
+            parallel_accounts=settings.chime_lookup_parallel_accounts,
             breaker=CircuitBreaker(clock, on_change=metrics.breaker_state),
         )
         store = await open_store(

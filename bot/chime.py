@@ -44,6 +44,7 @@ from bot.errors import (
     ChimeNotFound,
     ChimeUnavailable,
 )
+from bot.lookup import cold_lookup
 from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
 
 log = logging.getLogger("chime_bot.chime")
@@ -117,6 +118,11 @@ async def chime_client(
         max_pool_connections=max_pool_connections,
         connect_timeout=3,
         read_timeout=read_timeout,
+        # botocore's client-side check of every parameter against the model was ~3% of the
+        # bot's CPU per lookup (cProfile, bench/results/profile-*). The bot builds every
+        # parameter itself from input it has validated, and Chime validates them again: a
+        # BadRequestException is answered like any other rejection.
+        parameter_validation=False,
     )
     keys = {k: v for k, v in (credentials or {}).items() if k.startswith("aws_")}
     session = get_session()
@@ -164,6 +170,7 @@ class _CacheEntry:
 
 # Enough for any real directory's active lookups; the oldest entry goes first beyond it.
 MAX_CACHED_EMAILS = 10_000
+MAX_SEEN_ACCOUNTS = 1_000
 
 
 @dataclass
@@ -179,8 +186,14 @@ class Directory:
     interactive: RetryPolicy = field(default_factory=lambda: RetryPolicy(INTERACTIVE_BUDGET))
     breaker: CircuitBreaker | None = None
     account_list_ttl: float = ACCOUNT_LIST_TTL
+    # A cold lookup searches the accounts it knows at once when there are at most this many
+    # (bot.lookup); 0 turns the parallel search off.
+    parallel_accounts: int = 5
     _cache: dict[str, _CacheEntry] = field(default_factory=dict)
     _accounts: tuple[float, list[Account]] | None = None
+    # Account ID -> (expires, account): where a cold lookup searches in parallel (bot.lookup).
+    _seen: dict[str, tuple[float, Account]] = field(default_factory=dict)
+    _paginators: dict[str, Any] = field(default_factory=dict)
 
     # ---- what the handlers use -------------------------------------------------------------
 
@@ -210,13 +223,10 @@ class Directory:
                 return record
             # The user moved or left since we cached where they are: look again from the top.
             self._cache.pop(email, None)
-        accounts = await self.list_accounts(user_email=email)
-        for account in accounts:
-            record = await self.user_in(account, email)
-            if record is not None:
-                self._remember(email, record)
-                return record
-        return None
+        record = await cold_lookup(self, email)
+        if record is not None:
+            self._remember(email, record)
+        return record
 
     async def list_accounts(
         self, *, name: str | None = None, user_email: str | None = None, patient: bool = False
@@ -242,6 +252,27 @@ class Directory:
         if self.account_list_ttl > 0:
             self._accounts = (now + self.account_list_ttl, accounts)
         return list(accounts)
+
+    def known_accounts(self, limit: int) -> list[Account] | None:
+        """The accounts ListAccounts(UserEmail) named in the last `account_cache_ttl` seconds,
+        oldest first; None when there are more than `limit` (or none)."""
+        seen, now = self._seen, self.clock.monotonic()
+        # Entries are re-inserted when seen again, so the dict is in expiry order.
+        while seen and next(iter(seen.values()))[0] <= now:
+            del seen[next(iter(seen))]
+        if not seen or len(seen) > limit:
+            return None
+        return [account for _, account in seen.values()]
+
+    def saw_accounts(self, accounts: list[Account]) -> None:
+        if self.account_cache_ttl <= 0:
+            return
+        expires = self.clock.monotonic() + self.account_cache_ttl
+        for account in accounts:
+            self._seen.pop(account.account_id, None)
+            self._seen[account.account_id] = (expires, account)
+        while len(self._seen) > MAX_SEEN_ACCOUNTS:
+            del self._seen[next(iter(self._seen))]
 
     async def account_by_id(self, account_id: str, *, patient: bool = False) -> Account | None:
         accounts = await self.all_accounts(patient=patient)
@@ -299,6 +330,13 @@ class Directory:
     ) -> UserRecord | None:
         """The user with this email in one account, or None. `patient`: an approval's budget."""
         policy = self.retry if patient else self.interactive
+        user_id = await self.search(account, email, policy)
+        return None if user_id is None else await self.detail(account, user_id, policy)
+
+    async def search(
+        self, account: Account, email: str, policy: RetryPolicy | None = None
+    ) -> str | None:
+        """ListUsers(UserEmail) in one account: the matching user's ID, or None."""
         try:
             users = await self._paginate(
                 "ListUsers",
@@ -311,14 +349,14 @@ class Directory:
         except ChimeNotFound:
             return None  # the account itself is gone
         match = next((u for u in users if u.get("PrimaryEmail", "").lower() == email.lower()), None)
-        if match is None:
-            return None
+        return None if match is None else str(match["UserId"])
+
+    async def detail(
+        self, account: Account, user_id: str, policy: RetryPolicy | None = None
+    ) -> UserRecord:
+        """GetUser: the user's full record."""
         detail = await self._call(
-            "GetUser",
-            "get_user",
-            policy=policy,
-            AccountId=account.account_id,
-            UserId=match["UserId"],
+            "GetUser", "get_user", policy=policy, AccountId=account.account_id, UserId=user_id
         )
         return UserRecord(account=account, user=ChimeUser.from_api(detail["User"]))
 
@@ -363,7 +401,11 @@ class Directory:
         **params: Any,
     ) -> list[dict[str, Any]]:
         async def collect() -> list[dict[str, Any]]:
-            paginator = self.client.get_paginator(method)
+            paginator = self._paginators.get(method)
+            if paginator is None:
+                # Building one reads the paginator model and deep-copies its config: ~2% of
+                # the CPU per lookup when done per call. A paginator keeps no state of its own.
+                paginator = self._paginators[method] = self.client.get_paginator(method)
             items: list[dict[str, Any]] = []
             async for page in paginator.paginate(**params):
                 items.extend(page.get(key, []))

@@ -182,6 +182,10 @@ class BotProcess:
     """`chime-bot serve` as its own OS process, wired to a Chime endpoint and a Slack stand-in
     running here: for restart, crash, shutdown and replica tests, and for the benchmark."""
 
+    # Interpreter options before `-m bot serve`: the benchmark's profiler runs the bot under
+    # `-m cProfile -o <file>`.
+    launcher: tuple[str, ...] = ()
+
     def __init__(
         self,
         chime_url: str,
@@ -235,6 +239,7 @@ class BotProcess:
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
+                *self.launcher,
                 "-m",
                 "bot",
                 "serve",

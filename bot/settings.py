@@ -108,6 +108,10 @@ class Settings(SlackCredentials):
     # Where subteam_members_changed events arrive, a change applies at once on the replica that
     # gets the event; this bounds how long a removed member keeps the power everywhere else.
     chime_group_cache_ttl: float = Field(default=60.0, ge=0, le=3600)
+    # A cold lookup searches every account at once, beside ListAccounts(UserEmail), when the bot
+    # knows at most this many accounts: one round trip less, one more ListUsers per account.
+    # 0: always the sequential path.
+    chime_lookup_parallel_accounts: int = Field(default=5, ge=0, le=50)
     # Chime calls in flight at once (and the HTTP pool size). No threads back them (aiobotocore),
     # so a burst of 200 lookups fits; Chime's throttling is met by the retries, not by this.
     chime_max_concurrency: int = Field(default=256, ge=1, le=1024)

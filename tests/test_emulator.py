@@ -186,6 +186,21 @@ def test_list_accounts_user_email_filter_is_case_insensitive(chime: BaseClient) 
     assert chime.list_accounts(UserEmail="nobody@example.com")["Accounts"] == []
 
 
+def test_email_index_can_disagree_with_list_users_until_reset(
+    emu: ChimeEmulator, chime: BaseClient
+) -> None:
+    emu.set_email_index("KEN@example.net", [CORP])
+    named = chime.list_accounts(UserEmail="ken@example.net")["Accounts"]
+    assert [a["AccountId"] for a in named] == [CORP]
+    # ListUsers still answers from the accounts' real users.
+    assert chime.list_users(AccountId=CORP, UserEmail="ken@example.net")["Users"] == []
+    assert len(chime.list_users(AccountId=LABS, UserEmail="ken@example.net")["Users"]) == 1
+    emu.set_email_index("ken@example.net", None)
+    assert [
+        a["AccountId"] for a in chime.list_accounts(UserEmail="ken@example.net")["Accounts"]
+    ] == [LABS]
+
+
 def test_list_accounts_paginator(chime: BaseClient) -> None:
     pages = list(chime.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 1}))
 

@@ -157,6 +157,10 @@ class ChimeEmulator:
     def clear_invite_outcomes(self) -> None:
         self._state.clear_invite_outcomes()
 
+    def set_email_index(self, email: str, account_ids: list[str] | None) -> None:
+        """ListAccounts(UserEmail=email) names exactly these accounts until reset with None."""
+        self._state.set_email_index(email, account_ids)
+
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any
     ) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class ChimeState:
         self._by_email: dict[str, dict[str, dict[str, Any]]] = {}
         # casefolded email -> how InviteUsers answers for it (see set_invite_outcome).
         self._invite_outcomes: dict[str, InviteOutcome] = {}
+        # casefolded email -> the account IDs ListAccounts(UserEmail) names (see set_email_index).
+        self._email_index: dict[str, frozenset[str]] = {}
         for account in seed.get("accounts", []):
             self._load_account(account)
 
@@ -187,6 +189,19 @@ class ChimeState:
     def clear_invite_outcomes(self) -> None:
         with self._lock:
             self._invite_outcomes.clear()
+
+    def set_email_index(self, email: str, account_ids: list[str] | None) -> None:
+        """Make ListAccounts(UserEmail=email) name exactly these accounts (None: the truth).
+
+        Whether ListAccounts' UserEmail filter and ListUsers can disagree for a moment (a user
+        just added, moved or removed) the Chime API reference does not say; this lets tests
+        check that the bot is right either way.
+        """
+        with self._lock:
+            if account_ids is None:
+                self._email_index.pop(email.casefold(), None)
+            else:
+                self._email_index[email.casefold()] = frozenset(account_ids)
 
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any
@@ -292,6 +307,8 @@ class ChimeState:
         # looser (case folding, substrings) fails here rather than against AWS.
         if name is not None and not account["Name"].startswith(name):
             return False
+        if email is not None and email.casefold() in self._email_index:
+            return account["AccountId"] in self._email_index[email.casefold()]
         return email is None or self._user_by_email(account["AccountId"], email) is not None
 
     def list_users(self, params: Params) -> dict[str, Any]:
