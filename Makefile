@@ -28,8 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Most tests wait on sockets and child processes, not the CPU: four workers halve the run on 2
+# cores. PYTEST_WORKERS=0 runs in one process (for debugging with -s or pdb).
+PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 test: lint pytest
 
