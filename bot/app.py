@@ -2,6 +2,9 @@
 
 Nothing here runs at import time. `Runtime.start` is the one place where the bot's parts meet;
 `serve`, `demo` and the tests all go through it, so they run the same bot.
+
+One module because it is the one place the parts meet: what is built, in which order, and
+torn down in reverse; health, readiness and the HTTP routes read the same `Runtime` state.
 """
 
 from __future__ import annotations

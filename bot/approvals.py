@@ -8,6 +8,9 @@ clicks, Slack retries and rival approvers all lose that race and are told who de
 A crash between the claim and the Chime answer leaves a request in `approving`. `reconcile`
 finds such requests once their execution lease has passed (at start-up and on every sweep) and
 settles them by looking the email up in Chime; Retry does the same check before calling again.
+
+One module because each step (file, claim, execute, finish, reconcile, expire) is a transition
+of the same request under the same claim rules; the Chime call itself is in bot/execution.py.
 """
 
 from __future__ import annotations

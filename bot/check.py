@@ -4,6 +4,9 @@ Each check is independent and names the real cause of a failure with the fix tha
 one run shows everything to mend. Settings were validated before (bot/settings.py), by the same
 code `serve` runs, so check can never pass a value serve would refuse. Optional settings that
 are unset are a note (✓), never a failure.
+
+One module because every check shares one result type, one rendering and the order in which
+earlier failures make later checks moot; each check is a small function.
 """
 
 from __future__ import annotations

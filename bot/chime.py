@@ -14,6 +14,9 @@ goes through one circuit breaker (`bot.breaker`), so an outage is answered at on
 
 CreateUser is not idempotent: `send_create_user` never repeats it after an answer that leaves
 its effect unknown; `bot.create_once` looks the email up first.
+
+One module because the retries, budget, breaker and cache must wrap every call the same way;
+the parallel cold lookup is in bot/lookup.py and error classes in bot/chime_errors.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ button numbered so it can be clicked.
 
 The bot and its peers run on their own event loop in a background thread, so the REPL keeps the
 main thread, where readline and Ctrl-C behave as in any shell.
+
+One module because the REPL, its command parsing and the transcript rendering share one
+background loop and one view of what was posted; rendering of Block Kit is in bot/terminal.py.
 """
 
 from __future__ import annotations

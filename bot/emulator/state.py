@@ -3,6 +3,9 @@
 Every operation takes ``params`` keyed by the botocore model's member names (``AccountId``,
 ``MaxResults``...) holding the raw wire values, and returns the JSON-ready response body or raises
 :class:`ChimeError`. Dicts handed out are copies, so callers can never mutate the store.
+
+One module because the five operations share one state and one set of validation rules from
+the model; the HTTP layer and fault injection are elsewhere in bot/emulator/.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ outlive any request that may still block (at worst one small item per person and
 
 Numbers. DynamoDB numbers stop at 1e126 and below 1e-130; floats outside that range (never a
 real timestamp) are stored as text, which the codec's float() reads back exactly.
+
+One module because every method is a transaction over the single-table layout above, and the
+layout can only be checked as a whole; the shared rules are in bot/store/base.py and the codec.
+Splitting the audit and reminder items out is the next step if it grows further.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ thread; the event loop only awaits futures. Several store objects or processes m
 file: `BEGIN IMMEDIATE` serializes writers (waiting up to the busy timeout rather than failing),
 and every state change re-checks the current status inside its transaction, so at most one of
 any number of concurrent callers wins a transition.
+
+One module because every method is a transaction over the one schema (`_SCHEMA`) and its
+in-place upgrade; the shared transition rules are in bot/store/base.py.
 """
 
 from __future__ import annotations
