@@ -31,7 +31,7 @@ from bot.approval_cards import (
     outcome_note,
 )
 from bot.approvers import Approvers
-from bot.authz import Policy
+from bot.authz import Decision, Policy
 from bot.cards import Reply, error_card
 from bot.chime import Clock, Directory
 from bot.commands import Invite
@@ -183,7 +183,7 @@ class Approvals:
                 channel=surface.channel[:64],
                 message_ts=surface.message_ts[:64],
             )
-        verdict = await self.approvers.check(lambda p: p.may_decide(user, request.requester))
+        verdict = await self.may_decide(user, request)
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
         if action == ActionId.RETRY:
@@ -217,6 +217,10 @@ class Approvals:
             self.metrics.approval(Status.DENIED.value)
             await self._tell_requester(current)
         return None
+
+    async def may_decide(self, user: str, request: InviteRequest) -> Decision:
+        """Whether `user` may decide on `request` now: the one question every surface asks."""
+        return await self.approvers.check(lambda p: p.may_decide(user, request.requester))
 
     async def _refuse(
         self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str

@@ -56,6 +56,10 @@ class InviteRequest:
     error: str | None = None
     attempts: int = 0  # how many times execution was claimed (pending/failed -> approving)
     updated_at: float = 0.0
+    # The two-person rule (issue 13): how many different approvers must approve, fixed when the
+    # request is filed, and who has approved so far (the final approval claims execution).
+    approvals_required: int = 1
+    approvals: tuple[str, ...] = ()
 
     @property
     def account(self) -> Account:
