@@ -48,6 +48,7 @@ from bot.store import (
     to_record,
 )
 from bot.store.codec import REQUEST_RECORD_FIELDS
+from bot.store.sqlite import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     # Only a type: a real import would load the plugin before pytest can rewrite its asserts.
@@ -356,6 +357,7 @@ async def test_pending_to_approving_succeeds_once(store: RequestStore) -> None:
         decided_at=NOW + 1,
         attempts=1,
         updated_at=NOW + 1,
+        approvals=("UALICE",),  # the claim is the (last) approval
     )
     assert not second.ok
     assert second.request == first.request  # the winner's state, for the loser to render
@@ -415,6 +417,7 @@ async def test_attempts_count_claims_only(store: RequestStore) -> None:
         error=None,
         attempts=2,
         updated_at=NOW + 4,
+        approvals=("UX",),  # the pending claim's actor; a retry is no new approval
     )
     # Final: nothing moves it again.
     again = await store.transition(
@@ -800,6 +803,8 @@ _requests = st.builds(
     error=st.none() | _text,
     attempts=st.integers(min_value=0, max_value=2**53),
     updated_at=_finite,
+    approvals_required=st.integers(min_value=1, max_value=2),
+    approvals=st.lists(_text, max_size=3).map(tuple),
 )
 _events = st.builds(
     AuditEvent,
@@ -874,7 +879,7 @@ async def test_sqlite_open_creates_directory_schema_and_wal(sqlite_store: Sqlite
     raw = _raw(sqlite_store.path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         columns = {row[1] for row in raw.execute("PRAGMA table_info(requests)")}
         assert columns == set(REQUEST_RECORD_FIELDS)
     finally:
@@ -901,7 +906,7 @@ async def test_sqlite_upgrades_a_version_1_store_in_place(tmp_path: Path) -> Non
         assert await upgraded.get(request.id) == request
         assert await upgraded.claim_reminder(request, now=NOW + 1, lease=60) is not None
     raw = _raw(path)
-    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     raw.close()
 
 

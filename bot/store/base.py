@@ -79,7 +79,19 @@ class RequestStore(Protocol):
 
         Also sets updated_at=now, any of decided_by/decided_at/result/error given in `changes`,
         and attempts+1 when `to` is APPROVING; appends the audit event in the same write.
+
+        Claiming a pending request (-> APPROVING) is its final approval: it also requires that
+        the approvals recorded so far number `approvals_required - 1`, none of them by `actor`,
+        and it adds `actor` to `approvals`.
         """
+        ...
+
+    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
+        """Record one approval that is not the last (the two-person rule), in one conditional
+        write: only while the request is pending and unexpired, `approver` has not approved it
+        yet, and fewer than `approvals_required - 1` approvals are recorded. Appends an
+        "approval_recorded" audit event in the same write. The caller has checked that
+        `approver` may decide (and is not the requester)."""
         ...
 
     async def list_open(self, *, now: float) -> list[InviteRequest]:

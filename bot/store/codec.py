@@ -41,6 +41,8 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "error",
     "attempts",
     "updated_at",
+    "approvals_required",
+    "approvals",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
@@ -76,6 +78,8 @@ def to_record(request: InviteRequest) -> Record:
         "error": request.error,
         "attempts": int(request.attempts),
         "updated_at": float(request.updated_at),
+        "approvals_required": int(request.approvals_required),
+        "approvals": encode_approvals(request.approvals),
         DEDUPE_KEY: dedupe_key(request.email, request.account_id),
     }
 
@@ -103,6 +107,10 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         error=_opt_str(record.get("error")),
         attempts=int(record.get("attempts") or 0),
         updated_at=float(record.get("updated_at") or 0.0),
+        # Absent in records written before the two-person rule (a DynamoDB item of an older
+        # build): one approval, none recorded, which is what those requests were filed with.
+        approvals_required=_int_or(record.get("approvals_required"), 1),
+        approvals=decode_approvals(record.get("approvals")),
     )
 
 
@@ -140,6 +148,20 @@ def encode_changes(changes: Mapping[str, Any]) -> Record:
     return {name: encoders[name](value) for name, value in changes.items()}
 
 
+def encode_approvals(approvers: tuple[str, ...] | list[str]) -> str:
+    """Who has approved, in order, as one JSON array text (a record holds only scalars)."""
+    return json.dumps([str(a) for a in approvers], ensure_ascii=False)
+
+
+def decode_approvals(value: object) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    decoded = json.loads(str(value))
+    if not isinstance(decoded, list):
+        raise ValueError(f"expected a JSON array of approvers, got {type(decoded).__name__}")
+    return tuple(str(a) for a in decoded)
+
+
 def stringify(value: Scalar) -> str:
     """How a record value reads in an audit event's detail (which is str -> str)."""
     if value is None:
@@ -163,6 +185,10 @@ def _decode_mapping(value: object) -> dict[str, str] | None:
     if not isinstance(decoded, dict):
         raise ValueError(f"expected a JSON object, got {type(decoded).__name__}")
     return {str(k): str(v) for k, v in decoded.items()}
+
+
+def _int_or(value: object, default: int) -> int:
+    return default if value is None else int(value)  # type: ignore[call-overload]
 
 
 def _opt_str(value: object) -> str | None:

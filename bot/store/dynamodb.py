@@ -86,9 +86,12 @@ from bot.store.codec import (
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
 from bot.store.rules import (
     apply_fields,
+    approval_event,
+    approval_fields,
     blocks_new_request,
     filed_event,
     log_event,
+    may_record_approval,
     may_transition,
     normalize_expect,
     transition_event,
@@ -98,6 +101,7 @@ from bot.store.rules import (
 T = TypeVar("T")
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
+_Plan = tuple[Record, AuditEvent]  # the fields one change writes, and its audit event
 
 INDEX = "gsi1"
 TTL_ATTRIBUTE = "ttl"
@@ -309,15 +313,57 @@ class DynamoStore:
         **changes: Any,
     ) -> Transition:
         expected, target = normalize_expect(expect), Status(to)
+
+        def plan(current: InviteRequest) -> _Plan | None:
+            if not may_transition(
+                current,
+                expected,
+                now=now,
+                require_unexpired=require_unexpired,
+                to=target,
+                actor=actor,
+            ):
+                return None
+            fields = transition_fields(current, to=target, now=now, changes=changes, actor=actor)
+            return fields, transition_event(current, fields, actor=actor, action=action, now=now)
+
+        return await self._change(
+            request_id, plan, now=now, require_unexpired=require_unexpired, what="changing"
+        )
+
+    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
+        def plan(current: InviteRequest) -> _Plan | None:
+            if not may_record_approval(current, approver, now=now):
+                return None
+            fields = approval_fields(current, approver, now=now)
+            return fields, approval_event(current, approver, now=now)
+
+        # The version condition is what makes "not already approved, and not the last" hold:
+        # any approval recorded since this read moved the version on, so the write fails and
+        # the loop re-reads and re-judges.
+        return await self._change(
+            request_id, plan, now=now, require_unexpired=True, what="recording an approval of"
+        )
+
+    async def _change(
+        self,
+        request_id: str,
+        plan: Callable[[InviteRequest], _Plan | None],
+        *,
+        now: float,
+        require_unexpired: bool,
+        what: str,
+    ) -> Transition:
+        """Read, judge with `plan` (None: refused), and write on condition nothing moved."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
             item = await self._run(self._get, _request_key(request_id))
             if item is None:
                 return Transition(ok=False, request=None)
             current = _request(item)
-            if not may_transition(current, expected, now=now, require_unexpired=require_unexpired):
+            planned = plan(current)
+            if planned is None:
                 return Transition(ok=False, request=current)
-            fields = transition_fields(current, to=target, now=now, changes=changes)
-            event = transition_event(current, fields, actor=actor, action=action, now=now)
+            fields, event = planned
             update = self._update_op(
                 current, _version(item), fields, now=now, require_unexpired=require_unexpired
             )
@@ -327,7 +373,7 @@ class DynamoStore:
                 log_event(event)
                 return Transition(ok=True, request=apply_fields(current, fields))
             await _pause(attempt, reasons)
-        raise self._contended(f"changing {request_id}")
+        raise self._contended(f"{what} {request_id}")
 
     async def count_open_by_requester(self, requester: str, *, now: float) -> int:
         # The status index has no requester key, so this reads the open requests (consistently)

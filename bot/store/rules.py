@@ -11,7 +11,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.store.codec import Record, encode_changes, from_record, stringify, to_record
+from bot.store.codec import (
+    Record,
+    encode_approvals,
+    encode_changes,
+    from_record,
+    stringify,
+    to_record,
+)
 from bot.store.model import AuditEvent, InviteRequest, Status
 
 AUDIT_LOGGER = "chime_bot.audit"
@@ -27,6 +34,7 @@ _FILED_DETAIL = (
     "reason",
     "origin_channel",
     "expires_at",
+    "approvals_required",
 )
 
 
@@ -43,15 +51,47 @@ def blocks_new_request(existing: InviteRequest, now: float) -> bool:
 
 
 def may_transition(
-    current: InviteRequest, expect: frozenset[Status], *, now: float, require_unexpired: bool
+    current: InviteRequest,
+    expect: frozenset[Status],
+    *,
+    now: float,
+    require_unexpired: bool,
+    to: Status,
+    actor: str,
 ) -> bool:
     if current.status not in expect:
+        return False
+    if is_approval_claim(current, to) and not completes_approvals(current, actor):
         return False
     return not require_unexpired or current.expires_at > now
 
 
+def is_approval_claim(current: InviteRequest, to: Status) -> bool:
+    """Whether this change is the final approval of a pending request (its execution claim)."""
+    return current.status == Status.PENDING and to == Status.APPROVING
+
+
+def completes_approvals(current: InviteRequest, approver: str) -> bool:
+    """Whether `approver` approving now is the last approval `current` needs: the others are
+    recorded, and all by people other than this one (the two-person rule)."""
+    return (
+        approver not in current.approvals
+        and len(current.approvals) >= current.approvals_required - 1
+    )
+
+
+def may_record_approval(current: InviteRequest, approver: str, *, now: float) -> bool:
+    """Whether `approver`'s approval may be recorded as one that is not the last."""
+    return (
+        current.status == Status.PENDING
+        and current.expires_at > now
+        and approver not in current.approvals
+        and len(current.approvals) < current.approvals_required - 1
+    )
+
+
 def transition_fields(
-    current: InviteRequest, *, to: Status, now: float, changes: Mapping[str, Any]
+    current: InviteRequest, *, to: Status, now: float, changes: Mapping[str, Any], actor: str
 ) -> Record:
     """The record fields a transition writes (a partial record, encoded by the codec)."""
     fields = encode_changes(changes)
@@ -60,7 +100,26 @@ def transition_fields(
     if to == Status.APPROVING:
         # Counts claims, not successes: a retry after a failure is a second attempt.
         fields["attempts"] = current.attempts + 1
+    if is_approval_claim(current, to):
+        fields["approvals"] = encode_approvals((*current.approvals, actor))
     return fields
+
+
+def approval_fields(current: InviteRequest, approver: str, *, now: float) -> Record:
+    """What recording a (not final) approval writes: the approver list, and the time."""
+    return {
+        "status": current.status.value,  # unchanged: still pending, waiting for the rest
+        "approvals": encode_approvals((*current.approvals, approver)),
+        "updated_at": float(now),
+    }
+
+
+def approval_event(current: InviteRequest, approver: str, *, now: float) -> AuditEvent:
+    detail = {
+        "approvals": str(len(current.approvals) + 1),
+        "approvals_required": str(current.approvals_required),
+    }
+    return AuditEvent(current.id, now, approver, "approval_recorded", detail)
 
 
 def apply_fields(current: InviteRequest, fields: Record) -> InviteRequest:

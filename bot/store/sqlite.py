@@ -32,6 +32,7 @@ from bot.store.codec import (
     REQUEST_RECORD_FIELDS,
     Record,
     dedupe_key,
+    encode_approvals,
     event_from_record,
     event_to_record,
     from_record,
@@ -40,9 +41,12 @@ from bot.store.codec import (
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
 from bot.store.rules import (
     apply_fields,
+    approval_event,
+    approval_fields,
     blocks_new_request,
     filed_event,
     log_event,
+    may_record_approval,
     may_transition,
     normalize_expect,
     transition_event,
@@ -50,8 +54,9 @@ from bot.store.rules import (
 )
 
 T = TypeVar("T")
+_Plan = tuple[Record, AuditEvent]  # the fields one change writes, and its audit event
 
-SCHEMA_VERSION = 2  # 2: the reminders table
+SCHEMA_VERSION = 3  # 2: the reminders table; 3: approvals_required and approvals
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -80,7 +85,9 @@ _SCHEMA: tuple[str, ...] = (
         error TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         updated_at REAL NOT NULL,
-        dedupe_key TEXT NOT NULL
+        dedupe_key TEXT NOT NULL,
+        approvals_required INTEGER NOT NULL DEFAULT 1,
+        approvals TEXT NOT NULL DEFAULT '[]'
     )
     """,
     # No partial UNIQUE index for "one open request per email+account": whether a pending
@@ -120,6 +127,13 @@ _SCHEMA: tuple[str, ...] = (
         sent_at REAL
     )
     """,
+)
+
+# Columns added after version 1, for tables that CREATE TABLE IF NOT EXISTS leaves as they were:
+# the defaults are what every request filed before them had (one approval, none recorded).
+_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("approvals_required", "INTEGER NOT NULL DEFAULT 1"),
+    ("approvals", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
@@ -207,6 +221,12 @@ class SqliteStore:
             require_unexpired,
             changes,
         )
+        if event is not None:
+            log_event(event)
+        return outcome
+
+    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
+        outcome, event = await self._run(_record_approval, request_id, approver, now)
         if event is not None:
             log_event(event)
         return outcome
@@ -322,6 +342,11 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             )
         for statement in _SCHEMA:
             conn.execute(statement)
+        have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in have:
+                # Names and declarations are the constants above, never input.
+                conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {declaration}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -410,15 +435,42 @@ def _transition(
     require_unexpired: bool,
     changes: dict[str, Any],
 ) -> tuple[Transition, AuditEvent | None]:
+    def plan(current: InviteRequest) -> _Plan | None:
+        if not may_transition(
+            current, expect, now=now, require_unexpired=require_unexpired, to=to, actor=actor
+        ):
+            return None
+        fields = transition_fields(current, to=to, now=now, changes=changes, actor=actor)
+        return fields, transition_event(current, fields, actor=actor, action=action, now=now)
+
+    return _change(conn, request_id, plan)
+
+
+def _record_approval(
+    conn: sqlite3.Connection, request_id: str, approver: str, now: float
+) -> tuple[Transition, AuditEvent | None]:
+    def plan(current: InviteRequest) -> _Plan | None:
+        if not may_record_approval(current, approver, now=now):
+            return None
+        fields = approval_fields(current, approver, now=now)
+        return fields, approval_event(current, approver, now=now)
+
+    return _change(conn, request_id, plan)
+
+
+def _change(
+    conn: sqlite3.Connection, request_id: str, plan: Callable[[InviteRequest], _Plan | None]
+) -> tuple[Transition, AuditEvent | None]:
+    """Read, judge with `plan` (None: refused) and write, all under one write lock."""
     with _immediate(conn):
         current = _select(conn, request_id)
         if current is None:
             return Transition(ok=False, request=None), None
-        if not may_transition(current, expect, now=now, require_unexpired=require_unexpired):
+        planned = plan(current)
+        if planned is None:
             return Transition(ok=False, request=current), None
-        fields = transition_fields(current, to=to, now=now, changes=changes)
+        fields, event = planned
         _conditional_update(conn, current, fields)
-        event = transition_event(current, fields, actor=actor, action=action, now=now)
         _insert_event(conn, event)
     return Transition(ok=True, request=apply_fields(current, fields)), event
 
@@ -429,8 +481,15 @@ def _conditional_update(conn: sqlite3.Connection, current: InviteRequest, fields
     # Column names come from codec.encode_changes' fixed whitelist, never from callers.
     assignments = ", ".join(f"{name} = ?" for name in fields)
     cursor = conn.execute(
-        f"UPDATE requests SET {assignments} WHERE id = ? AND status = ? AND attempts = ?",
-        (*fields.values(), current.id, current.status.value, current.attempts),
+        f"UPDATE requests SET {assignments} "
+        "WHERE id = ? AND status = ? AND attempts = ? AND approvals = ?",
+        (
+            *fields.values(),
+            current.id,
+            current.status.value,
+            current.attempts,
+            encode_approvals(current.approvals),
+        ),
     )
     if cursor.rowcount != 1:
         raise StoreError(f"request {current.id} changed under a write lock")
