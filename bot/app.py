@@ -277,6 +277,7 @@ class Runtime:
             metrics=metrics,
             fair_use=FairUse(store, settings.chime_max_open_per_requester),
             approvers=approvers,
+            approvals_required=settings.chime_approvals_required,
         )
         deps = Deps(
             settings=settings,

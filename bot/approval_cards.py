@@ -1,7 +1,10 @@
 """Block Kit for the invite flow: the approval card in each of its states, and the notes sent to
 requesters and approvers. Built on the primitives in `bot.cards`: every email, reason, account
 name, Chime ID and error is plain text (`says`, `plain`, `fields`), and mrkdwn (`section`,
-`context` strings) holds only fixed wording, mentions of Slack-issued IDs and dates."""
+`context` strings) holds only fixed wording, mentions of Slack-issued IDs and dates.
+
+One module because every card state and note shares the same status words, approver lines and
+untrusted-text rules; the notes to requesters and approvers are what splits out next."""
 
 from __future__ import annotations
 
@@ -98,12 +101,46 @@ def _confirm(request: InviteRequest) -> dict[str, Any]:
     verb = "invite" if request.account.is_team else "create"
     email = shorten(clean(request.email), 180, middle=True)
     account = shorten(clean(request.account_name), 80, middle=True)
+    text = f"This will {verb} {email} in {account}, once."
+    if approvals_missing(request) > 1:
+        # Not the last approval: say what this click does, and what it does not do yet.
+        text = (
+            f"Your approval will be {len(request.approvals) + 1} of "
+            f"{request.approvals_required}; nothing is done until another approver approves."
+        )
     return {
         "title": plain("Approve this request?", 100),
-        "text": plain(f"This will {verb} {email} in {account}, once.", MAX_CONFIRM_TEXT),
+        "text": plain(text, MAX_CONFIRM_TEXT),
         "confirm": plain("Approve", 30),
         "deny": plain("Cancel", 30),
     }
+
+
+def approvals_missing(request: InviteRequest) -> int:
+    """How many more approvals a pending request needs (at least the one that claims it)."""
+    return max(1, request.approvals_required - len(request.approvals))
+
+
+def approvals_line(request: InviteRequest) -> str:
+    """'1 of 2 approvals, by <@U…>' for a request that needs more than one; mrkdwn, with only
+    Slack-issued user IDs mentioned (`user_ref`), so a stored value can never format itself."""
+    done = len(request.approvals)
+    line = f"*{done} of {request.approvals_required} approvals*"
+    if request.approvals:
+        line += " · approved by " + _approvers(request)
+    return line
+
+
+def _approvers(request: InviteRequest) -> str:
+    return " and ".join(user_ref(a) for a in request.approvals)
+
+
+def approved_by(request: InviteRequest) -> str:
+    """Who approved: both approvers under the two-person rule, else the one who decided (for a
+    retried request, the approver who retried it)."""
+    if len(request.approvals) > 1:
+        return _approvers(request)
+    return user_ref(request.decided_by)
 
 
 def approval_card(request: InviteRequest) -> Reply:
@@ -142,6 +179,8 @@ def approval_card(request: InviteRequest) -> Reply:
 
 
 def _status_word(request: InviteRequest) -> str:
+    if request.status == Status.PENDING and request.approvals:
+        return f"Awaiting approval ({len(request.approvals)} of {request.approvals_required})"
     return {
         Status.PENDING: "Awaiting approval",
         Status.APPROVING: "Approved, working",
@@ -186,7 +225,18 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
     when = _date(request.decided_at or request.updated_at)
     rid = request.id
     if request.status == Status.PENDING:
+        progress: list[Block] = []
+        if request.approvals_required > 1:
+            missing = approvals_missing(request)
+            more = "One more approver" if missing == 1 else f"{missing} more approvers"
+            progress = [
+                section(
+                    f":busts_in_silhouette: {approvals_line(request)}. {more} needed; "
+                    "each approver counts once, and the requester cannot approve."
+                )
+            ]
         return [
+            *progress,
             {
                 "type": "actions",
                 "block_id": BlockId.DECISION.value,
@@ -194,22 +244,23 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
                     _button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
                     _button("Deny", ActionId.DENY, rid, "danger"),
                 ],
-            }
+            },
         ]
     if request.status == Status.APPROVING:
         return [
             section(
-                f":hourglass_flowing_sand: *Approved* by {by} {when}; "
+                f":hourglass_flowing_sand: *Approved* by {approved_by(request)} {when}; "
                 f"running {request.account.create_operation} now…"
             )
         ]
     if request.status == Status.APPROVED:
         return [
-            section(f":white_check_mark: *Approved* by {by} {when}."),
+            section(f":white_check_mark: *Approved* by {approved_by(request)} {when}."),
             says(result_line(request)),
         ]
     if request.status == Status.DENIED:
-        return [section(f":x: *Denied* by {by} {when}. Nothing was created.")]
+        first = f" (after an approval by {_approvers(request)})" if request.approvals else ""
+        return [section(f":x: *Denied* by {by} {when}{first}. Nothing was created.")]
     if request.status == Status.EXPIRED:
         return [
             section(
@@ -282,7 +333,7 @@ def outcome_note(request: InviteRequest) -> Reply:
     word = _status_word(request)
     by = user_ref(request.decided_by)
     headline, detail = {
-        Status.APPROVED: (f"was *approved* by {by}.", result_line(request)),
+        Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
         Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
         Status.FAILED: (
             "was approved, but it *did not go through*. Approvers can retry it.",
@@ -301,6 +352,37 @@ def outcome_note(request: InviteRequest) -> Reply:
                 f"Request {request.id}: {clean(request.email)} in "
                 f"{clean(request.account_name)}. {detail}"
             ),
+        ],
+    )
+
+
+def progress_note(request: InviteRequest) -> Reply:
+    """The requester's news when an approval lands that is not the last."""
+    return Reply(
+        text=f"Your Chime request for {literal(request.email)} has "
+        f"{len(request.approvals)} of {request.approvals_required} approvals",
+        blocks=[
+            section(
+                f"Your Chime user request has {approvals_line(request)}. It waits for "
+                f"{approvals_missing(request)} more before anything is created."
+            ),
+            says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}."),
+        ],
+    )
+
+
+def already_approved_note(request: InviteRequest) -> Reply:
+    """For an approver who clicks Approve again: their approval is in, someone else's is due."""
+    missing = approvals_missing(request)
+    more = "one more approver" if missing == 1 else f"{missing} more approvers"
+    return Reply(
+        text=f"You already approved request {literal(request.id)}",
+        blocks=[
+            section(
+                f"You already approved; {more} needed. Your approval counts once, so nothing "
+                f"changed. ({approvals_line(request)})"
+            ),
+            context("Request", plain(request.id)),
         ],
     )
 

@@ -23,12 +23,14 @@ from typing import Any
 from bot.accounts import choose_account
 from bot.approval_cards import (
     ActionId,
+    already_approved_note,
     approval_card,
     decided_already_note,
     duplicate_note,
     exists_note,
     filed_note,
     outcome_note,
+    progress_note,
 )
 from bot.approvers import Approvers
 from bot.authz import Decision, Policy
@@ -49,6 +51,7 @@ from bot.store import (
     new_request_id,
 )
 from bot.store.model import is_request_id
+from bot.two_person import enough_approvers, record_or_claim
 
 log = logging.getLogger("chime_bot.approvals")
 SYSTEM = "system"
@@ -87,6 +90,9 @@ class Approvals:
     metrics: Metrics
     fair_use: FairUse
     approvers: Approvers  # who may decide now: the policy, its user groups expanded
+    # How many different approvers a new request needs (CHIME_APPROVALS_REQUIRED); a
+    # per-account policy may set it per request when filing.
+    approvals_required: int = 1
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -114,6 +120,11 @@ class Approvals:
         existing = await self.store.find_open(cmd.email, account.account_id, now=now)
         if existing is not None:
             return duplicate_note(existing), "duplicate"
+        required = self.approvals_required
+        if required > 1:
+            enough = await self.approvers.check(lambda p: enough_approvers(p, requester, required))
+            if not enough.allowed:
+                return error_card("Request not filed", enough.reason), "refused"
         request = InviteRequest(
             id=new_request_id(),
             email=cmd.email,
@@ -127,6 +138,7 @@ class Approvals:
             created_at=now,
             expires_at=now + self.ttl,
             updated_at=now,
+            approvals_required=required,
         )
         try:
             return await self.store.file(request, now=now)
@@ -192,27 +204,37 @@ class Approvals:
         if request.is_expired(now):
             return await self._expire(request, user)
         approve = action == ActionId.APPROVE
-        claimed = await self.store.transition(
-            request.id,
-            expect={Status.PENDING},
-            to=Status.APPROVING if approve else Status.DENIED,
-            actor=user,
-            now=now,
-            action="approve_claimed" if approve else "denied",
-            require_unexpired=True,
-            decided_by=user,
-            decided_at=now,
-        )
+        if approve:
+            claimed = await record_or_claim(self.store, request, user, now=now)
+        else:
+            claimed = await self.store.transition(
+                request.id,
+                expect={Status.PENDING},
+                to=Status.DENIED,
+                actor=user,
+                now=now,
+                action="denied",
+                require_unexpired=True,
+                decided_by=user,
+                decided_at=now,
+            )
         current = claimed.request
         if current is None:
             return error_card("Request not found", f"There is no request {request_id}.")
         if not claimed.ok:
             if current.is_expired(now):
                 return await self._expire(current, user)
+            if approve and current.status == Status.PENDING and user in current.approvals:
+                return already_approved_note(current)
             return decided_already_note(current)
         await self._show(current)
-        if approve:
+        if current.status == Status.APPROVING:
             await self._execute(current, user)
+        elif current.status == Status.PENDING:
+            # An approval that is not the last: the requester hears that it is under way.
+            await self.notifier.tell_user(
+                current.requester, current.origin_channel, progress_note(current)
+            )
         else:
             self.metrics.approval(Status.DENIED.value)
             await self._tell_requester(current)

@@ -80,8 +80,8 @@ def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
     blocks = [
         section(
             f":bell: {who or 'Approvers'}: this Chime user request is still waiting for a "
-            f"decision. It was filed {_date(request.created_at)} and expires "
-            f"{_date(request.expires_at)}; please approve or deny it on the card above."
+            f"decision.{_still_needed(request)} It was filed {_date(request.created_at)} and "
+            f"expires {_date(request.expires_at)}; please approve or deny it on the card above."
         ),
         says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}"),
         context("This is its only reminder. The requester is told when it is decided or expires."),
@@ -94,6 +94,18 @@ def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
     return Reply(text=text, blocks=blocks)
 
 
+def _still_needed(request: InviteRequest) -> str:
+    """How many approvals a request under the two-person rule still needs; '' under one."""
+    if request.approvals_required <= 1:
+        return ""
+    missing = max(1, request.approvals_required - len(request.approvals))
+    return (
+        f" It needs {missing} more approval{'s' if missing > 1 else ''} "
+        f"({len(request.approvals)} of {request.approvals_required} so far), each from a "
+        "different approver."
+    )
+
+
 @dataclass
 class Reminders:
     store: RequestStore
@@ -103,8 +115,10 @@ class Reminders:
     remind_after: float  # seconds after filing
 
     def approvers_of(self, request: InviteRequest) -> list[str]:
-        """Who can decide `request`: every approver but its requester, in a stable order."""
-        return sorted(a for a in self.policy.approvers if a != request.requester)
+        """Who can decide `request`: every approver but its requester and those who approved
+        already (their approval counts once), in a stable order."""
+        done = {request.requester, *request.approvals}
+        return sorted(a for a in self.policy.approvers if a not in done)
 
     def is_due(self, request: InviteRequest, now: float) -> bool:
         return (

@@ -127,6 +127,9 @@ class Settings(SlackCredentials):
     # Seconds a request may wait for a decision before its approvers get one reminder in the
     # card's thread. At or past CHIME_REQUEST_TTL no reminder is sent: the request lapses first.
     chime_remind_after: float = Field(default=4 * 3600.0, gt=0)
+    # How many different approvers (none of them the requester) every new request needs: 2 is
+    # the two-person rule. The default for every account until a per-account policy sets it.
+    chime_approvals_required: int = Field(default=1, ge=1, le=2)
 
     port: int = Field(default=3000, ge=0, le=65535)
     # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.
