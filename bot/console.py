@@ -30,6 +30,7 @@ from typing import Any, TextIO, TypeVar
 import boto3
 
 from bot import logs
+from bot.demo_groups import define_groups, demo_approvers, groups_line
 from bot.offline import (
     DEMO_CHANNEL,
     DEMO_REQUESTER,
@@ -308,6 +309,7 @@ class BotThread:
         ended = TaskEnded.install(self._loop)
         self._stop = asyncio.Event()
         async with offline_bot(self._overrides, chime=self._chime) as bot:
+            define_groups(bot.slack, bot.runtime.settings.chime_approvers)
             wait = bot.runtime.settings.chime_retry_budget + SETTLE_MARGIN
             self._driver = Driver(bot, ended, Feed(bot.slack), wait)
             self._ready.set()
@@ -407,7 +409,7 @@ class Console:
     def _approvers_line(s: Settings) -> str:
         if not s.chime_approvers:
             return "No approvers (CHIME_APPROVERS is empty), so no request can be decided."
-        return f"Approvers: {', '.join(s.chime_approvers)}."
+        return f"Approvers: {', '.join(s.chime_approvers)}.{groups_line(s.chime_approvers)}"
 
     def completions(self, line: str) -> list[str]:
         """Candidates for the word being typed at the end of `line`, for readline."""
@@ -618,7 +620,8 @@ def run_console(
     # offline_bot gives it a throwaway store: the cards its requests point at live only in this
     # session's stand-in, and sharing a real bot's store would let this one's sweeper settle
     # that bot's requests.
-    bot = BotThread(policy, chime)
+    # The made-up policy has a user group approver too, with members in the stand-in.
+    bot = BotThread(policy or {"chime_approvers": demo_approvers()}, chime)
     try:
         settings = bot.start()
         style = Style.for_stream(stdout)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.demo_groups import DEMO_GROUP_MEMBERS, define_groups, demo_approvers
+from bot.emulator import ChimeEmulator
 from bot.offline import (
     DEMO_APPROVAL_CHANNEL,
     DEMO_APPROVER,
@@ -18,11 +20,12 @@ from bot.offline import (
     OfflineBot,
     offline_bot,
 )
-from bot.slack_standin import Exchange
+from bot.slack_standin import Exchange, PostedMessage, SlackStandIn
 from bot.terminal import Style, render
 
 PrintLine = Callable[[str], None]
 NEW_HIRE = "new.hire@example.com"
+SECOND_HIRE = "second.hire@example.com"
 
 
 class Demo:
@@ -45,21 +48,58 @@ class Demo:
         self.show(reply)
         return exchange
 
-    async def approve_latest_card(self) -> None:
+    def latest_card(self) -> PostedMessage:
         slack = self.bot.slack
         card = next(m for m in reversed(slack.messages) if m.channel == DEMO_APPROVAL_CHANNEL)
         self.show(card.current, f"approval card posted in #{DEMO_APPROVAL_CHANNEL}")
-        self.title("click [Approve]", DEMO_APPROVER, DEMO_APPROVAL_CHANNEL)
+        return card
+
+    async def click(self, card: PostedMessage, label: str, user: str) -> None:
+        """Press `label` on the card as `user`, then show what the bot said: the card as it is
+        now and the direct message it sent, or the private note only `user` sees."""
+        slack = self.bot.slack
+        self.title(f"click [{label}]", user, DEMO_APPROVAL_CHANNEL)
         before = len(slack.calls)
-        await self.bot.sender.click(
-            card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel
+        exchange = await self.bot.sender.click(
+            card.current, label, user_id=user, channel_id=card.channel
         )
-        await slack.wait_for(
-            lambda: any(c.method == "chat.postMessage" for c in slack.calls[before:]), timeout=30
-        )
+
+        def answered() -> bool:
+            posted = any(c.method == "chat.postMessage" for c in slack.calls[before:])
+            return posted or bool(slack.responses.get(exchange.response_id))
+
+        await slack.wait_for(answered, timeout=30)
+        for note in slack.responses.get(exchange.response_id, []):
+            self.show(note, f"a private note only {user} sees")
+            return
         self.show(card.current, "the approval card, updated in place")
         dm = slack.messages[-1]
         self.show(dm.current, f"direct message to {DEMO_REQUESTER}")
+
+    async def approve_latest_card(self) -> None:
+        await self.click(self.latest_card(), "Approve", DEMO_APPROVER)
+
+
+async def two_approvals(out: PrintLine, style: Style, emulator: ChimeEmulator | None) -> None:
+    """A request under the two-person rule, approved by a member of a user group and by a
+    user listed directly (the same Chime emulator, a second bot with those settings)."""
+    approvers = demo_approvers()
+    slack = SlackStandIn()
+    (group,) = define_groups(slack, approvers.split(","))
+    out(
+        style.bold("\nNow with CHIME_APPROVALS_REQUIRED=2")
+        + f" and CHIME_APPROVERS={approvers}: user group {group} has members "
+        + f"{', '.join(DEMO_GROUP_MEMBERS)}. Two different approvers, never the requester."
+    )
+    overrides = {"chime_approvers": approvers, "chime_approvals_required": 2}
+    async with offline_bot(overrides, emulator=emulator, slack=slack) as bot:
+        demo = Demo(bot, out, style)
+        await demo.command(f'invite {SECOND_HIRE} --account "Example Corp" needs two keys')
+        card = demo.latest_card()
+        member = DEMO_GROUP_MEMBERS[0]
+        await demo.click(card, "Approve", member)  # 1 of 2: recorded, nothing created yet
+        await demo.click(card, "Approve", member)  # the same person again counts once
+        await demo.click(card, "Approve", DEMO_APPROVER)  # 2 of 2: the one Chime call
 
 
 async def run_demo(out: PrintLine, style: Style) -> int:
@@ -75,6 +115,7 @@ async def run_demo(out: PrintLine, style: Style) -> int:
         await demo.command(f'invite {NEW_HIRE} --account "Example Corp" starts Monday')
         await demo.approve_latest_card()
         await demo.command(f"user {NEW_HIRE}")
+        await two_approvals(out, style, bot.emulator)
     out(
         style.dim(
             "\nDemo finished: every reply above came through the bot's signed HTTP "

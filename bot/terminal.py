@@ -27,6 +27,7 @@ EMOJI = {
     ":no_entry:": "⛔",
     ":tada:": "🎉",
     ":bell:": "🔔",
+    ":busts_in_silhouette:": "👥",
 }
 
 

@@ -99,6 +99,12 @@ def test_demo_runs_offline_and_exits_0() -> None:
     assert created, out
     lookup = out.split("$ /chime user new.hire@example.com")[1]
     assert created.group(1) in lookup
+    # A two-approval request, approved by a user group's member and then by a listed user.
+    two = out.split("CHIME_APPROVALS_REQUIRED=2", 1)[1]
+    assert "user group S0CHIMEADMINS has members U0APPROVER2" in two
+    assert "1 of 2 approvals · approved by @U0APPROVER2" in two
+    assert "You already approved; one more approver needed" in two
+    assert "Approved by @U0APPROVER2 and @U0APPROVER" in two and "Created user" in two
     assert not re.search(r"\x1b\[", out), "no colour codes when piped"
     assert result.stderr == "", "a quiet start: no warnings, no tracebacks"
 
