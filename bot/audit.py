@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from bot.store import AuditEvent, InviteRequest, RequestStore
 
 # A decision by a person, as opposed to the requester filing or the system settling.
-DECISIONS = frozenset({"approve_claimed", "denied", "retry_claimed"})
+DECISIONS = frozenset({"approve_claimed", "approval_recorded", "denied", "retry_claimed"})
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Terminal control characters (and DEL, C1) in stored text must not reach a terminal raw: a

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.approval_cards import (
+    already_approved_note,
     approval_card,
     decided_already_note,
     duplicate_note,
@@ -23,6 +24,7 @@ from bot.approval_cards import (
     filed_note,
     outcome_note,
     pending_list,
+    progress_note,
 )
 from bot.blockkit import message_problems
 from bot.cards import (
@@ -76,6 +78,7 @@ def harmless(value: Any) -> Any:
             account_id=harmless(value.account_id),
             account_name=harmless(value.account_name),
             requester=value.requester if value.requester in SLACK_ID_LIST else "x",
+            approvals=tuple(a if a in SLACK_ID_LIST else "x" for a in value.approvals),
             result=harmless(value.result),
             error=harmless(value.error),
         )
@@ -133,6 +136,9 @@ def request_from(draw: st.DrawFn) -> InviteRequest:
         result=result,
         error=draw(st.one_of(st.none(), hostile_long)),
         updated_at=EPOCH + 60,
+        # Approvers come from signed clicks, but a store is data too: hostile ones as well.
+        approvals_required=draw(st.sampled_from([1, 2])),
+        approvals=tuple(draw(st.lists(st.one_of(SLACK_IDS, hostile), max_size=2))),
     )
 
 
@@ -152,6 +158,8 @@ def test_notes_about_a_request(request: InviteRequest) -> None:
     check(duplicate_note, request)
     check(outcome_note, request)
     check(decided_already_note, request)
+    check(progress_note, request)
+    check(already_approved_note, request)
 
 
 @FAST

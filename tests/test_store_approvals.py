@@ -12,23 +12,27 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
-from bot.store import RequestStore, SqliteStore, Status, Transition
+from bot.store import DynamoStore, RequestStore, SqliteStore, Status, Transition
 from bot.store.sqlite import SCHEMA_VERSION
 from tests.test_store_contract import (
     NOW,
     REPO_ROOT,
     TTL,
     Backend,
+    _raw_item,
     backend,
     claim,
     deny,
+    dynamo_store,
     make_request,
+    raw_dynamo,
     store,
 )
 
 pytest_plugins = ("tests.dynamo",)
-__all__ = ["backend", "store"]  # fixtures, used by name
+__all__ = ["backend", "dynamo_store", "raw_dynamo", "store"]  # fixtures, used by name
 
 
 async def two_person(store: RequestStore, **overrides: object) -> str:
@@ -247,3 +251,23 @@ async def test_sqlite_upgrades_a_version_2_store_in_place(tmp_path: Path) -> Non
     raw = sqlite3.connect(path, isolation_level=None)
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     raw.close()
+
+
+async def test_dynamodb_reads_an_item_of_an_older_build_as_one_approval(
+    dynamo_store: DynamoStore, raw_dynamo: Any, dynamo_table: str
+) -> None:
+    request = await dynamo_store.file(make_request(), now=NOW)
+    key = {"pk": {"S": f"REQ#{request.id}"}, "sk": {"S": "REQUEST"}}
+    # As a build before the two-person rule wrote it: neither attribute.
+    raw_dynamo.update_item(
+        TableName=dynamo_table, Key=key, UpdateExpression="REMOVE approvals, approvals_required"
+    )
+    old = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
+    assert old is not None and "approvals" not in old
+
+    got = await dynamo_store.get(request.id)
+
+    assert got == request and (got.approvals_required, got.approvals) == (1, ())
+    assert (await claim(dynamo_store, request.id, "UALICE")).ok
+    stored = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
+    assert stored is not None and stored["approvals"] == {"S": '["UALICE"]'}
