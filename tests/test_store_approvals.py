@@ -8,9 +8,7 @@ Runs against SQLite and DynamoDB on moto's server, through the fixtures of the s
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ from bot.store import DynamoStore, RequestStore, SqliteStore, Status, Transition
 from bot.store.sqlite import SCHEMA_VERSION
 from tests.test_store_contract import (
     NOW,
-    REPO_ROOT,
     TTL,
     Backend,
     _raw_item,
@@ -28,6 +25,7 @@ from tests.test_store_contract import (
     dynamo_store,
     make_request,
     raw_dynamo,
+    run_children,
     store,
 )
 
@@ -192,32 +190,9 @@ async def test_two_processes_each_approve_ten_times_one_claim(
     request = await store.file(
         make_request(approvals_required=2, created_at=1.0, expires_at=1.0 + TTL), now=1.0
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    children = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _CHILD,
-            backend.url,
-            str(backend.data_dir),
-            request.id,
-            name,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=REPO_ROOT,
-            env=env,
-        )
-        for name in ("UPROCA", "UPROCB")
-    ]
-    for child in children:
-        assert child.stdout is not None
-        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"ready\n"
-    results = await asyncio.gather(
-        *(asyncio.wait_for(child.communicate(b"go\n"), 30) for child in children)
-    )
+    results = await run_children(backend, _CHILD, request.id)
 
-    assert [child.returncode for child in children] == [0, 0]
-    counts = [tuple(int(n) for n in out.split()) for out, _ in results]
+    counts = [tuple(int(n) for n in out.split()) for out in results]
     # Each process records before it claims, so whichever records second finds the first's
     # approval and can only claim: one approval recorded, one claim, by different processes.
     assert sorted(counts) == [(0, 1), (1, 0)]

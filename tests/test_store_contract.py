@@ -500,19 +500,18 @@ asyncio.run(main())
 """
 
 
-async def test_twenty_claims_from_each_of_two_processes(
-    backend: Backend, store: RequestStore
-) -> None:
-    request = await store.file(make_request(), now=NOW)
+async def run_children(backend: Backend, script: str, request_id: str) -> list[str]:
+    """Run `script` in two processes (named UPROCA and UPROCB) on the backing store, released
+    together once both have opened it; what each printed after that, once both exited 0."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            _CHILD,
+            script,
             backend.url,
             str(backend.data_dir),
-            request.id,
+            request_id,
             name,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -527,9 +526,18 @@ async def test_twenty_claims_from_each_of_two_processes(
     results = await asyncio.gather(
         *(asyncio.wait_for(child.communicate(b"go\n"), 30) for child in children)
     )
-
     assert [child.returncode for child in children] == [0, 0]
-    assert sum(int(out.strip()) for out, _ in results) == 1
+    return [out.decode() for out, _ in results]
+
+
+async def test_twenty_claims_from_each_of_two_processes(
+    backend: Backend, store: RequestStore
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    results = await run_children(backend, _CHILD, request.id)
+
+    assert sum(int(out.strip()) for out in results) == 1
     final = await store.get(request.id)
     assert final is not None
     assert final.status is Status.APPROVING

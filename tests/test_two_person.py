@@ -16,7 +16,7 @@ from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, OfflineBot, offline_bot
-from bot.slack_standin import PostedMessage, SlackStandIn, buttons
+from bot.slack_standin import MethodFault, PostedMessage, SlackStandIn, buttons
 from bot.store import DynamoStore, InviteRequest, Status
 from tests.blockkit import all_text, assert_valid_message, literal_problems
 from tests.clock import VirtualClock
@@ -164,6 +164,26 @@ async def test_two_approvers_clicking_at_the_same_instant_make_one_chime_call(
     assert actions.count("approval_recorded") == 1 and actions.count("approve_claimed") == 1
     # Everyone who did not count was told why, privately.
     assert sum(len(bot.slack.responses[e.response_id]) for e in exchanges) == len(clickers) - 2
+
+
+async def test_a_first_approval_whose_card_update_fails_still_counts_once(
+    bot: OfflineBot,
+) -> None:
+    card = await file_one(bot)
+    # Slack refuses the card update and the requester's DM after the approval is recorded.
+    bot.slack.method_faults["chat.update"] = MethodFault(error="internal_error")
+    bot.slack.refuse_dms_with.add(REQUESTER)
+    notes = await click(bot, card, "Approve", DEMO_APPROVER)
+    assert all("went wrong" not in all_text(n) for n in notes)
+    assert "0 of 2 approvals" in card_says(card), "the card could not be updated"
+    assert (await only_request(bot)).approvals == (DEMO_APPROVER,), "but the approval is kept"
+
+    # The stale card still works: the first approver is told, the second one finishes it.
+    (again,) = await click(bot, card, "Approve", DEMO_APPROVER)
+    assert "already approved" in all_text(again)
+    del bot.slack.method_faults["chat.update"]
+    assert await click(bot, card, "Approve", SECOND) == []
+    assert creates(bot) == 1 and "Created user" in card_says(card)
 
 
 async def test_the_requester_is_never_one_of_the_two(bot: OfflineBot) -> None:
