@@ -116,9 +116,11 @@ class Reminders:
 
     def approvers_of(self, request: InviteRequest) -> list[str]:
         """Who can decide `request`: every approver but its requester and those who approved
-        already (their approval counts once), in a stable order."""
+        already (their approval counts once), in a stable order; then each approver user group,
+        mentioned as a group (Slack cannot leave one member out of a group mention)."""
         done = {request.requester, *request.approvals}
-        return sorted(a for a in self.policy.approvers if a not in done)
+        users = sorted(a for a in self.policy.approvers if a not in done)
+        return users + sorted(self.policy.approver_groups)
 
     def is_due(self, request: InviteRequest, now: float) -> bool:
         return (

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
+from bot.demo_groups import DEMO_APPROVER_GROUP, DEMO_GROUP_MEMBERS, define_groups, demo_approvers
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, OfflineBot, offline_bot
 from bot.slack_standin import MethodFault, PostedMessage, SlackStandIn, buttons
@@ -278,6 +279,30 @@ async def test_a_half_approved_request_is_reminded_of_what_it_needs_then_expires
         "reminded",
         "expired",
     ]
+
+
+async def test_a_group_approver_is_reminded_as_a_group_and_its_member_counts(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    slack = SlackStandIn()
+    (group,) = define_groups(slack, [DEMO_APPROVER_GROUP])
+    overrides = {
+        "chime_approvers": demo_approvers(),
+        "chime_approvals_required": 2,
+        "chime_remind_after": REMIND_AFTER,
+    }
+    async with offline_bot(overrides, emulator=emulator, clock=clock, slack=slack) as bot:
+        card = await file_one(bot)
+        member = DEMO_GROUP_MEMBERS[0]
+        assert await click(bot, card, "Approve", member) == []
+        clock.advance(REMIND_AFTER)
+        await bot.runtime.sweep_once()
+        (reminder,) = [m.message for m in slack.messages if m.message.get("thread_ts") == card.ts]
+        lead = reminder["blocks"][0]["text"]["text"]
+        assert f"<@{DEMO_APPROVER}> <!subteam^{group}>:" in lead
+        assert await click(bot, card, "Approve", DEMO_APPROVER) == []
+        assert creates(bot) == 1
+        assert (await only_request(bot)).approvals == (member, DEMO_APPROVER)
 
 
 async def test_a_forged_value_cannot_lend_an_approval_to_another_request(
