@@ -40,6 +40,7 @@ from bot.execution import run_chime_call
 from bot.fair_use import FairUse
 from bot.metrics import Metrics
 from bot.notify import CardNotPosted, Notifier
+from bot.policy import AccountPolicy, Policies
 from bot.store import (
     AuditEvent,
     DuplicateRequest,
@@ -87,6 +88,12 @@ class Approvals:
     metrics: Metrics
     fair_use: FairUse
     approvers: Approvers  # who may decide now: the policy, its user groups expanded
+    # Per-account policy (CHIME_POLICY_FILE); None: `policy` and `ttl` for every account.
+    policies: Policies | None = None
+
+    @property
+    def book(self) -> Policies:
+        return self.policies or Policies(self.policy, int(self.ttl))
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -105,8 +112,14 @@ class Approvals:
         refusal = await self.fair_use.refusal(requester, now=self.clock.now())
         if refusal is not None:
             return refusal, "too_many_open"
-        with self.directory.one_budget():  # the requester waits for both
+        with self.directory.one_budget():  # the requester waits for all of it
             account = await choose_account(self.directory, cmd.account, self.default_account)
+            # Cached by choose_account's own read: the file's entries are matched against it.
+            known = await self.directory.all_accounts() if self.book.from_file else None
+            rules = self.book.for_account(account.account_id, account.name, known)
+            verdict = await self.may_file(rules, cmd, requester, origin_channel, account.name)
+            if not verdict.allowed:
+                return error_card("Request not filed", verdict.reason), "refused"
             holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
             return exists_note(cmd.email, [a.name for a in holders]), "exists"
@@ -125,13 +138,28 @@ class Approvals:
             requester=requester,
             origin_channel=origin_channel,
             created_at=now,
-            expires_at=now + self.ttl,
+            expires_at=now + rules.ttl,
             updated_at=now,
+            approvals_required=rules.approvals_required,
         )
         try:
             return await self.store.file(request, now=now)
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
+
+    async def may_file(
+        self, rules: AccountPolicy, cmd: Invite, requester: str, channel: str, account_name: str
+    ) -> Decision:
+        """The account's policy on filing: from this channel, this user type, and enough
+        approvers other than the requester (group members read from Slack if needed)."""
+        for verdict in (
+            rules.may_request_from(channel, account_name),
+            rules.may_have(cmd.user_type.value, account_name),
+        ):
+            if not verdict.allowed:
+                return verdict
+        required = rules.approvals_required
+        return await self.approvers.check(lambda p: p.may_file(requester, required), rules.rules)
 
     async def _post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
         """Post the approval card of a stored request, or withdraw the request if Slack won't."""
@@ -219,8 +247,14 @@ class Approvals:
         return None
 
     async def may_decide(self, user: str, request: InviteRequest) -> Decision:
-        """Whether `user` may decide on `request` now: the one question every surface asks."""
-        return await self.approvers.check(lambda p: p.may_decide(user, request.requester))
+        """Whether `user` may decide on `request` now: the one question every surface asks.
+        Answered by the approvers of the request's account (bot/policy.py), with no Chime call."""
+        rules = self.book.for_account(request.account_id, request.account_name)
+        if rules.blocked:
+            return Decision(False, rules.blocked)
+        return await self.approvers.check(
+            lambda p: p.may_decide(user, request.requester), rules.rules
+        )
 
     async def _refuse(
         self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str

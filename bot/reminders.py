@@ -30,6 +30,7 @@ from bot.authz import Policy
 from bot.cards import Reply, clean, context, literal, says, section, slack_date
 from bot.chime import Clock
 from bot.notify import CardNotPosted, Notifier
+from bot.policy import Policies
 from bot.settings import USER_ID
 from bot.store import AuditEvent, InviteRequest, RequestStore, Status
 
@@ -101,10 +102,17 @@ class Reminders:
     policy: Policy
     clock: Clock
     remind_after: float  # seconds after filing
+    policies: Policies | None = None  # per-account approvers (CHIME_POLICY_FILE)
 
     def approvers_of(self, request: InviteRequest) -> list[str]:
-        """Who can decide `request`: every approver but its requester, in a stable order."""
-        return sorted(a for a in self.policy.approvers if a != request.requester)
+        """Who can decide `request`: its account's approvers and approver groups (mentioned
+        as groups), but not its requester, in a stable order."""
+        policy = self.policy
+        if self.policies is not None:
+            rules = self.policies.for_account(request.account_id, request.account_name)
+            policy = rules.rules
+        listed = policy.approvers | policy.approver_groups
+        return sorted(a for a in listed if a != request.requester)
 
     def is_due(self, request: InviteRequest, now: float) -> bool:
         return (
