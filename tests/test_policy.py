@@ -17,9 +17,10 @@ from bot.offline import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.slack_standin import SlackStandIn
 from bot.store import Status
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
-from tests.cli import run_cli
+from tests.cli import offline_env, run_cli
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
+from tests.test_check import run_check
 from tests.test_invite import click, only_request, settle
 
 CORP_ID = "c0a1c0a1-5e3d-4b8a-9f21-000000000001"  # "Example Corp" in the emulator's seed
@@ -364,3 +365,53 @@ def test_every_command_refuses_a_bad_file_the_same_way(tmp_path: Path, command: 
     assert (
         problem == f"  - CHIME_POLICY_FILE ({missing}): cannot be read (No such file or directory)"
     )
+
+
+# ---- `chime-bot check`: the effective policy per account -------------------------------------
+
+
+async def test_check_prints_the_effective_policy_and_marks_what_chime_lacks(
+    peers: tuple[ChimeEmulator, SlackStandIn], tmp_path: Path
+) -> None:
+    emulator, slack = peers
+    slack.usergroups[CORP_GROUP] = [ALICE]
+    text = f"""
+default: {{approvers: [U0APPROVER]}}
+accounts:
+  Example Corp:
+    channels: [{CHANNEL}]
+    approvers: [{CORP_BOSS}, {CORP_GROUP}]
+    approvals_required: 2
+    user_types: [PrivateUser]
+    ttl: 3600
+  {TEAM_ID}: {{approvers: [{TEAM_BOSS}], approvals_required: 2}}
+"""
+    env = offline_env(slack, emulator, tmp_path, CHIME_POLICY_FILE=policy_file(tmp_path, text))
+    checked = await run_check(env)
+    assert "2 account entries, a default section" in checked.line("Policy file")
+    corp = checked.line("Policy for Example Corp")
+    assert corp.startswith("✓") and CORP_ID in corp
+    for part in (
+        f"channels {CHANNEL};",
+        f"approvers {CORP_BOSS}, {CORP_GROUP} (members: {ALICE});",
+        "approvals required 2;",
+        "user types PrivateUser;",
+        "TTL 3600 s",
+        'entry "Example Corp"',
+    ):
+        assert part in corp, corp
+    team = checked.line("Policy for Example Team")
+    assert team.startswith("✗") and "fewer approvers than approvals required" in team
+    labs = checked.line("Policy for Example Labs")
+    assert labs.startswith("✓") and "default section" in labs and "approvers U0APPROVER;" in labs
+    assert "Approvers " not in checked.out, "the environment's lines give way to the file's"
+
+    # A misspelt entry: marked, and the accounts the file does not name are blocked.
+    misspelt = text.replace(TEAM_ID, "Example Taem")
+    env["CHIME_POLICY_FILE"] = policy_file(tmp_path, misspelt, "misspelt.yml")
+    checked = await run_check(env)
+    assert checked.code == 1
+    entry = checked.line('Policy entry "Example Taem"')
+    assert entry.startswith("✗") and "matches no account Chime has" in entry and "fix:" in entry
+    assert "matches no Chime account" in checked.line("Policy for Example Team")
+    assert checked.line("Policy for Example Corp").startswith("✓")
