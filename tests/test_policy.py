@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.cards import clean
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.slack_standin import SlackStandIn
@@ -415,3 +416,54 @@ accounts:
     assert entry.startswith("✗") and "matches no account Chime has" in entry and "fix:" in entry
     assert "matches no Chime account" in checked.line("Policy for Example Team")
     assert checked.line("Policy for Example Corp").startswith("✓")
+
+
+# ---- /chime help: a dry run of the policy where the person stands ----------------------------
+
+
+def dry_run_of(card: dict[str, Any]) -> tuple[str, str]:
+    """The help card's two answers: what may be requested here, what may be approved."""
+    text = "\n".join(in_order(card["blocks"]))
+    requests = text.split("you may request users for:", 1)[1].split("You may approve", 1)[0]
+    approvals = text.split("You may approve requests for:", 1)[1]
+    return requests, approvals
+
+
+def in_order(blocks: list[dict[str, Any]]) -> list[str]:
+    texts = []
+    for block in blocks:
+        objects = [block["text"]] if "text" in block else block.get("elements", [])
+        texts += [str(o.get("text", "")) for o in objects if isinstance(o, dict)]
+    return texts
+
+
+async def test_help_answers_what_one_may_request_here_and_approve(bot: OfflineBot) -> None:
+    requests, approvals = dry_run_of(await ask(bot, "help"))
+    assert "Example Corp: PrivateUser users" in requests and "Example Team" not in requests
+    assert "Example Labs" not in requests, "a directory account takes no invitations"
+    assert "no account" in approvals
+
+    requests, _ = dry_run_of(await ask(bot, "help", TEAM_CHANNEL))
+    assert "Example Team: PrivateUser or SharedDevice users" in requests
+    assert "Example Corp" not in requests
+
+    card = await ask(bot, "help", TEAM_CHANNEL, TEAM_BOSS)
+    requests, approvals = dry_run_of(card)
+    assert "Example Team" not in requests, "two other approvers are needed; there is one"
+    assert "Example Team" in approvals and "Example Corp" not in approvals
+    assert "/chime pending" in all_text(card)
+
+    _, approvals = dry_run_of(await ask(bot, "help", user=ALICE))
+    assert "Example Corp" in approvals and "Example Team" not in approvals
+
+
+async def test_help_shows_hostile_account_names_as_plain_text(
+    emulator: ChimeEmulator, tmp_path: Path
+) -> None:
+    emulator.add_account(name=HOSTILE)
+    text = f"default: {{channels: [{CHANNEL}], approvers: [U0A, U0B]}}\n"
+    async with offline_bot(with_file(tmp_path, text), emulator=emulator) as bot:
+        card = await ask(bot, "help")
+        (shown,) = [b for b in card["blocks"] if "evil.example" in json.dumps(b)]
+        assert shown["text"]["type"] == "plain_text"
+        assert f"{clean(HOSTILE)}: PrivateUser" in shown["text"]["text"], "literally, as cleaned"
