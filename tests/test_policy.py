@@ -15,6 +15,7 @@ import pytest
 from bot.cards import clean
 from bot.emulator import ChimeEmulator
 from bot.offline import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
+from bot.policy_file import load_policy_file
 from bot.slack_standin import SlackStandIn
 from bot.store import Status
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
@@ -467,3 +468,11 @@ async def test_help_shows_hostile_account_names_as_plain_text(
         (shown,) = [b for b in card["blocks"] if "evil.example" in json.dumps(b)]
         assert shown["text"]["type"] == "plain_text"
         assert f"{clean(HOSTILE)}: PrivateUser" in shown["text"]["text"], "literally, as cleaned"
+
+
+def test_the_readme_example_is_a_valid_policy(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("# chime-policy.yml\n", 1)[1].split("```", 1)[0]
+    policy = load_policy_file(Path(policy_file(tmp_path, example)))
+    assert policy.accounts["Example Corp"].approvals_required == 2
+    assert policy.default is not None and policy.default.approvers == ["S0ITADMINS"]
