@@ -74,7 +74,7 @@ async def _account(
     name = f"Policy for {clean(account.name)}"
     rules = book.for_account(account.account_id, account.name, accounts)
     if rules.blocked:
-        return (name, False, rules.blocked, "Fix the policy file as the message says.")
+        return (name, False, clean(rules.blocked), "Fix the policy file as the message says.")
     approvers, problem, count = await _approvers(rules.rules, fetch)
     detail = (
         f"{account.account_id} ({rules.source}): channels {_ids(rules.rules.allowed_channels)}; "

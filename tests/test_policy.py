@@ -476,3 +476,46 @@ def test_the_readme_example_is_a_valid_policy(tmp_path: Path) -> None:
     policy = load_policy_file(Path(policy_file(tmp_path, example)))
     assert policy.accounts["Example Corp"].approvals_required == 2
     assert policy.default is not None and policy.default.approvers == ["S0ITADMINS"]
+
+
+async def test_a_file_gone_ambiguous_after_filing_blocks_decisions_too(
+    emulator: ChimeEmulator, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    store = {"chime_store_url": f"sqlite:///{tmp_path / 'state.db'}"}
+    await slack.start()
+    try:
+        async with offline_bot(
+            {**store, **with_file(tmp_path, POLICY)}, emulator, slack=slack
+        ) as bot:
+            await ask(bot, 'invite late@example.com --account "Example Corp"')
+            (card,) = cards(bot)
+        twice = POLICY + f"  {CORP_ID}: {{ttl: 60}}\n"
+        async with offline_bot(
+            {**store, **with_file(tmp_path, twice)}, emulator, slack=slack
+        ) as bot:
+            (refusal,) = await click(bot, card, "Approve", CORP_BOSS)
+            assert "more than once" in all_text(refusal)
+            request = await only_request(bot)
+            assert request.status == Status.PENDING
+            trail = await bot.runtime.store.audit_trail(request.id)
+            assert trail[-1].action == "refused" and trail[-1].actor == CORP_BOSS
+    finally:
+        await slack.stop()
+
+
+async def test_a_two_approval_account_counts_group_members_but_not_the_requester(
+    emulator: ChimeEmulator, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    slack.usergroups["S0PAIR"] = [REQUESTER, ALICE]
+    text = f"default: {{channels: [{CHANNEL}], approvers: [S0PAIR], approvals_required: 2}}\n"
+    async with offline_bot(with_file(tmp_path, text), emulator=emulator, slack=slack) as bot:
+        note = await ask(bot, 'invite pair@example.com --account "Example Corp"')
+        assert "needs 2 approvals" in all_text(note) and "only 1 such approver" in all_text(note)
+        assert await nothing_open(bot)
+        slack.usergroups["S0PAIR"] = [REQUESTER, ALICE, "U0CAROL"]
+        assert (
+            await bot.sender.event(slack.change_members("S0PAIR", [REQUESTER, ALICE, "U0CAROL"]))
+        ).status == 200
+        await settle(bot)
+        await ask(bot, 'invite pair@example.com --account "Example Corp"')
+        assert len(cards(bot)) == 1
