@@ -36,6 +36,7 @@ from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bol
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.notify import Notifier
+from bot.policy import Policies
 from bot.reminders import Reminders
 from bot.replies import Responder, slack_origins
 from bot.settings import Settings
@@ -259,10 +260,15 @@ class Runtime:
         session = await stack.enter_async_context(ClientSession())
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
         directory.observe = metrics.chime_call
-        policy = Policy.from_settings(settings)
+        policies = Policies.from_settings(settings)  # ConfigError if the file went bad
+        policy = policies.gate()  # the channel gate; the environment's policy without a file
         client = build_web_client(settings)
         approvers = Approvers(
-            policy, slack_fetch(client), ttl=settings.chime_group_cache_ttl, clock=clock
+            Policy.from_settings(settings),
+            slack_fetch(client),
+            ttl=settings.chime_group_cache_ttl,
+            clock=clock,
+            more_groups=policies.groups(),
         )
         approvals = Approvals(
             store=store,
@@ -277,7 +283,7 @@ class Runtime:
             metrics=metrics,
             fair_use=FairUse(store, settings.chime_max_open_per_requester),
             approvers=approvers,
-            approvals_required=settings.chime_approvals_required,
+            policies=policies,
         )
         deps = Deps(
             settings=settings,
@@ -308,6 +314,7 @@ class Runtime:
                 policy=policy,
                 clock=clock,
                 remind_after=settings.chime_remind_after,
+                policies=policies,
             ),
         )
 

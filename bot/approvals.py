@@ -42,6 +42,7 @@ from bot.execution import run_chime_call
 from bot.fair_use import FairUse
 from bot.metrics import Metrics
 from bot.notify import CardNotPosted, Notifier
+from bot.policy import AccountPolicy, Policies
 from bot.store import (
     AuditEvent,
     DuplicateRequest,
@@ -51,7 +52,7 @@ from bot.store import (
     new_request_id,
 )
 from bot.store.model import is_request_id
-from bot.two_person import enough_approvers, record_or_claim
+from bot.two_person import record_or_claim
 
 log = logging.getLogger("chime_bot.approvals")
 SYSTEM = "system"
@@ -90,9 +91,13 @@ class Approvals:
     metrics: Metrics
     fair_use: FairUse
     approvers: Approvers  # who may decide now: the policy, its user groups expanded
-    # How many different approvers a new request needs (CHIME_APPROVALS_REQUIRED); a
-    # per-account policy may set it per request when filing.
-    approvals_required: int = 1
+    # Per-account policy (CHIME_POLICY_FILE, over the environment's CHIME_APPROVALS_REQUIRED
+    # and the rest); None: `policy`, `ttl` and one approval for every account.
+    policies: Policies | None = None
+
+    @property
+    def book(self) -> Policies:
+        return self.policies or Policies(self.policy, int(self.ttl))
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -111,8 +116,14 @@ class Approvals:
         refusal = await self.fair_use.refusal(requester, now=self.clock.now())
         if refusal is not None:
             return refusal, "too_many_open"
-        with self.directory.one_budget():  # the requester waits for both
+        with self.directory.one_budget():  # the requester waits for all of it
             account = await choose_account(self.directory, cmd.account, self.default_account)
+            # Cached by choose_account's own read: the file's entries are matched against it.
+            known = await self.directory.all_accounts() if self.book.from_file else None
+            rules = self.book.for_account(account.account_id, account.name, known)
+            verdict = await self.may_file(rules, cmd, requester, origin_channel, account.name)
+            if not verdict.allowed:
+                return error_card("Request not filed", verdict.reason), "refused"
             holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
             return exists_note(cmd.email, [a.name for a in holders]), "exists"
@@ -120,11 +131,6 @@ class Approvals:
         existing = await self.store.find_open(cmd.email, account.account_id, now=now)
         if existing is not None:
             return duplicate_note(existing), "duplicate"
-        required = self.approvals_required
-        if required > 1:
-            enough = await self.approvers.check(lambda p: enough_approvers(p, requester, required))
-            if not enough.allowed:
-                return error_card("Request not filed", enough.reason), "refused"
         request = InviteRequest(
             id=new_request_id(),
             email=cmd.email,
@@ -136,14 +142,28 @@ class Approvals:
             requester=requester,
             origin_channel=origin_channel,
             created_at=now,
-            expires_at=now + self.ttl,
+            expires_at=now + rules.ttl,
             updated_at=now,
-            approvals_required=required,
+            approvals_required=rules.approvals_required,
         )
         try:
             return await self.store.file(request, now=now)
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
+
+    async def may_file(
+        self, rules: AccountPolicy, cmd: Invite, requester: str, channel: str, account_name: str
+    ) -> Decision:
+        """The account's policy on filing: from this channel, this user type, and enough
+        approvers other than the requester (group members read from Slack if needed)."""
+        for verdict in (
+            rules.may_request_from(channel, account_name),
+            rules.may_have(cmd.user_type.value, account_name),
+        ):
+            if not verdict.allowed:
+                return verdict
+        required = rules.approvals_required
+        return await self.approvers.check(lambda p: p.may_file(requester, required), rules.rules)
 
     async def _post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
         """Post the approval card of a stored request, or withdraw the request if Slack won't."""
@@ -241,8 +261,14 @@ class Approvals:
         return None
 
     async def may_decide(self, user: str, request: InviteRequest) -> Decision:
-        """Whether `user` may decide on `request` now: the one question every surface asks."""
-        return await self.approvers.check(lambda p: p.may_decide(user, request.requester))
+        """Whether `user` may decide on `request` now: the one question every surface asks.
+        Answered by the approvers of the request's account (bot/policy.py), with no Chime call."""
+        rules = self.book.for_account(request.account_id, request.account_name)
+        if rules.blocked:
+            return Decision(False, rules.blocked)
+        return await self.approvers.check(
+            lambda p: p.may_decide(user, request.requester), rules.rules
+        )
 
     async def _refuse(
         self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str

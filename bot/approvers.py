@@ -128,29 +128,37 @@ class Approvers:
     fetch: Fetch
     ttl: float
     clock: Clock = field(default_factory=RealClock)
+    # The groups of every account's policy (CHIME_POLICY_FILE): cached and refreshed on change
+    # events like the base's, whichever policy asks.
+    more_groups: frozenset[str] = frozenset()
     _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _loading: dict[str, asyncio.Task[frozenset[str]]] = field(default_factory=dict)
     _version: dict[str, int] = field(default_factory=dict)
 
     @property
     def groups(self) -> frozenset[str]:
-        return self.base.approver_groups
+        return self.base.approver_groups | self.more_groups
 
-    async def policy(self) -> Policy:
-        """Every approver now, groups expanded; raises ApproversUnknown if a group can't be read."""
-        if not self.groups:
-            return self.base
-        found = await asyncio.gather(*(self.members(g) for g in sorted(self.groups)))
-        return self.base.with_members(frozenset().union(*found))
+    async def policy(self, base: Policy | None = None) -> Policy:
+        """Every approver of `base` (default: the settings' policy) now, groups expanded;
+        raises ApproversUnknown if a group can't be read."""
+        base = base or self.base
+        if not base.approver_groups:
+            return base
+        found = await asyncio.gather(*(self.members(g) for g in sorted(base.approver_groups)))
+        return base.with_members(frozenset().union(*found))
 
-    async def check(self, question: Callable[[Policy], Decision]) -> Decision:
+    async def check(
+        self, question: Callable[[Policy], Decision], base: Policy | None = None
+    ) -> Decision:
         """Ask `question` of the listed users first: members only add approvers, so a yes there
         stands, and Slack is asked only when its answer could change the outcome."""
-        verdict = question(self.base)
-        if verdict.allowed or not self.groups:
+        base = base or self.base
+        verdict = question(base)
+        if verdict.allowed or not base.approver_groups:
             return verdict
         try:
-            policy = await self.policy()
+            policy = await self.policy(base)
         except ApproversUnknown as exc:
             return Decision(False, f"{exc.message} {exc.hint}" if exc.hint else exc.message)
         return question(policy)

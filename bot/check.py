@@ -27,6 +27,7 @@ from bot.authz import Policy
 from bot.aws import explain
 from bot.chime import Directory, RetryPolicy, chime_client
 from bot.errors import BotError, ChimeError
+from bot.policy_check import policy_results
 from bot.settings import ConfigError, Settings, load_settings
 from bot.store import StoreError, open_store, store_table
 
@@ -86,7 +87,11 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
         results.append(chime)
         results.append(await _default_account(settings, directory, chime.ok))
         results.append(await _chime_lookups(client, endpoint, chime.ok))
+        file_results = await policy_results(
+            settings, directory, chime.ok, slack if token.ok else None
+        )
     results += _policy(settings)
+    results += [Check(*result) for result in file_results]
     results += await _approver_groups(settings, slack if token.ok else None)
     results += await _posting(settings, slack if token.ok else None)
     results.append(await _store(settings))
@@ -223,7 +228,9 @@ async def _default_account(settings: Settings, directory: Directory, chime_ok: b
 
 def _policy(settings: Settings) -> list[Check]:
     checks = []
-    if settings.chime_allowed_channels:
+    if settings.chime_policy_file:
+        pass  # channels and approvers are per account: the policy lines below show them
+    elif settings.chime_allowed_channels:
         checks.append(_ok("Allowed channels", ", ".join(settings.chime_allowed_channels)))
     else:
         # Not optional in practice: with none, the bot refuses every command.
@@ -234,7 +241,9 @@ def _policy(settings: Settings) -> list[Check]:
                 "List the channel IDs where /chime may run.",
             )
         )
-    if settings.chime_approvers:
+    if settings.chime_policy_file:
+        pass
+    elif settings.chime_approvers:
         checks.append(_ok("Approvers", ", ".join(settings.chime_approvers)))
     else:
         checks.append(

@@ -30,6 +30,7 @@ from bot.authz import Policy
 from bot.cards import Reply, clean, context, literal, says, section, slack_date
 from bot.chime import Clock
 from bot.notify import CardNotPosted, Notifier
+from bot.policy import Policies
 from bot.settings import USER_ID
 from bot.store import AuditEvent, InviteRequest, RequestStore, Status
 
@@ -113,14 +114,19 @@ class Reminders:
     policy: Policy
     clock: Clock
     remind_after: float  # seconds after filing
+    policies: Policies | None = None  # per-account approvers (CHIME_POLICY_FILE)
 
     def approvers_of(self, request: InviteRequest) -> list[str]:
-        """Who can decide `request`: every approver but its requester and those who approved
-        already (their approval counts once), in a stable order; then each approver user group,
-        mentioned as a group (Slack cannot leave one member out of a group mention)."""
+        """Who can decide `request`: its account's approvers but its requester and those who
+        approved already (their approval counts once), in a stable order; then each of the
+        account's approver user groups, mentioned as a group (Slack cannot leave one member out
+        of a group mention)."""
+        policy = self.policy
+        if self.policies is not None:
+            policy = self.policies.for_account(request.account_id, request.account_name).rules
         done = {request.requester, *request.approvals}
-        users = sorted(a for a in self.policy.approvers if a not in done)
-        return users + sorted(self.policy.approver_groups)
+        users = sorted(a for a in policy.approvers if a not in done)
+        return users + sorted(policy.approver_groups)
 
     def is_due(self, request: InviteRequest, now: float) -> bool:
         return (

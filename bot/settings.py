@@ -97,6 +97,9 @@ class Settings(SlackCredentials):
     chime_approvers: Annotated[tuple[str, ...], NoDecode] = ()
     chime_approval_channel: str | None = None
     chime_default_account: str | None = None
+    # A YAML file of per-account policy (bot/policy_file.py); unset: the variables above apply
+    # to every account. Read and validated by load_settings, so every command refuses a bad one.
+    chime_policy_file: str | None = None
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
     # An `approving` request untouched for this long is treated as stranded by a crash and is
@@ -160,6 +163,12 @@ class Settings(SlackCredentials):
         if not CHANNEL_ID.fullmatch(text):
             raise ValueError(f"not a Slack channel ID (like C0123ABCD): {text}")
         return text
+
+    @field_validator("chime_policy_file", mode="before")
+    @classmethod
+    def _policy_file(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip()
+        return text or None
 
     @field_validator("chime_store_url", mode="before")
     @classmethod
@@ -255,12 +264,24 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         # An unreadable or undecodable .env file: say so rather than show a traceback.
         raise ConfigError([f"{ENV_FILE}: cannot be read ({exc})"]) from None
     problems += credentials.problems_for(mode, socket_mode=socket)
+    if settings is not None and settings.chime_policy_file:
+        problems += _policy_file_problems(settings.chime_policy_file)
     if settings is not None:
         settings, region_problems = _with_region(settings)
         problems += region_problems
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
+
+
+def _policy_file_problems(path: str) -> list[str]:
+    from bot.policy_file import PolicyFileError, load_policy_file  # it reads this module's IDs
+
+    try:
+        load_policy_file(Path(path))
+    except PolicyFileError as exc:
+        return exc.problems
+    return []
 
 
 def _with_region(settings: Settings) -> tuple[Settings, list[str]]:

@@ -9,23 +9,8 @@ try, and tries again when a rival approval landed between its read and its write
 
 from __future__ import annotations
 
-from bot.authz import Decision, Policy
 from bot.store import InviteRequest, RequestStore, Status, Transition
 from bot.store.rules import completes_approvals
-
-
-def enough_approvers(policy: Policy, requester: str, required: int) -> Decision:
-    """Whether `required` different people other than `requester` could approve: a request no
-    one could finish is not filed (nothing half-done)."""
-    others = len(policy.approvers - {requester})
-    if others >= required:
-        return Decision(True, f"{others} approvers other than the requester")
-    return Decision(
-        False,
-        f"It needs {required} different approvers other than you, and only {others} "
-        f"{'is' if others == 1 else 'are'} listed in CHIME_APPROVERS (directly or through its "
-        "user groups). Nothing was filed; ask an admin to add approvers.",
-    )
 
 
 async def record_or_claim(

@@ -1,14 +1,22 @@
 """`/chime help`: the usage card, showing what this user may do here (authz as a dry run) and
-who can approve now, with the approver groups' members read from Slack."""
+who can approve now, with the approver groups' members read from Slack. With CHIME_POLICY_FILE,
+the dry run is per account: which accounts this person may request for from this channel (and
+which user types), and which they may approve for."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from bot.accounts import DIRECTORY_ACCOUNTS
 from bot.approvers import ApproversUnknown
 from bot.authz import Policy
 from bot.cards import HelpEntry, Reply, approvers_block, help_card
 from bot.commands import SYNTAX, Help
 from bot.deps import Deps
+from bot.errors import ChimeError
+from bot.policy_cards import DryRun, dry_run_blocks
 from handlers.context import Invocation, reply_later, reply_now
+from handlers.pending import approves
 
 ENTRIES = [
     HelpEntry(
@@ -43,7 +51,51 @@ def help_reply(
     return help_card(entries, note=note, footer=role, extra=extra)
 
 
+async def dry_run(deps: Deps, user: str, channel: str) -> DryRun:
+    """The policy file's answers for `user` in `channel`, account by account, as filing and
+    deciding would give them (fail closed: an unreadable group grants nothing here either)."""
+    book, run = deps.approvals.book, DryRun()
+    try:
+        accounts = await deps.directory.all_accounts()
+    except ChimeError as exc:
+        run.problems.append(f"Could not list the Chime accounts: {exc.message}")
+        return run
+    for account in accounts:
+        rules = book.for_account(account.account_id, account.name, accounts)
+        if rules.blocked:
+            continue
+        try:
+            if await approves(deps, user, rules.rules):
+                run.may_approve.append(account.name)
+        except ApproversUnknown as exc:
+            run.problems.append(exc.message)
+        if account.is_suspended or account.account_type in DIRECTORY_ACCOUNTS:
+            continue  # the bot adds no one there, whatever the policy says
+        if not rules.may_request_from(channel, account.name).allowed:
+            continue
+        filing = await deps.approvers.check(
+            partial(Policy.may_file, requester_id=user, required=rules.approvals_required),
+            rules.rules,
+        )
+        if filing.allowed:
+            run.may_request.append((account.name, rules.user_types))
+    run.problems = list(dict.fromkeys(run.problems))
+    return run
+
+
 async def handle(cmd: Help, inv: Invocation, deps: Deps) -> None:
+    if deps.approvals.book.from_file:
+
+        async def per_account() -> tuple[Reply, str]:
+            run = await dry_run(deps, inv.user_id, inv.channel_id)
+            entries = ENTRIES + (APPROVER_ENTRIES if run.may_approve else [])
+            note = f"I don't know the subcommand “{cmd.unknown}”. Here is what I can do:"
+            return help_card(
+                entries, note=note if cmd.unknown else None, extra=dry_run_blocks(run)
+            ), "help"
+
+        await reply_later(inv, deps, per_account)
+        return
     if not deps.approvers.groups:
         await reply_now(inv, deps, help_reply(deps, inv.user_id, cmd.unknown), "help")
         return

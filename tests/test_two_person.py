@@ -344,7 +344,9 @@ async def test_a_request_no_two_people_could_approve_is_not_filed(
     overrides = {"chime_approvers": f"{DEMO_APPROVER},{REQUESTER}", "chime_approvals_required": 2}
     async with offline_bot(overrides, emulator=emulator) as bot:
         note = await invite(bot, 'lonely@example.com --account "Example Corp"')
-        assert "Request not filed" in all_text(note) and "2 different approvers" in all_text(note)
+        assert "Request not filed" in all_text(
+            note
+        ) and "needs 2 approvals from different people" in all_text(note)
         assert [m for m in bot.slack.messages if m.channel == DEMO_APPROVAL_CHANNEL] == []
         for status in Status:
             assert await bot.runtime.store.list_by_status(status) == []
