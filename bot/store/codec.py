@@ -41,6 +41,7 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "error",
     "attempts",
     "updated_at",
+    "batch_id",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
@@ -76,6 +77,7 @@ def to_record(request: InviteRequest) -> Record:
         "error": request.error,
         "attempts": int(request.attempts),
         "updated_at": float(request.updated_at),
+        "batch_id": request.batch_id,
         DEDUPE_KEY: dedupe_key(request.email, request.account_id),
     }
 
@@ -103,6 +105,7 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         error=_opt_str(record.get("error")),
         attempts=int(record.get("attempts") or 0),
         updated_at=float(record.get("updated_at") or 0.0),
+        batch_id=_opt_str(record.get("batch_id")),
     )
 
 
