@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot import batches
 from bot.accounts import choose_account
 from bot.approval_cards import (
     ActionId,
@@ -92,6 +93,8 @@ class Approvals:
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""
+        if len(cmd.all_emails) > 1:
+            return await batches.file_batch(self, cmd, requester, origin_channel)
         async with self.fair_use.turn(requester):
             filed = await self._register(cmd, requester, origin_channel)
         if not isinstance(filed, InviteRequest):
@@ -139,26 +142,34 @@ class Approvals:
         try:
             ts = await self.notifier.post_card(channel, approval_card(request))
         except CardNotPosted as exc:
-            # Nothing half-done: without a card no one can approve, so withdraw the request.
+            return await self._not_posted([request], channel, exc)
+        request = await self.store.set_card(request.id, channel, ts) or request
+        return filed_note(request, channel), "filed"
+
+    async def _not_posted(
+        self, requests: list[InviteRequest], channel: str, exc: CardNotPosted
+    ) -> tuple[Reply, str]:
+        """Withdraw requests whose card Slack refused: nothing half-done, since without a
+        card no one can approve them."""
+        now = self.clock.now()
+        for request in requests:
             await self.store.transition(
                 request.id,
                 expect={Status.PENDING},
                 to=Status.DENIED,
                 actor=SYSTEM,
-                now=self.clock.now(),
+                now=now,
                 action="withdrawn",
                 decided_by=SYSTEM,
-                decided_at=self.clock.now(),
+                decided_at=now,
                 error=f"approval card not posted: {exc}",
             )
-            return error_card(
-                "Request not filed",
-                f"The approval card could not be posted in channel {channel} (Slack said "
-                f"{exc}), so nothing was filed.",
-                hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
-            ), "card_failed"
-        request = await self.store.set_card(request.id, channel, ts) or request
-        return filed_note(request, channel), "filed"
+        return error_card(
+            "Request not filed",
+            f"The approval card could not be posted in channel {channel} (Slack said "
+            f"{exc}), so nothing was filed.",
+            hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
+        ), "card_failed"
 
     # ---- deciding --------------------------------------------------------------------------
 
@@ -186,6 +197,8 @@ class Approvals:
         verdict = await self.may_decide(user, request)
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
+        if request.batch_id is not None:
+            return await batches.decide(self, request, user, action)
         if action == ActionId.RETRY:
             return await self._retry(request, user)
         now = self.clock.now()
@@ -308,7 +321,13 @@ class Approvals:
         await self._finish(request, to, actor, to.value, **changes)
 
     async def _finish(
-        self, request: InviteRequest, to: Status, actor: str, action: str, **changes: Any
+        self,
+        request: InviteRequest,
+        to: Status,
+        actor: str,
+        action: str,
+        quiet: bool = False,  # a batch shows its card and tells its requester once, itself
+        **changes: Any,
     ) -> None:
         done = await self.store.transition(
             request.id,
@@ -327,11 +346,17 @@ class Approvals:
                 to.value,
                 extra={"request_id": request.id, "outcome": to.value, "user": actor},
             )
-            await self._show(done.request)
-            await self._tell_requester(done.request)
+            if not quiet:
+                await self._show(done.request)
+                await self._tell_requester(done.request)
 
     async def _settle_from_chime(
-        self, request: InviteRequest, actor: str, if_missing: str | None, retrying: bool = False
+        self,
+        request: InviteRequest,
+        actor: str,
+        if_missing: str | None,
+        retrying: bool = False,
+        quiet: bool = False,
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
         the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
@@ -345,6 +370,7 @@ class Approvals:
                 actor,
                 "reconciled",
                 error=f"could not confirm with Chime: {exc.message}",
+                quiet=quiet,
             )
             return True
         if record is not None and account.is_team and record.user.invitation_status == "Failed":
@@ -362,10 +388,14 @@ class Approvals:
             result = {"user_id": record.user.user_id, "reconciled": "true"}
             if account.is_team:
                 result["invite_status"] = record.user.invitation_status or "Pending"
-            await self._finish(request, Status.APPROVED, actor, "reconciled", result=result)
+            await self._finish(
+                request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result
+            )
             return True
         if if_missing is not None:
-            await self._finish(request, Status.FAILED, actor, "reconciled", error=if_missing)
+            await self._finish(
+                request, Status.FAILED, actor, "reconciled", quiet=quiet, error=if_missing
+            )
             return True
         return False
 
@@ -390,16 +420,22 @@ class Approvals:
                 "Retry to run it again.",
             )
             settled += 1
-        return settled
+        return settled + await batches.follow_leads(self)
 
     async def expire_overdue(self) -> int:
         now = self.clock.now()
         count = 0
+        overdue_batches: set[str] = set()
         for request in await self.store.list_by_status(Status.PENDING):
             if request.is_expired(now):
+                if request.batch_id is not None:
+                    overdue_batches.add(request.batch_id)  # expired together, below
+                    continue
                 await self._expire(request, SYSTEM)
                 count += 1
-        return count
+        for batch_id in sorted(overdue_batches):
+            await batches.expire(self, batch_id, SYSTEM)
+        return count + len(overdue_batches)
 
     async def open_requests(self) -> list[InviteRequest]:
         now = self.clock.now()
@@ -408,12 +444,18 @@ class Approvals:
     # ---- telling people --------------------------------------------------------------------
 
     async def _show(self, request: InviteRequest) -> None:
+        if request.batch_id is not None:
+            await batches.show(self, request.batch_id)
+            return
         if request.card_channel and request.card_ts:
             await self.notifier.update_card(
                 request.card_channel, request.card_ts, approval_card(request)
             )
 
     async def _tell_requester(self, request: InviteRequest) -> None:
+        if request.batch_id is not None:
+            await batches.tell_requester(self, request.batch_id)
+            return
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )

@@ -1,0 +1,162 @@
+"""Bulk invites (`/chime invite a@x.com b@y.com …`), end to end over signed HTTP.
+
+One request per address sharing one card (bot/batches.py): clicks are built from the card the
+bot posted to the Slack stand-in, Chime is the emulator over HTTP, and the store is SQLite or
+DynamoDB on moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.emulator import ChimeEmulator, Fault
+from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
+from bot.slack_standin import buttons
+from bot.store import InviteRequest, Status
+from tests.blockkit import all_text, assert_valid_message
+from tests.clock import VirtualClock
+from tests.conftest import CHANNEL, REQUESTER
+from tests.test_invite import APPROVERS, click, dms_to, invite, the_card
+
+TEAM = '--account "Example Team"'
+CORP = '--account "Example Corp"'
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+async def bot(
+    request: pytest.FixtureRequest, emulator: ChimeEmulator, clock: VirtualClock
+) -> AsyncIterator[OfflineBot]:
+    overrides = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
+    if request.param == "dynamodb":
+        overrides["chime_store_url"] = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
+    async with offline_bot(overrides, emulator=emulator, clock=clock) as running:
+        yield running
+
+
+pytest_plugins = ("tests.dynamo",)
+
+
+def full(bot: OfflineBot) -> int:
+    """A full batch (50) on SQLite; 10 on DynamoDB, where moto copies the whole table on every
+    transaction, so 50 would take half a minute for the same code path."""
+    return 10 if str(bot.runtime.settings.chime_store_url).startswith("dynamodb") else 50
+
+
+def addresses(count: int, domain: str = "new.example.org") -> list[str]:
+    return [f"person{i:02d}@{domain}" for i in range(count)]
+
+
+async def every_request(bot: OfflineBot) -> list[InviteRequest]:
+    found: list[InviteRequest] = []
+    for status in Status:
+        found += await bot.runtime.store.list_by_status(status)
+    return sorted(found, key=lambda r: r.email)
+
+
+async def test_fifty_addresses_on_a_team_account_are_one_request_and_one_invite_users_call(
+    bot: OfflineBot,
+) -> None:
+    emails = addresses(n := full(bot))
+    note = await invite(bot, " ".join(emails) + f" {TEAM} spring cohort")
+    assert f"{n} addresses" in note["text"] and "awaits approval" in note["text"]
+    card = the_card(bot)
+    assert_valid_message(card.message)
+    text = all_text(card.message)
+    assert all(email in text for email in emails)
+    assert "InviteUsers" in text and "spring cohort" in text
+    requests = await every_request(bot)
+    assert [r.email for r in requests] == emails
+    lead = next(r for r in requests if r.id == r.batch_id)
+    assert {r.batch_id for r in requests} == {lead.id}
+    assert {(r.card_channel, r.card_ts) for r in requests} == {(card.channel, card.ts)}
+    assert [b["value"] for _, b in buttons(card.message)] == [lead.id, lead.id]
+
+    assert await click(bot, card, f"Approve all {n}", DEMO_APPROVER) == []
+    (call,) = [c for c in bot.emulator.calls if c.operation == "InviteUsers"]
+    assert sorted(call.params["UserEmailList"]) == emails
+    assert {r.status for r in await every_request(bot)} == {Status.APPROVED}
+    final = card.current
+    assert_valid_message(final)
+    assert buttons(final) == []
+    assert f"{n} done" in all_text(final)
+    assert all_text(final).count("Invitation sent: status Pending") == n
+    (dm,) = dms_to(bot, REQUESTER)
+    assert f"{n} done" in all_text(dm)
+    for request in requests:
+        trail = [e.action for e in await bot.runtime.store.audit_trail(request.id)]
+        assert trail == ["filed", "approve_claimed", "approved"]
+
+
+async def test_enterprise_batch_runs_create_user_per_address_and_retries_only_the_failed_one(
+    bot: OfflineBot,
+) -> None:
+    emails = addresses(n := full(bot))
+    await invite(bot, ", ".join(emails) + f" {CORP}")
+    card = the_card(bot)
+    bot.emulator.inject("CreateUser", Fault("BadRequestException", message="quota reached"))
+    await click(bot, card, f"Approve all {n}", DEMO_APPROVER)
+    assert bot.emulator.count("CreateUser") == n
+    requests = await every_request(bot)
+    (failed,) = [r for r in requests if r.status == Status.FAILED]
+    assert "quota reached" in str(failed.error)
+    assert sum(r.status == Status.APPROVED for r in requests) == n - 1
+    shown = card.current
+    assert_valid_message(shown)
+    assert f"{n - 1} done, 1 failed" in all_text(shown)
+    (dm,) = dms_to(bot, REQUESTER)
+    assert "1 failed" in all_text(dm)
+
+    bot.emulator.reset_calls()
+    assert await click(bot, card, "Retry the 1 that failed", "U0APPROVER2") == []
+    (retried,) = [c for c in bot.emulator.calls if c.operation == "CreateUser"]
+    assert retried.params["Email"] == failed.email
+    assert {r.status for r in await every_request(bot)} == {Status.APPROVED}
+    for email in emails:
+        assert len(bot.emulator.find_users(email)) == 1
+    assert f"{n} done" in all_text(card.current) and buttons(card.current) == []
+    assert len(dms_to(bot, REQUESTER)) == 2
+
+
+async def test_existing_and_already_requested_addresses_are_skipped_not_fatal(
+    bot: OfflineBot,
+) -> None:
+    await invite(bot, f"open@example.com {CORP}", user="U0OTHER")
+    first_card = the_card(bot)
+    bot.slack.messages.clear()
+    note = await invite(bot, f"ada@example.com, open@example.com, fresh@example.com {CORP}")
+    text = all_text(note)
+    assert "ada@example.com — skipped: already in Amazon Chime (Example Corp)" in text
+    assert "open@example.com — skipped: already requested in REQ-" in text
+    assert "fresh@example.com — awaiting approval" in text
+    card = the_card(bot)
+    assert card.ts != first_card.ts
+    card_text = all_text(card.message)
+    assert "Skipped* (2)" in card_text and "fresh@example.com" in card_text
+    mine = [r for r in await every_request(bot) if r.requester == REQUESTER]
+    assert [r.email for r in mine] == ["fresh@example.com"]
+    (skipped,) = [
+        e for e in await bot.runtime.store.audit_trail(mine[0].id) if e.action == "skipped"
+    ]
+    assert set(skipped.detail) == {"ada@example.com", "open@example.com"}
+
+    await click(bot, card, "Approve all 1", DEMO_APPROVER)
+    assert "Skipped* (2)" in all_text(card.current), "the skipped stay listed after decisions"
+
+
+async def test_nothing_left_means_nothing_filed(bot: OfflineBot) -> None:
+    note = await invite(bot, f"ada@example.com ADA@example.com, grace@example.com {CORP}")
+    assert "Nothing was filed" in note["text"]
+    assert bot.slack.calls_to("chat.postMessage") == []
+    assert await every_request(bot) == []
+
+
+async def test_fifty_one_addresses_are_refused_in_the_ack(bot: OfflineBot) -> None:
+    exchange = await bot.sender.command(
+        "invite " + " ".join(addresses(51)) + f" {TEAM}", user_id=REQUESTER, channel_id=CHANNEL
+    )
+    assert exchange.ack is not None
+    assert_valid_message(exchange.ack)
+    assert "at most 50" in all_text(exchange.ack)
+    assert bot.emulator.count() == 0 and await every_request(bot) == []
