@@ -37,8 +37,8 @@ _MAILTO = re.compile(r"<mailto:([^|>]*)(?:\|[^>]*)?>", re.IGNORECASE)
 _TOKEN = re.compile(r"<[^>]*>|[\"“”]([^\"“”]*)[\"“”]?|\S+")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # One piece of a list of addresses: Slack's markup whole (a label may hold a comma), or the text
-# between commas and semicolons.
-_LIST_PIECE = re.compile(r"<[^>]*>|[^,;]+")
+# between commas and semicolons (not the semicolon that ends Slack's `&amp;` for a typed `&`).
+_LIST_PIECE = re.compile(r"<[^>]*>|(?:&(?:amp|lt|gt);|[^,;])+")
 
 
 @dataclass(frozen=True, slots=True)

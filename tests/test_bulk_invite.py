@@ -24,14 +24,19 @@ TEAM = '--account "Example Team"'
 CORP = '--account "Example Corp"'
 
 
+def overrides(request: pytest.FixtureRequest, **more: object) -> dict[str, object]:
+    """The bot's settings on the store `request.param` names (sqlite or dynamodb)."""
+    chosen: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
+    if request.param == "dynamodb":
+        chosen["chime_store_url"] = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
+    return {**chosen, **more}
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
 async def bot(
     request: pytest.FixtureRequest, emulator: ChimeEmulator, clock: VirtualClock
 ) -> AsyncIterator[OfflineBot]:
-    overrides = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
-    if request.param == "dynamodb":
-        overrides["chime_store_url"] = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    async with offline_bot(overrides, emulator=emulator, clock=clock) as running:
+    async with offline_bot(overrides(request), emulator=emulator, clock=clock) as running:
         yield running
 
 

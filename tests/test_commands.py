@@ -164,6 +164,11 @@ def test_bulk_invite_takes_spaces_commas_and_slack_mailto_links_and_collapses_du
     assert cmd.reason == "new team <b> from b@y.com"
 
 
+def test_an_ampersand_slack_escaped_in_an_address_is_not_a_separator() -> None:
+    cmd = parse("invite x&amp;y@example.com;b@example.com")
+    assert isinstance(cmd, Invite) and cmd.emails == ("x&y@example.com", "b@example.com")
+
+
 def test_one_address_stays_a_single_invite_and_a_mention_ends_the_list() -> None:
     cmd = parse("invite ada@example.com, ADA@example.com <@U123|someone> asked")
     assert cmd == Invite("ada@example.com", None, UserType.PRIVATE, "@someone asked")
