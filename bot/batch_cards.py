@@ -72,7 +72,10 @@ def member_rows(members: list[InviteRequest]) -> list[str]:
 
 
 def skipped_rows(skipped: Mapping[str, str]) -> list[str]:
-    return [f"{email} — skipped: {why}" for email, why in sorted(skipped.items())]
+    return [
+        f"{email} — skipped: {shorten(clean(why), MAX_OUTCOME)}"
+        for email, why in sorted(skipped.items())
+    ]
 
 
 def _counts(members: list[InviteRequest]) -> str:

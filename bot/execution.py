@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from bot.chime import Directory
 from bot.create_once import create_once
@@ -22,7 +23,7 @@ log = logging.getLogger("chime_bot.approvals")
 
 async def run_chime_call(
     directory: Directory, request: InviteRequest
-) -> tuple[Status, dict[str, object]]:
+) -> tuple[Status, dict[str, Any]]:
     """The one Chime call of a claimed request, and what it means: the status the request moves
     to and the fields to store with it. Never raises for a Chime or bot failure: those fail the
     request, so the card can offer Retry."""
@@ -31,7 +32,7 @@ async def run_chime_call(
 
 async def run_batch_call(
     directory: Directory, requests: list[InviteRequest]
-) -> list[tuple[Status, dict[str, object]]]:
+) -> list[tuple[Status, dict[str, Any]]]:
     """The Chime calls of claimed requests of one account and user type (a bulk invite's, or a
     single one), one outcome per request, in order: one InviteUsers for all of them on a Team
     account (at most 50: the model's UserEmailList max), CreateUser per request on an
@@ -56,7 +57,7 @@ async def run_batch_call(
     return list(await asyncio.gather(*(_create(directory, r) for r in requests)))
 
 
-async def _create(directory: Directory, request: InviteRequest) -> tuple[Status, dict[str, object]]:
+async def _create(directory: Directory, request: InviteRequest) -> tuple[Status, dict[str, Any]]:
     try:
         # The request's first CreateUser is the one in its first execution; after a Retry,
         # an earlier attempt may have created the user, so a conflict proves nothing.
@@ -77,7 +78,7 @@ async def _create(directory: Directory, request: InviteRequest) -> tuple[Status,
     return Status.APPROVED, {"result": result}
 
 
-def _failed(exc: Exception, requests: list[InviteRequest]) -> tuple[Status, dict[str, object]]:
+def _failed(exc: Exception, requests: list[InviteRequest]) -> tuple[Status, dict[str, Any]]:
     """A failure as the request's outcome; call it inside the `except` (it logs the traceback
     of an unexpected one, with an ID the card shows)."""
     if isinstance(exc, BotError):
@@ -93,7 +94,7 @@ def _failed(exc: Exception, requests: list[InviteRequest]) -> tuple[Status, dict
     return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
 
 
-def invite_outcome(invite: InviteResult) -> tuple[Status, dict[str, object]]:
+def invite_outcome(invite: InviteResult) -> tuple[Status, dict[str, Any]]:
     """What one Invite from InviteUsers means for its request: the status and stored fields."""
     failure = invite_failure(invite)
     if failure is not None:

@@ -8,13 +8,15 @@ DynamoDB on moto.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
+from bot.batch_cards import batch_card, batch_filed_note, batch_outcome_note
 from bot.emulator import ChimeEmulator, Fault
 from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.slack_standin import buttons
-from bot.store import InviteRequest, Status
+from bot.store import InviteRequest, Status, new_request_id
 from tests.blockkit import all_text, assert_valid_message
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
@@ -165,3 +167,47 @@ async def test_fifty_one_addresses_are_refused_in_the_ack(bot: OfflineBot) -> No
     assert_valid_message(exchange.ack)
     assert "at most 50" in all_text(exchange.ack)
     assert bot.emulator.count() == 0 and await every_request(bot) == []
+
+
+def _long(i: int) -> str:
+    """A 254-character address (SMTP's maximum), distinct per `i`."""
+    domain = "@long.example.org"
+    return f"{i:02d}" + "x" * (254 - len(domain) - 2) + domain
+
+
+@pytest.mark.parametrize("status", [Status.FAILED, Status.APPROVED, Status.PENDING])
+def test_a_batch_card_at_every_maximum_stays_within_slacks_limits(status: Status) -> None:
+    now = 1_790_000_000.0
+    members = [
+        InviteRequest(
+            id=new_request_id(),
+            email=_long(i),
+            user_type="PrivateUser",
+            reason="r" * 500,
+            account_id="a" * 36,
+            account_name="N" * 100,
+            account_type="EnterpriseLWA",
+            requester=REQUESTER,
+            origin_channel=CHANNEL,
+            created_at=now,
+            expires_at=now + 86_400,
+            status=status,
+            decided_by=None if status == Status.PENDING else DEMO_APPROVER,
+            decided_at=None if status == Status.PENDING else now,
+            error="E" * 2000 if status == Status.FAILED else None,
+            result={"user_id": "u" * 36} if status == Status.APPROVED else None,
+        )
+        for i in range(50)
+    ]
+    members = [replace(m, batch_id=members[0].id) for m in members]
+    skipped = {_long(50 + i): "already in Amazon Chime (" + "A" * 3000 + ")" for i in range(49)}
+    for reply in (
+        batch_card(members, {}),
+        batch_card(members[:1], skipped),
+        batch_filed_note(members[:1], skipped, CHANNEL),
+        batch_outcome_note(members),
+    ):
+        message = reply.as_message()
+        assert_valid_message(message)
+        assert len(message["blocks"]) <= 50
+    assert all(m.email in all_text(batch_card(members, {}).as_message()) for m in members)
