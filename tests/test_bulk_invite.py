@@ -14,7 +14,7 @@ import pytest
 
 from bot.batch_cards import batch_card, batch_filed_note, batch_outcome_note
 from bot.emulator import ChimeEmulator, Fault
-from bot.offline import DEMO_APPROVER, OfflineBot, offline_bot
+from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
 from bot.slack_standin import buttons
 from bot.store import InviteRequest, Status, new_request_id
 from tests.blockkit import all_text, assert_valid_message
@@ -167,6 +167,69 @@ async def test_fifty_one_addresses_are_refused_in_the_ack(bot: OfflineBot) -> No
     assert_valid_message(exchange.ack)
     assert "at most 50" in all_text(exchange.ack)
     assert bot.emulator.count() == 0 and await every_request(bot) == []
+
+
+async def test_deny_all_denies_every_address_and_tells_the_requester_once(bot: OfflineBot) -> None:
+    await invite(bot, " ".join(addresses(3)) + f" {CORP}")
+    card = the_card(bot)
+    assert await click(bot, card, "Deny all", DEMO_APPROVER) == []
+    assert {r.status for r in await every_request(bot)} == {Status.DENIED}
+    assert "Denied" in all_text(card.current) and buttons(card.current) == []
+    (dm,) = dms_to(bot, REQUESTER)
+    assert "denied" in all_text(dm)
+    assert bot.emulator.count("CreateUser") == 0
+
+
+async def test_one_failed_invitation_is_retried_alone_with_its_own_invite_users_call(
+    bot: OfflineBot,
+) -> None:
+    emails = addresses(4)
+    bot.emulator.set_invite_outcome(emails[2], status="Failed", email_status="NotSent")
+    await invite(bot, " ".join(emails) + f" {TEAM}")
+    card = the_card(bot)
+    await click(bot, card, "Approve all 4", DEMO_APPROVER)
+    by_email = {r.email: r for r in await every_request(bot)}
+    assert by_email[emails[2]].status == Status.FAILED
+    assert "invitation status Failed" in str(by_email[emails[2]].error)
+    assert "3 done, 1 failed" in all_text(card.current)
+
+    bot.emulator.clear_invite_outcomes()
+    await click(bot, card, "Retry the 1 that failed", DEMO_APPROVER)
+    calls = [c.params["UserEmailList"] for c in bot.emulator.calls if c.operation == "InviteUsers"]
+    assert len(calls) == 2 and calls[1] == [emails[2]]
+    assert {r.status for r in await every_request(bot)} == {Status.APPROVED}
+
+
+async def test_a_card_slack_refuses_withdraws_every_address(bot: OfflineBot) -> None:
+    bot.slack.refuse_posts_to.add(DEMO_APPROVAL_CHANNEL)
+    note = await invite(bot, " ".join(addresses(3)) + f" {CORP}")
+    assert "nothing was filed" in all_text(note)
+    requests = await every_request(bot)
+    assert len(requests) == 3 and {r.status for r in requests} == {Status.DENIED}
+    assert await bot.runtime.store.count_open_by_requester(REQUESTER, now=1e12) == 0
+    bot.slack.refuse_posts_to.clear()
+    await invite(bot, " ".join(addresses(3)) + f" {CORP}")  # the same addresses may be filed again
+    assert len(await bot.runtime.store.list_open(now=0)) == 3
+
+
+async def test_chime_failing_during_the_checks_files_nothing(bot: OfflineBot) -> None:
+    bot.emulator.inject("ListAccounts", Fault("ForbiddenException", times=-1))
+    note = await invite(bot, " ".join(addresses(3)) + f" {CORP}")
+    assert "chime:ListAccounts" in all_text(note)
+    assert await every_request(bot) == []
+    assert bot.slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_bulk_invite_counts_as_one_request_for_fair_use(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    settings = {"chime_approvers": ",".join(APPROVERS), "chime_max_open_per_requester": 2}
+    async with offline_bot(settings, emulator=emulator, clock=clock) as bot:
+        await invite(bot, " ".join(addresses(5)) + f" {CORP}")
+        await invite(bot, " ".join(addresses(5, "other.example.org")) + f" {CORP}")
+        refused = await invite(bot, f"third@example.com {CORP}")
+        assert "You already have 2 open requests" in all_text(refused)
+        assert len(await bot.runtime.store.list_open(now=0)) == 10
 
 
 def _long(i: int) -> str:
