@@ -198,7 +198,10 @@ class Approvals:
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
         if request.batch_id is not None:
-            return await batches.decide(self, request, user, action)
+            if action == ActionId.RETRY:
+                return await batches.retry(self, request, user)
+            # A bulk invite is decided by its first request's claim; the others follow it.
+            request = await self.store.get(request.batch_id) or request
         if action == ActionId.RETRY:
             return await self._retry(request, user)
         now = self.clock.now()
@@ -223,6 +226,9 @@ class Approvals:
             if current.is_expired(now):
                 return await self._expire(current, user)
             return decided_already_note(current)
+        if current.batch_id is not None:
+            await batches.follow(self, current, user, lead_claimed=True)
+            return None
         await self._show(current)
         if approve:
             await self._execute(current, user)
@@ -281,18 +287,23 @@ class Approvals:
         return None
 
     async def _expire(self, request: InviteRequest, actor: str) -> Reply:
-        expired = await self.store.transition(
-            request.id,
-            expect={Status.PENDING},
-            to=Status.EXPIRED,
-            actor=actor,
-            now=self.clock.now(),
-            action="expired",
-        )
-        if expired.ok and expired.request is not None:
+        if request.batch_id is not None:  # a bulk invite's requests expire together
+            moved = await batches.expire(self, request.batch_id, actor)
+        else:
+            expired = await self.store.transition(
+                request.id,
+                expect={Status.PENDING},
+                to=Status.EXPIRED,
+                actor=actor,
+                now=self.clock.now(),
+                action="expired",
+            )
+            moved = [expired.request] if expired.ok and expired.request is not None else []
+        for _ in moved:
             self.metrics.approval(Status.EXPIRED.value)
-            await self._show(expired.request)
-            await self._tell_requester(expired.request)
+        if moved:
+            await self._show(moved[0])
+            await self._tell_requester(moved[0])
         return error_card(
             "This request has expired",
             f"Request {request.id} passed its deadline without a decision, so it "
@@ -425,17 +436,13 @@ class Approvals:
     async def expire_overdue(self) -> int:
         now = self.clock.now()
         count = 0
-        overdue_batches: set[str] = set()
+        done: set[str] = set()  # a bulk invite's requests expire together
         for request in await self.store.list_by_status(Status.PENDING):
-            if request.is_expired(now):
-                if request.batch_id is not None:
-                    overdue_batches.add(request.batch_id)  # expired together, below
-                    continue
+            if request.is_expired(now) and request.batch_id not in done:
                 await self._expire(request, SYSTEM)
+                done.add(request.batch_id or request.id)
                 count += 1
-        for batch_id in sorted(overdue_batches):
-            await batches.expire(self, batch_id, SYSTEM)
-        return count + len(overdue_batches)
+        return count
 
     async def open_requests(self) -> list[InviteRequest]:
         now = self.clock.now()

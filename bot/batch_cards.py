@@ -22,6 +22,9 @@ from bot.approval_cards import (
     result_line,
     user_ref,
 )
+from bot.approval_cards import (
+    _state_blocks as _single_state_blocks,
+)
 from bot.cards import (
     Block,
     Reply,
@@ -189,15 +192,8 @@ def _state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Blo
                 f"{counts[Status.PENDING] + counts[Status.APPROVING]} of them now…"
             )
         ]
-    if lead.status == Status.EXPIRED:
-        return [
-            section(
-                f":no_entry: *Expired* {_date(lead.updated_at)} with no decision. Nothing was "
-                "created; file a new request if it is still needed."
-            )
-        ]
-    if lead.status == Status.DENIED:
-        return [section(f":x: *Denied* by {by} {when}. Nothing was created.")]
+    if lead.status in (Status.EXPIRED, Status.DENIED):
+        return _single_state_blocks(lead)  # worded as for a single request
     blocks = [section(f":white_check_mark: *Approved* by {by} {when}: {_counts(members)}.")]
     failed = counts[Status.FAILED]
     if failed:

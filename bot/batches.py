@@ -32,10 +32,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.accounts import choose_account
-from bot.approval_cards import ActionId, decided_already_note
-from bot.batch_cards import batch_card, batch_filed_note, batch_outcome_note, lead_of
-from bot.batch_cards import nothing_filed_note as nothing_filed
-from bot.cards import Reply, error_card
+from bot.approval_cards import decided_already_note
+from bot.batch_cards import (
+    batch_card,
+    batch_filed_note,
+    batch_outcome_note,
+    lead_of,
+    nothing_filed_note,
+)
+from bot.cards import Reply
 from bot.commands import Invite
 from bot.execution import run_batch_call
 from bot.notify import CardNotPosted
@@ -113,7 +118,7 @@ async def _register(
         lead = await one(waiting.pop(0), None)
         members += [lead] if lead is not None else []
     if not members:
-        return nothing_filed(skipped), "nothing_new"
+        return nothing_filed_note(skipped), "nothing_new"
     batch_id = members[0].id
     rest = await asyncio.gather(*(one(e, batch_id) for e in waiting))
     members += [m for m in rest if m is not None]
@@ -147,48 +152,13 @@ async def skipped_of(ap: Approvals, batch_id: str) -> dict[str, str]:
 # ---- deciding ------------------------------------------------------------------------------
 
 
-async def decide(
-    ap: Approvals, request: InviteRequest, user: str, action: ActionId
-) -> Reply | None:
-    """A button on a batch's card, pressed by someone allowed to decide (Approvals.decide)."""
-    batch_id = str(request.batch_id)
-    lead = await ap.store.get(batch_id) if batch_id != request.id else request
-    if lead is None:
-        return error_card("Request not found", f"There is no request {batch_id[:40]}.")
-    if action == ActionId.RETRY:
-        return await _retry(ap, lead, user)
-    now = ap.clock.now()
-    if lead.is_expired(now):
-        return await expire(ap, batch_id, user)
-    approve = action == ActionId.APPROVE
-    claimed = await ap.store.transition(
-        lead.id,
-        expect={Status.PENDING},
-        to=Status.APPROVING if approve else Status.DENIED,
-        actor=user,
-        now=now,
-        action="approve_claimed" if approve else "denied",
-        require_unexpired=True,
-        decided_by=user,
-        decided_at=now,
-    )
-    current = claimed.request
-    if current is None:
-        return error_card("Request not found", f"There is no request {batch_id}.")
-    if not claimed.ok:
-        if current.is_expired(now):
-            return await expire(ap, batch_id, user)
-        return decided_already_note(current)
-    await _follow(ap, current, user, lead_claimed=True)
-    return None
-
-
-async def _follow(ap: Approvals, lead: InviteRequest, actor: str, *, lead_claimed: bool) -> int:
+async def follow(ap: Approvals, lead: InviteRequest, actor: str, *, lead_claimed: bool) -> int:
     """Give the batch's pending requests the lead's decision, each by its own claim, and carry
-    it out; returns how many requests this call moved."""
+    it out; returns how many requests this call moved. `lead_claimed`: this caller has just
+    made the decision (Approvals.decide), so the lead runs with the others."""
     now = ap.clock.now()
     if lead.status == Status.EXPIRED:
-        await expire(ap, lead.id, actor)
+        await ap._expire(lead, actor)
         return 0
     approve = lead.status != Status.DENIED
     pending = [
@@ -227,7 +197,10 @@ async def _follow(ap: Approvals, lead: InviteRequest, actor: str, *, lead_claime
     return len(moved)
 
 
-async def _retry(ap: Approvals, lead: InviteRequest, user: str) -> Reply | None:
+async def retry(ap: Approvals, request: InviteRequest, user: str) -> Reply | None:
+    """Retry on a bulk invite's card: only its failed requests run again, each looked up in
+    Chime first."""
+    lead = await ap.store.get(str(request.batch_id)) or request
     now = ap.clock.now()
     failed = [m for m in await ap.store.list_batch(lead.id) if m.status == Status.FAILED]
     claims = await asyncio.gather(
@@ -300,8 +273,9 @@ async def _finish_all(
 # ---- housekeeping --------------------------------------------------------------------------
 
 
-async def expire(ap: Approvals, batch_id: str, actor: str) -> Reply:
-    """Expire every pending request of the batch; the card and the requester are told once."""
+async def expire(ap: Approvals, batch_id: str, actor: str) -> list[InviteRequest]:
+    """Expire every pending request of the batch (Approvals._expire shows the card and tells
+    the requester once); returns the requests this call expired."""
     now = ap.clock.now()
     pending = [m for m in await ap.store.list_batch(batch_id) if m.status == Status.PENDING]
     expired = await asyncio.gather(
@@ -317,16 +291,7 @@ async def expire(ap: Approvals, batch_id: str, actor: str) -> Reply:
             for m in pending
         )
     )
-    if any(e.ok for e in expired):
-        for _ in (e for e in expired if e.ok):
-            ap.metrics.approval(Status.EXPIRED.value)
-        await show(ap, batch_id)
-        await tell_requester(ap, batch_id)
-    return error_card(
-        "This request has expired",
-        f"Request {batch_id} passed its deadline without a decision, so it can no longer be "
-        "approved or denied. Nothing was created.",
-    )
+    return [e.request for e in expired if e.ok and e.request is not None]
 
 
 async def follow_leads(ap: Approvals) -> int:
@@ -345,7 +310,7 @@ async def follow_leads(ap: Approvals) -> int:
             continue
         if (lead.decided_at or lead.updated_at) > cutoff:
             continue  # its decider may still be at work, here or on another replica
-        moved += await _follow(ap, lead, SYSTEM, lead_claimed=False)
+        moved += await follow(ap, lead, SYSTEM, lead_claimed=False)
     return moved
 
 
