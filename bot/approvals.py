@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot import batches
 from bot.accounts import choose_account
 from bot.approval_cards import (
     ActionId,
@@ -41,6 +42,7 @@ from bot.errors import ChimeError
 from bot.execution import run_chime_call
 from bot.fair_use import FairUse
 from bot.metrics import Metrics
+from bot.models import Account
 from bot.notify import CardNotPosted, Notifier
 from bot.policy import AccountPolicy, Policies
 from bot.store import (
@@ -103,6 +105,8 @@ class Approvals:
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""
+        if len(cmd.all_emails) > 1:
+            return await batches.file_batch(self, cmd, requester, origin_channel)
         async with self.fair_use.turn(requester):
             filed = await self._register(cmd, requester, origin_channel)
         if not isinstance(filed, InviteRequest):
@@ -118,12 +122,9 @@ class Approvals:
             return refusal, "too_many_open"
         with self.directory.one_budget():  # the requester waits for all of it
             account = await choose_account(self.directory, cmd.account, self.default_account)
-            # Cached by choose_account's own read: the file's entries are matched against it.
-            known = await self.directory.all_accounts() if self.book.from_file else None
-            rules = self.book.for_account(account.account_id, account.name, known)
-            verdict = await self.may_file(rules, cmd, requester, origin_channel, account.name)
-            if not verdict.allowed:
-                return error_card("Request not filed", verdict.reason), "refused"
+            rules = await self.rules_for_filing(account, cmd, requester, origin_channel)
+            if not isinstance(rules, AccountPolicy):
+                return rules
             holders = await self.directory.list_accounts(user_email=cmd.email)
         if holders:
             return exists_note(cmd.email, [a.name for a in holders]), "exists"
@@ -151,6 +152,19 @@ class Approvals:
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
 
+    async def rules_for_filing(
+        self, account: Account, cmd: Invite, requester: str, origin_channel: str
+    ) -> AccountPolicy | tuple[Reply, str]:
+        """The account's policy if it lets `requester` file `cmd` from `origin_channel`, else
+        the refusal: the same check for a single request and a bulk invite."""
+        # Cached by choose_account's own read: the file's entries are matched against it.
+        known = await self.directory.all_accounts() if self.book.from_file else None
+        rules = self.book.for_account(account.account_id, account.name, known)
+        verdict = await self.may_file(rules, cmd, requester, origin_channel, account.name)
+        if not verdict.allowed:
+            return error_card("Request not filed", verdict.reason), "refused"
+        return rules
+
     async def may_file(
         self, rules: AccountPolicy, cmd: Invite, requester: str, channel: str, account_name: str
     ) -> Decision:
@@ -171,26 +185,34 @@ class Approvals:
         try:
             ts = await self.notifier.post_card(channel, approval_card(request))
         except CardNotPosted as exc:
-            # Nothing half-done: without a card no one can approve, so withdraw the request.
+            return await self._not_posted([request], channel, exc)
+        request = await self.store.set_card(request.id, channel, ts) or request
+        return filed_note(request, channel), "filed"
+
+    async def _not_posted(
+        self, requests: list[InviteRequest], channel: str, exc: CardNotPosted
+    ) -> tuple[Reply, str]:
+        """Withdraw requests whose card Slack refused: nothing half-done, since without a
+        card no one can approve them."""
+        now = self.clock.now()
+        for request in requests:
             await self.store.transition(
                 request.id,
                 expect={Status.PENDING},
                 to=Status.DENIED,
                 actor=SYSTEM,
-                now=self.clock.now(),
+                now=now,
                 action="withdrawn",
                 decided_by=SYSTEM,
-                decided_at=self.clock.now(),
+                decided_at=now,
                 error=f"approval card not posted: {exc}",
             )
-            return error_card(
-                "Request not filed",
-                f"The approval card could not be posted in channel {channel} (Slack said "
-                f"{exc}), so nothing was filed.",
-                hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
-            ), "card_failed"
-        request = await self.store.set_card(request.id, channel, ts) or request
-        return filed_note(request, channel), "filed"
+        return error_card(
+            "Request not filed",
+            f"The approval card could not be posted in channel {channel} (Slack said "
+            f"{exc}), so nothing was filed.",
+            hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
+        ), "card_failed"
 
     # ---- deciding --------------------------------------------------------------------------
 
@@ -218,6 +240,11 @@ class Approvals:
         verdict = await self.may_decide(user, request)
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
+        if request.batch_id is not None:
+            if action == ActionId.RETRY:
+                return await batches.retry(self, request, user)
+            # A bulk invite is decided by its first request's claim; the others follow it.
+            request = await self.store.get(request.batch_id) or request
         if action == ActionId.RETRY:
             return await self._retry(request, user)
         now = self.clock.now()
@@ -247,6 +274,12 @@ class Approvals:
             if approve and current.status == Status.PENDING and user in current.approvals:
                 return already_approved_note(current)
             return decided_already_note(current)
+        if current.batch_id is not None:
+            if current.status == Status.PENDING:  # an approval recorded, not the last
+                await batches.show(self, current.batch_id)
+                return None
+            await batches.follow(self, current, user, lead_claimed=True)
+            return None
         await self._show(current)
         if current.status == Status.APPROVING:
             await self._execute(current, user)
@@ -316,18 +349,23 @@ class Approvals:
         return None
 
     async def _expire(self, request: InviteRequest, actor: str) -> Reply:
-        expired = await self.store.transition(
-            request.id,
-            expect={Status.PENDING},
-            to=Status.EXPIRED,
-            actor=actor,
-            now=self.clock.now(),
-            action="expired",
-        )
-        if expired.ok and expired.request is not None:
+        if request.batch_id is not None:  # a bulk invite's requests expire together
+            moved = await batches.expire(self, request.batch_id, actor)
+        else:
+            expired = await self.store.transition(
+                request.id,
+                expect={Status.PENDING},
+                to=Status.EXPIRED,
+                actor=actor,
+                now=self.clock.now(),
+                action="expired",
+            )
+            moved = [expired.request] if expired.ok and expired.request is not None else []
+        for _ in moved:
             self.metrics.approval(Status.EXPIRED.value)
-            await self._show(expired.request)
-            await self._tell_requester(expired.request)
+        if moved:
+            await self._show(moved[0])
+            await self._tell_requester(moved[0])
         return error_card(
             "This request has expired",
             f"Request {request.id} passed its deadline without a decision, so it "
@@ -356,7 +394,13 @@ class Approvals:
         await self._finish(request, to, actor, to.value, **changes)
 
     async def _finish(
-        self, request: InviteRequest, to: Status, actor: str, action: str, **changes: Any
+        self,
+        request: InviteRequest,
+        to: Status,
+        actor: str,
+        action: str,
+        quiet: bool = False,  # a batch shows its card and tells its requester once, itself
+        **changes: Any,
     ) -> None:
         done = await self.store.transition(
             request.id,
@@ -375,11 +419,17 @@ class Approvals:
                 to.value,
                 extra={"request_id": request.id, "outcome": to.value, "user": actor},
             )
-            await self._show(done.request)
-            await self._tell_requester(done.request)
+            if not quiet:
+                await self._show(done.request)
+                await self._tell_requester(done.request)
 
     async def _settle_from_chime(
-        self, request: InviteRequest, actor: str, if_missing: str | None, retrying: bool = False
+        self,
+        request: InviteRequest,
+        actor: str,
+        if_missing: str | None,
+        retrying: bool = False,
+        quiet: bool = False,
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
         the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
@@ -393,6 +443,7 @@ class Approvals:
                 actor,
                 "reconciled",
                 error=f"could not confirm with Chime: {exc.message}",
+                quiet=quiet,
             )
             return True
         if record is not None and account.is_team and record.user.invitation_status == "Failed":
@@ -410,10 +461,14 @@ class Approvals:
             result = {"user_id": record.user.user_id, "reconciled": "true"}
             if account.is_team:
                 result["invite_status"] = record.user.invitation_status or "Pending"
-            await self._finish(request, Status.APPROVED, actor, "reconciled", result=result)
+            await self._finish(
+                request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result
+            )
             return True
         if if_missing is not None:
-            await self._finish(request, Status.FAILED, actor, "reconciled", error=if_missing)
+            await self._finish(
+                request, Status.FAILED, actor, "reconciled", quiet=quiet, error=if_missing
+            )
             return True
         return False
 
@@ -438,14 +493,16 @@ class Approvals:
                 "Retry to run it again.",
             )
             settled += 1
-        return settled
+        return settled + await batches.follow_leads(self)
 
     async def expire_overdue(self) -> int:
         now = self.clock.now()
         count = 0
+        done: set[str] = set()  # a bulk invite's requests expire together
         for request in await self.store.list_by_status(Status.PENDING):
-            if request.is_expired(now):
+            if request.is_expired(now) and request.batch_id not in done:
                 await self._expire(request, SYSTEM)
+                done.add(request.batch_id or request.id)
                 count += 1
         return count
 
@@ -456,12 +513,18 @@ class Approvals:
     # ---- telling people --------------------------------------------------------------------
 
     async def _show(self, request: InviteRequest) -> None:
+        if request.batch_id is not None:
+            await batches.show(self, request.batch_id)
+            return
         if request.card_channel and request.card_ts:
             await self.notifier.update_card(
                 request.card_channel, request.card_ts, approval_card(request)
             )
 
     async def _tell_requester(self, request: InviteRequest) -> None:
+        if request.batch_id is not None:
+            await batches.tell_requester(self, request.batch_id)
+            return
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )

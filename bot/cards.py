@@ -173,6 +173,31 @@ def says(*parts: object) -> Block:
     return {"type": "section", "text": lines(*parts)}
 
 
+def listing(rows: Iterable[object], limit: int = MAX_TEXT) -> list[Block]:
+    """Rows of untrusted text, one cleaned line each, packed into as few plain-text sections
+    as fit `limit`: a row is never split across two, and one too long alone is shortened."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    used = 0
+    for row in rows:
+        line = shorten(clean(row) or "—", limit, middle=True)
+        if chunk and used + 1 + units(line) > limit:
+            blocks.append(_plain_section(chunk))
+            chunk, used = [], 0
+        used += units(line) + (1 if chunk else 0)
+        chunk.append(line)
+    if chunk:
+        blocks.append(_plain_section(chunk))
+    return blocks
+
+
+def _plain_section(rows: list[str]) -> Block:
+    return {
+        "type": "section",
+        "text": {"type": "plain_text", "text": "\n".join(rows), "emoji": False},
+    }
+
+
 def fields(pairs: Iterable[tuple[str, object]]) -> list[Block]:
     """Label/value rows: a bold label (fixed wording) beside its value, five rows to a section
     (Slack allows ten fields per section). A value is plain text, or a text object the caller

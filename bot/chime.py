@@ -307,22 +307,37 @@ class Directory:
         return ChimeUser.from_api(user)
 
     async def invite_user(self, account: Account, email: str, user_type: UserType) -> InviteResult:
+        return (await self.invite_users(account, [email], user_type))[email.lower()]
+
+    async def invite_users(
+        self, account: Account, emails: list[str], user_type: UserType
+    ) -> dict[str, InviteResult]:
+        """One InviteUsers call for up to 50 addresses (the model's UserEmailList max); each
+        address (lower-cased) with the Invite Chime returned for it, or an empty InviteResult
+        if it returned none."""
         # Retried even after an answer that leaves the effect unknown: inviting again changes
         # nothing in the account (the user stays pending) and at worst sends a second email,
         # while only an answer tells whether the invitation and its email went out.
         raw = await self._with_retries(
             "InviteUsers",
             lambda: self.client.invite_users(
-                AccountId=account.account_id, UserEmailList=[email], UserType=user_type.value
+                AccountId=account.account_id, UserEmailList=emails, UserType=user_type.value
             ),
             self.retry,
         )
         invites = [i for i in raw.get("Invites") or [] if isinstance(i, dict)]
-        mine = [i for i in invites if str(i.get("EmailAddress", "")).lower() == email.lower()]
-        first = (mine or invites or [{}])[0]
-        return InviteResult(
-            first.get("InviteId", ""), first.get("Status"), first.get("EmailStatus")
-        )
+        by_email = {str(i.get("EmailAddress", "")).lower(): i for i in invites}
+        found: dict[str, InviteResult] = {}
+        for email in emails:
+            # The model does not say every Invite names its address: for one address, the
+            # one invite is its own.
+            invite = by_email.get(email.lower()) or (
+                invites[0] if len(emails) == 1 and invites else {}
+            )
+            found[email.lower()] = InviteResult(
+                invite.get("InviteId", ""), invite.get("Status"), invite.get("EmailStatus")
+            )
+        return found
 
     async def ping(self) -> None:
         """One cheap authorized call: proves reachability and permission."""

@@ -18,6 +18,10 @@ from bot.models import UserType
 MAX_EMAIL_LENGTH = 254
 MAX_ACCOUNT_LENGTH = 100
 MAX_REASON_LENGTH = 500
+# One bulk invite is at most one InviteUsers call: botocore's Chime model (chime/2018-05-01/
+# service-2.json) gives UserEmailList "max": 50. Enterprise accounts (CreateUser per email) get
+# the same limit, so one command means the same thing on every account.
+MAX_EMAILS = 50
 # Characters a reader cannot see, or that change how the rest is shown: controls (Cc), format
 # characters such as bidi overrides and zero-width spaces (Cf), separators other than the space
 # (Zl, Zp, and Zs such as no-break spaces), surrogates, private-use and unassigned code points.
@@ -32,6 +36,9 @@ _EMAIL = re.compile(r"[^\s<>|@\"(),;:\\\[\]]+@[^\s<>|@\"(),;:\\\[\]]+\.[^\s<>|@\
 _MAILTO = re.compile(r"<mailto:([^|>]*)(?:\|[^>]*)?>", re.IGNORECASE)
 _TOKEN = re.compile(r"<[^>]*>|[\"“”]([^\"“”]*)[\"“”]?|\S+")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+# One piece of a list of addresses: Slack's markup whole (a label may hold a comma), or the text
+# between commas and semicolons (not the semicolon that ends Slack's `&amp;` for a typed `&`).
+_LIST_PIECE = re.compile(r"<[^>]*>|(?:&(?:amp|lt|gt);|[^,;])+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,13 @@ class Invite:
     account: str | None
     user_type: UserType
     reason: str
+    # Every address, in the order given, duplicates collapsed, when more than one was given (a
+    # bulk invite); empty for a single one, which is `email`.
+    emails: tuple[str, ...] = ()
+
+    @property
+    def all_emails(self) -> tuple[str, ...]:
+        return self.emails or (self.email,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +86,8 @@ Command = Help | LookupUser | Invite | Pending | Invalid
 SYNTAX: dict[str, tuple[str, str]] = {
     "user": ("/chime user <email>", "/chime user ada@example.com"),
     "invite": (
-        "/chime invite <email> [--account <name>] [--type PrivateUser|SharedDevice] [reason]",
+        "/chime invite <email> [<email> …] [--account <name>] "
+        "[--type PrivateUser|SharedDevice] [reason]",
         '/chime invite ada@example.com --account "Example Corp" new hire',
     ),
     "pending": ("/chime pending", "/chime pending"),
@@ -204,13 +219,30 @@ def _parse_user(args: list[str]) -> Command:
 def _parse_invite(args: list[str]) -> Command:
     if not args:
         return Invalid("invite", "Give the email address to invite.", USAGE["invite"])
-    email, problem = email_problem(args[0])
-    if email is None:
-        return Invalid("invite", problem, USAGE["invite"])
+    listed, after = _leading_addresses(args)
+    if not listed:  # the first word is no address at all: say what is wrong with it
+        listed, after = [args[0]], 1
+    emails: list[str] = []
+    for position, token in enumerate(listed, start=1):
+        email, problem = email_problem(token)
+        if email is None:
+            if len(listed) > 1:
+                problem = f"Address {position} of {len(listed)}: {problem}{_NOTHING_FILED}"
+            return Invalid("invite", problem, USAGE["invite"])
+        if email not in emails:
+            emails.append(email)
+    if len(emails) > MAX_EMAILS:
+        return Invalid(
+            "invite",
+            f"That is {len(emails)} different addresses; one request can invite at most "
+            f"{MAX_EMAILS} (Amazon Chime's limit for one invitation call). Split the list."
+            + _NOTHING_FILED,
+            USAGE["invite"],
+        )
     account: str | None = None
     user_type = UserType.PRIVATE
     reason: list[str] = []
-    rest = iter(args[1:])
+    rest = iter(args[after:])
     for raw in rest:
         word = unescape(raw)
         flag, _, inline = word.partition("=")
@@ -241,7 +273,36 @@ def _parse_invite(args: list[str]) -> Command:
             f"The reason has {len(text)} characters; keep it to {MAX_REASON_LENGTH}.",
             USAGE["invite"],
         )
-    return Invite(email=email, account=account, user_type=user_type, reason=text)
+    return Invite(
+        email=emails[0],
+        account=account,
+        user_type=user_type,
+        reason=text,
+        emails=tuple(emails) if len(emails) > 1 else (),
+    )
+
+
+_NOTHING_FILED = " Nothing was filed."
+
+
+def _leading_addresses(args: list[str]) -> tuple[list[str], int]:
+    """The address tokens at the start of `args` (split at commas and semicolons, Slack's
+    `<mailto:…|…>` kept whole) and how many of `args` they took. The list ends at the first word
+    that is not meant as an address: one with no `@`, or Slack markup other than a mailto link
+    (a mention is a reason's word). So a reason may name an address, after the first word."""
+    found: list[str] = []
+    for taken, token in enumerate(args):
+        pieces = [p.strip() for p in _LIST_PIECE.findall(token) if p.strip()]
+        if not all(_meant_as_address(p) for p in pieces):
+            return found, taken
+        found += pieces
+    return found, len(args)
+
+
+def _meant_as_address(piece: str) -> bool:
+    if piece.startswith("<"):
+        return piece[1:8].lower() == "mailto:"
+    return "@" in piece
 
 
 def _account_problem(name: str) -> str | None:

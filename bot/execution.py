@@ -1,4 +1,5 @@
-"""Run the one Chime call an approved request stands for, and read Chime's answer truthfully.
+"""Run the one Chime call an approved request stands for (or the calls of a bulk invite), and
+read Chime's answer truthfully.
 
 Team accounts get InviteUsers, judged by each invite's Status and EmailStatus; Enterprise
 accounts get CreateUser through `create_once`, which never repeats a call whose effect is
@@ -7,7 +8,9 @@ unknown. The caller (bot/approvals.py) owns the claim and the state change aroun
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from bot.chime import Directory
 from bot.create_once import create_once
@@ -20,58 +23,86 @@ log = logging.getLogger("chime_bot.approvals")
 
 async def run_chime_call(
     directory: Directory, request: InviteRequest
-) -> tuple[Status, dict[str, object]]:
+) -> tuple[Status, dict[str, Any]]:
     """The one Chime call of a claimed request, and what it means: the status the request moves
     to and the fields to store with it. Never raises for a Chime or bot failure: those fail the
     request, so the card can offer Retry."""
-    account = request.account
-    user_type = UserType(request.user_type)
+    return (await run_batch_call(directory, [request]))[0]
+
+
+async def run_batch_call(
+    directory: Directory, requests: list[InviteRequest]
+) -> list[tuple[Status, dict[str, Any]]]:
+    """The Chime calls of claimed requests of one account and user type (a bulk invite's, or a
+    single one), one outcome per request, in order: one InviteUsers for all of them on a Team
+    account (at most 50: the model's UserEmailList max), CreateUser per request on an
+    Enterprise account, all at once (the Directory's limit bounds the calls in flight)."""
+    account = requests[0].account
     try:
         # The account may have been suspended since the request was filed.
         current = await directory.account_by_id(account.account_id, patient=True)
         if current is not None and current.is_suspended:
-            return Status.FAILED, {
+            suspended = {
                 "error": f"the Amazon Chime account {account.name} is suspended, so no one "
                 "was added; Retry once it is active again"
             }
+            return [(Status.FAILED, dict(suspended)) for _ in requests]
         if account.is_team:
-            invite = await directory.invite_user(account, request.email, user_type)
-            failure = invite_failure(invite)
-            if failure is not None:
-                return Status.FAILED, {"error": failure}
-            result = {
-                "invite_status": invite.status or "Pending",
-                "invite_id": invite.invite_id,
-            }
-            if invite.email_status:
-                result["email_status"] = invite.email_status
-            return Status.APPROVED, {"result": result}
+            user_type = UserType(requests[0].user_type)
+            invites = await directory.invite_users(account, [r.email for r in requests], user_type)
+            return [invite_outcome(invites[r.email.lower()]) for r in requests]
+    except Exception as exc:
+        failed = _failed(exc, requests)
+        return [(failed[0], dict(failed[1])) for _ in requests]
+    return list(await asyncio.gather(*(_create(directory, r) for r in requests)))
+
+
+async def _create(directory: Directory, request: InviteRequest) -> tuple[Status, dict[str, Any]]:
+    try:
         # The request's first CreateUser is the one in its first execution; after a Retry,
         # an earlier attempt may have created the user, so a conflict proves nothing.
         created = await create_once(
             directory,
-            account,
+            request.account,
             request.email,
-            user_type,
+            UserType(request.user_type),
             first_attempt=request.attempts <= 1,
         )
-        result = {} if created.user is None else {"user_id": created.user.user_id}
-        if created.existed:
-            result["outcome"] = "already_exists"
-        elif created.confirmed:
-            result["confirmed"] = "lookup"
-        return Status.APPROVED, {"result": result}
-    except BotError as exc:
+    except Exception as exc:
+        return _failed(exc, [request])
+    result = {} if created.user is None else {"user_id": created.user.user_id}
+    if created.existed:
+        result["outcome"] = "already_exists"
+    elif created.confirmed:
+        result["confirmed"] = "lookup"
+    return Status.APPROVED, {"result": result}
+
+
+def _failed(exc: Exception, requests: list[InviteRequest]) -> tuple[Status, dict[str, Any]]:
+    """A failure as the request's outcome; call it inside the `except` (it logs the traceback
+    of an unexpected one, with an ID the card shows)."""
+    if isinstance(exc, BotError):
         return Status.FAILED, {"error": exc.message}
-    except Exception:
-        error_id = new_error_id()
-        log.exception(
-            "unexpected error %s executing %s",
-            error_id,
-            request.id,
-            extra={"request_id": request.id, "error_id": error_id},
-        )
-        return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
+    error_id = new_error_id()
+    ids = ",".join(r.id for r in requests)
+    log.exception(
+        "unexpected error %s executing %s",
+        error_id,
+        ids,
+        extra={"request_id": ids, "error_id": error_id},
+    )
+    return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
+
+
+def invite_outcome(invite: InviteResult) -> tuple[Status, dict[str, Any]]:
+    """What one Invite from InviteUsers means for its request: the status and stored fields."""
+    failure = invite_failure(invite)
+    if failure is not None:
+        return Status.FAILED, {"error": failure}
+    result = {"invite_status": invite.status or "Pending", "invite_id": invite.invite_id}
+    if invite.email_status:
+        result["email_status"] = invite.email_status
+    return Status.APPROVED, {"result": result}
 
 
 def invite_failure(invite: InviteResult) -> str | None:

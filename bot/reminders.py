@@ -84,7 +84,11 @@ def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
             f"decision.{_still_needed(request)} It was filed {_date(request.created_at)} and "
             f"expires {_date(request.expires_at)}; please approve or deny it on the card above."
         ),
-        says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}"),
+        says(
+            f"Request {request.id}: {clean(request.email)}"
+            + (" and the other addresses on the card" if request.batch_id else "")
+            + f" in {clean(request.account_name)}"
+        ),
         context("This is its only reminder. The requester is told when it is decided or expires."),
     ]
     to = f" for {who}" if who else ""
@@ -135,6 +139,8 @@ class Reminders:
             and request.created_at + self.remind_after <= now
             # Without a card there is no thread to remind in (and no one could approve).
             and bool(request.card_channel and request.card_ts)
+            # A bulk invite has one card and gets one reminder: its lead's (bot/batches.py).
+            and request.batch_id in (None, request.id)
         )
 
     async def send_due(self) -> int:

@@ -146,3 +146,68 @@ def test_what_the_parser_accepts_is_what_an_approver_reads(text: str) -> None:
             assert len(cmd.account) <= MAX_ACCOUNT_LENGTH and not hidden_characters(cmd.account)
     if isinstance(cmd, Invalid):
         assert cmd.problem and len(cmd.problem) < 1000, "a short, clear reply"
+
+
+# --- bulk invites ---------------------------------------------------------------------------
+
+
+def test_bulk_invite_takes_spaces_commas_and_slack_mailto_links_and_collapses_duplicates() -> None:
+    cmd = parse(
+        "invite a@x.com, <mailto:B@Y.com|B@Y.com>,<mailto:c@z.org|c@z.org> d@x.com;e@x.com "
+        "A@X.COM , --account Labs new team &lt;b&gt; from b@y.com"
+    )
+    assert isinstance(cmd, Invite)
+    assert cmd.emails == ("a@x.com", "b@y.com", "c@z.org", "d@x.com", "e@x.com")
+    assert cmd.email == "a@x.com" and cmd.all_emails == cmd.emails
+    assert cmd.account == "Labs"
+    # The list ends at the first word that is not an address; a later address is the reason's.
+    assert cmd.reason == "new team <b> from b@y.com"
+
+
+def test_an_ampersand_slack_escaped_in_an_address_is_not_a_separator() -> None:
+    cmd = parse("invite x&amp;y@example.com;b@example.com")
+    assert isinstance(cmd, Invite) and cmd.emails == ("x&y@example.com", "b@example.com")
+
+
+def test_one_address_stays_a_single_invite_and_a_mention_ends_the_list() -> None:
+    cmd = parse("invite ada@example.com, ADA@example.com <@U123|someone> asked")
+    assert cmd == Invite("ada@example.com", None, UserType.PRIVATE, "@someone asked")
+    assert cmd.all_emails == ("ada@example.com",)
+
+
+def test_fifty_addresses_are_one_request_and_fifty_one_are_refused() -> None:
+    fifty = " ".join(f"u{i}@example.com" for i in range(50))
+    cmd = parse(f"invite {fifty} u0@example.com")  # a duplicate does not count twice
+    assert isinstance(cmd, Invite) and len(cmd.emails) == 50
+    refused = parse(f"invite {fifty} u50@example.com")
+    assert isinstance(refused, Invalid)
+    assert "51 different addresses" in refused.problem and "at most 50" in refused.problem
+    assert "Nothing was filed" in refused.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("invite a@x.com b@y", "Address 2 of 2: “b@y” is not an email address"),
+        ("invite a@x.com,b\u200b@y.com", "Address 2 of 2: “b⟨U+200B⟩@y.com” contains U+200B"),
+        ("invite a@x.com <mailto:x|b@@y.com> c@z.com", "Address 2 of 3: “x” is not"),
+        ("invite a@x.com @y.com", "Address 2 of 2: “@y.com” is not an email address"),
+    ],
+)
+def test_a_bad_address_in_a_list_is_named_and_nothing_is_filed(text: str, named: str) -> None:
+    cmd = parse(text)
+    assert isinstance(cmd, Invalid)
+    assert named in cmd.problem and "Nothing was filed" in cmd.problem
+
+
+@given(st.lists(st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.com", fullmatch=True), max_size=60))
+def test_any_list_of_addresses_parses_to_its_distinct_addresses(emails: list[str]) -> None:
+    if not emails:
+        return
+    cmd = parse("invite " + ", ".join(emails) + " because")
+    distinct = list(dict.fromkeys(emails))
+    if len(distinct) > 50:
+        assert isinstance(cmd, Invalid)
+    else:
+        assert isinstance(cmd, Invite) and cmd.all_emails == tuple(distinct)
+        assert cmd.reason == "because"

@@ -330,6 +330,37 @@ async def test_count_open_by_requester(store: RequestStore) -> None:
     assert await store.count_open_by_requester("UREQUESTER", now=NOW + 100) == 1
 
 
+async def test_a_batch_is_listed_whole_and_counts_as_one_filing(store: RequestStore) -> None:
+    lead = make_request(email="b0@example.com")
+    batch = [replace(lead, batch_id=lead.id)] + [
+        make_request(email=f"b{i}@example.com", batch_id=lead.id) for i in range(1, 4)
+    ]
+    for request in batch:
+        await store.file(request, now=NOW)
+    single = await store.file(make_request(email="single@example.com"), now=NOW)
+    other = make_request(email="o@example.com")
+    await store.file(replace(other, batch_id=other.id), now=NOW)
+
+    listed = await store.list_batch(lead.id)
+    assert sorted(r.id for r in listed) == sorted(r.id for r in batch)
+    assert all(r.batch_id == lead.id for r in listed)
+    assert (await store.get(single.id)) is not None and single.batch_id is None
+    assert await store.list_batch("REQ-NOSUCHTHING") == []
+    # Three filings: the batch of four, the single request, the other batch of one.
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 1) == 3
+    # A decided member leaves the rest counting; a batch with none open counts no more.
+    assert (await deny(store, batch[0].id)).ok
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 1) == 3
+    for request in batch[1:]:
+        assert (await deny(store, request.id)).ok
+    assert await store.count_open_by_requester("UREQUESTER", now=NOW + 1) == 2
+    # Each member still holds its own (email, account): the batch is no dedupe bypass.
+    with pytest.raises(DuplicateRequest):
+        await store.file(make_request(email="O@example.com", batch_id="REQ-ANOTHERONE"), now=NOW)
+    decided = await store.list_batch(lead.id)
+    assert {r.status for r in decided} == {Status.DENIED}
+
+
 async def test_set_card(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
 
@@ -916,6 +947,23 @@ async def test_sqlite_upgrades_a_version_1_store_in_place(tmp_path: Path) -> Non
     raw = _raw(path)
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     raw.close()
+
+
+async def test_sqlite_upgrades_a_version_2_store_with_its_batch_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await SqliteStore.open(path) as old:
+        request = await old.file(make_request(), now=NOW)
+    raw = _raw(path)
+    raw.execute("DROP INDEX requests_batch")
+    raw.execute("ALTER TABLE requests DROP COLUMN batch_id")  # as a version-2 build left it
+    raw.execute("PRAGMA user_version = 2")
+    raw.close()
+
+    async with await SqliteStore.open(path) as upgraded:
+        assert await upgraded.get(request.id) == request
+        lead = make_request(email="b1@example.com")
+        await upgraded.file(replace(lead, batch_id=lead.id), now=NOW)
+        assert [r.id for r in await upgraded.list_batch(lead.id)] == [lead.id]
 
 
 async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:

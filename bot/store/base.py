@@ -60,7 +60,13 @@ class RequestStore(Protocol):
 
     async def count_open_by_requester(self, requester: str, *, now: float) -> int:
         """How many of `requester`'s requests are open and unexpired: the ones that count
-        against CHIME_MAX_OPEN_PER_REQUESTER (the same ones that block a duplicate)."""
+        against CHIME_MAX_OPEN_PER_REQUESTER (the same ones that block a duplicate). The open
+        requests of one batch (`batch_id`) count as one: they were filed as one."""
+        ...
+
+    async def list_batch(self, batch_id: str) -> list[InviteRequest]:
+        """Every request filed with this `batch_id`, whatever its status, oldest first (a
+        strongly consistent read: a request filed before the call is in it)."""
         ...
 
     async def transition(

@@ -43,6 +43,7 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "updated_at",
     "approvals_required",
     "approvals",
+    "batch_id",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
@@ -80,6 +81,7 @@ def to_record(request: InviteRequest) -> Record:
         "updated_at": float(request.updated_at),
         "approvals_required": int(request.approvals_required),
         "approvals": encode_approvals(request.approvals),
+        "batch_id": request.batch_id,
         DEDUPE_KEY: dedupe_key(request.email, request.account_id),
     }
 
@@ -111,6 +113,7 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         # build): one approval, none recorded, which is what those requests were filed with.
         approvals_required=_int_or(record.get("approvals_required"), 1),
         approvals=decode_approvals(record.get("approvals")),
+        batch_id=_opt_str(record.get("batch_id")),
     )
 
 

@@ -6,13 +6,15 @@ Items (one-table design; `pk` and `sk` are strings):
     audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    append-only, no ttl
     dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
     reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
+    batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
 <created_at>#<id>, with created_at as fixed-width text that sorts like the float does.
 
 Atomicity. Filing is one TransactWriteItems: put the request (if its id is new), put its "filed"
-audit item, and take the lock for its (account, email) - new, or replacing a holder read as final
+audit item, put its batch member item if it is part of a bulk invite, and take the lock for
+its (account, email) - new, or replacing a holder read as final
 or lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
 `version` is unchanged. A transition is one TransactWriteItems: update the request on condition
 that status, version and attempts are what was read (and `expires_at > :now` when asked), plus
@@ -276,9 +278,10 @@ class DynamoStore:
             current = holder.request
             if current is not None and blocks_new_request(current, now):
                 raise DuplicateRequest(current)
-            reasons = await self._run(
-                self._transact, self._filing_ops(item, audit, key, stored.id, holder)
-            )
+            ops = self._filing_ops(item, audit, key, stored.id, holder)
+            if stored.batch_id is not None:
+                ops.append(self._put_op(_member_item(stored.batch_id, stored.id), _NEW_ITEM))
+            reasons = await self._run(self._transact, ops)
             if reasons is None:
                 log_event(event)
                 return stored
@@ -378,10 +381,18 @@ class DynamoStore:
     async def count_open_by_requester(self, requester: str, *, now: float) -> int:
         # The status index has no requester key, so this reads the open requests (consistently)
         # and counts: they are few at chat-ops scale, and capped per person by this very count.
-        return sum(
-            r.requester == requester and blocks_new_request(r, now)
-            for r in await self.list_open(now=now)
+        return len(
+            {
+                r.counts_as
+                for r in await self.list_open(now=now)
+                if r.requester == requester and blocks_new_request(r, now)
+            }
         )
+
+    async def list_batch(self, batch_id: str) -> list[InviteRequest]:
+        # The member items were written with their requests: a consistent Query finds them all.
+        keys = await self._run(self._batch_keys, batch_id)
+        return _oldest_first(_request(item) for item in await self._run(self._batch_get, keys))
 
     async def list_open(self, *, now: float) -> list[InviteRequest]:
         # `now` is unused, as in SQLite: expired-but-pending requests are listed, callers filter.
@@ -687,6 +698,21 @@ class DynamoStore:
         )
         return [{"pk": item["pk"], "sk": item["sk"]} for page in pages for item in page["Items"]]
 
+    def _batch_keys(self, batch_id: str) -> list[Item]:
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :member)",
+            ExpressionAttributeValues={
+                ":pk": {"S": _batch_pk(batch_id)},
+                ":member": {"S": "MEMBER#"},
+            },
+            ConsistentRead=True,
+        )
+        return [
+            _request_key(str(item["request_id"]["S"])) for page in pages for item in page["Items"]
+        ]
+
     def _batch_get(self, keys: list[Item]) -> list[Item]:
         items: list[Item] = []
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
@@ -807,6 +833,19 @@ def _request_key(request_id: str) -> Item:
 
 def _reminder_key(request_id: str) -> Item:
     return {"pk": {"S": _request_pk(request_id)}, "sk": {"S": _REMINDER_SK}}
+
+
+def _batch_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def _member_item(batch_id: str, request_id: str) -> Item:
+    return {
+        "pk": {"S": _batch_pk(batch_id)},
+        "sk": {"S": f"MEMBER#{request_id}"},
+        "kind": {"S": "batch_member"},
+        "request_id": {"S": request_id},
+    }
 
 
 def _lock_key(key: str) -> Item:

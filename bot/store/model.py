@@ -60,6 +60,9 @@ class InviteRequest:
     # request is filed, and who has approved so far (the final approval claims execution).
     approvals_required: int = 1
     approvals: tuple[str, ...] = ()
+    # A bulk invite (issue 13): one request per email, all sharing one card and decided
+    # together; `batch_id` is the id of the batch's first request (its lead), None for a single.
+    batch_id: str | None = None
 
     @property
     def account(self) -> Account:
@@ -73,6 +76,11 @@ class InviteRequest:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def counts_as(self) -> str:
+        """What fair use counts: a request on its own, or its whole batch as one filing."""
+        return self.batch_id or self.id
 
 
 @dataclass(frozen=True, slots=True)

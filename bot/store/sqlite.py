@@ -56,7 +56,9 @@ from bot.store.rules import (
 T = TypeVar("T")
 _Plan = tuple[Record, AuditEvent]  # the fields one change writes, and its audit event
 
-SCHEMA_VERSION = 3  # 2: the reminders table; 3: approvals_required and approvals
+# 2: the reminders table; 3: approvals_required and approvals; 4: requests.batch_id (bulk
+# invites). Every version upgrades in place by the same steps, so 2 and 3 both reach 4.
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -129,11 +131,13 @@ _SCHEMA: tuple[str, ...] = (
     """,
 )
 
-# Columns added after version 1, for tables that CREATE TABLE IF NOT EXISTS leaves as they were:
-# the defaults are what every request filed before them had (one approval, none recorded).
-_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("approvals_required", "INTEGER NOT NULL DEFAULT 1"),
-    ("approvals", "TEXT NOT NULL DEFAULT '[]'"),
+# Columns added to `requests` after version 1, with their type: ALTER TABLE adds each one a
+# store lacks (CREATE TABLE IF NOT EXISTS leaves an old table as it was), then its index. The
+# defaults are what every request filed before them had (one approval, none recorded).
+_ADDED_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("approvals_required", "INTEGER NOT NULL DEFAULT 1", None),
+    ("approvals", "TEXT NOT NULL DEFAULT '[]'", None),
+    ("batch_id", "TEXT", "CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id)"),
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
@@ -197,6 +201,9 @@ class SqliteStore:
 
     async def count_open_by_requester(self, requester: str, *, now: float) -> int:
         return await self._run(_count_open_by_requester, requester, now)
+
+    async def list_batch(self, batch_id: str) -> list[InviteRequest]:
+        return await self._run(_select_many, "batch_id = ?", (batch_id,))
 
     async def transition(
         self,
@@ -342,12 +349,18 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             )
         for statement in _SCHEMA:
             conn.execute(statement)
-        have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
-        for name, declaration in _ADDED_COLUMNS:
-            if name not in have:
-                # Names and declarations are the constants above, never input.
-                conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {declaration}")
+        _add_columns(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    present = {row["name"] for row in conn.execute("PRAGMA table_info(requests)").fetchall()}
+    for name, kind, index in _ADDED_COLUMNS:
+        if name not in present:
+            # Names and types are this module's constants, never input.
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
+        if index is not None:
+            conn.execute(index)
 
 
 @contextmanager
@@ -388,7 +401,8 @@ def _find_open(conn: sqlite3.Connection, key: str, now: float) -> InviteRequest 
 def _count_open_by_requester(conn: sqlite3.Connection, requester: str, now: float) -> int:
     # Served by the status index: open requests are few, whoever filed them.
     where = f"status IN ({_OPEN_MARKS}) AND requester = ?"
-    return sum(blocks_new_request(r, now) for r in _select_many(conn, where, (*_OPEN, requester)))
+    found = _select_many(conn, where, (*_OPEN, requester))
+    return len({r.counts_as for r in found if blocks_new_request(r, now)})
 
 
 def _file(
