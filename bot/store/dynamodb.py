@@ -72,6 +72,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.aws import botocore_region
+from bot.store import by_requester
 from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
 from bot.store.codec import (
     DEDUPE_KEY,
@@ -272,9 +273,10 @@ class DynamoStore:
             current = holder.request
             if current is not None and blocks_new_request(current, now):
                 raise DuplicateRequest(current)
-            reasons = await self._run(
-                self._transact, self._filing_ops(item, audit, key, stored.id, holder)
-            )
+            ops = self._filing_ops(item, audit, key, stored.id, holder)
+            # Last, so the request's own put stays first among the cancellation reasons.
+            ops.append(self._put_op(by_requester.index_item(item), _NEW_ITEM))
+            reasons = await self._run(self._transact, ops)
             if reasons is None:
                 log_event(event)
                 return stored
@@ -349,6 +351,12 @@ class DynamoStore:
         # The index may lag the table: the consistent read decides, stale entries drop out.
         current = (_request(item) for item in items)
         return _oldest_first(r for r in current if r.status == status)
+
+    async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
+        # bot/store/by_requester.py: one Query for the ids, then consistent reads.
+        ids = await self._run(by_requester.newest_ids, self._client, self._table, requester, limit)
+        items = await self._run(self._batch_get, [_request_key(i) for i in ids])
+        return _oldest_first(_request(item) for item in items)[::-1]
 
     async def record(self, event: AuditEvent) -> None:
         await self._run(self._put, _audit_item(event, self._next_seq()), _NEW_ITEM)
