@@ -43,8 +43,7 @@ def home_view(
     blocks: list[Block] = [header("Amazon Chime requests")]
     if notice is not None:
         blocks += notice.blocks[:MAX_NOTICE]
-    if decidable:
-        blocks += _decidable(decidable)
+    blocks += _decidable(decidable)
     blocks.append({"type": "divider"})
     blocks += _recent(recent)
     blocks.append(context(f"Updated {_date(now)}. Opening this tab again shows the latest."))
@@ -58,6 +57,8 @@ def home_view(
 
 
 def _decidable(requests: Sequence[InviteRequest]) -> list[Block]:
+    if not requests:  # true for anyone: it says nothing of who may approve
+        return [section("Nothing is waiting for your decision.")]
     blocks: list[Block] = [header(f"Waiting for your decision ({len(requests)})")]
     for request in requests[:MAX_DECIDABLE]:
         reason = f" “{clean(request.reason)}”" if request.reason else ""
