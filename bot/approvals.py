@@ -185,8 +185,8 @@ class Approvals:
                 request,
                 user,
                 action,
-                f"Buttons for request {request.id} count only on its own approval card, "
-                "and this one is elsewhere. Nothing changed.",
+                f"Buttons for request {request.id} count only on its own approval card "
+                "(or in your own App Home tab), and this one is elsewhere. Nothing changed.",
                 channel=surface.channel[:64],
                 message_ts=surface.message_ts[:64],
             )

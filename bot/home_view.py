@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.approval_cards import action_block, status_word, user_ref
+from bot.approvals import SYSTEM
 from bot.blockkit import MAX_HOME_BLOCKS
 from bot.cards import Block, Reply, clean, context, header, says, section, slack_date
 from bot.store.model import InviteRequest, Status
@@ -108,6 +109,9 @@ def _where_it_stands(request: InviteRequest) -> str:
         return f"{word} · {filed} · expires {_date(request.expires_at)}"
     if request.status == Status.EXPIRED:
         return f"{word} {_date(request.updated_at)} · {filed}"
+    if request.status == Status.DENIED and request.decided_by == SYSTEM:
+        # Withdrawn by the bot itself: its approval card could not be posted (bot/approvals.py).
+        return f"*Not filed*: its approval card could not be posted · {filed}"
     decided = _date(request.decided_at or request.updated_at)
     return f"{word} by {user_ref(request.decided_by)} {decided} · {filed}"
 

@@ -11,12 +11,20 @@ from typing import Any
 from aiohttp import ClientSession
 
 from bot.emulator import ChimeEmulator, Fault
+from bot.home import MAX_REFRESH
 from bot.home_view import MAX_DECIDABLE, MAX_RECENT
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, OfflineBot
+from bot.offline import (
+    DEMO_APPROVAL_CHANNEL,
+    DEMO_APPROVER,
+    BotProcess,
+    OfflineBot,
+    offline_bot,
+)
 from bot.slack_standin import TEAM_ID, MethodFault, SlackStandIn, buttons
 from bot.standin_home import home_opened_event, view_button
 from bot.store import InviteRequest, Status, new_request_id
 from tests.blockkit import all_text, literal_problems
+from tests.clock import VirtualClock
 from tests.conftest import REQUESTER
 from tests.test_cards_literal import PIECES
 from tests.test_invite import (  # noqa: F401  (the bot fixture, reused)
@@ -267,3 +275,43 @@ async def test_socket_mode_publishes_the_home_tab_too(
         assert "no Chime user requests" in home_text(slack.home.views[STRANGER])
     finally:
         await process.stop()
+
+
+async def test_a_change_refreshes_a_bounded_number_of_tabs(emulator: ChimeEmulator) -> None:
+    slack = SlackStandIn()
+    members = [f"U0M{i:03d}" for i in range(40)]
+    slack.usergroups["S0BIG"] = members
+    overrides: dict[str, object] = {"chime_approvers": "S0BIG"}
+    async with offline_bot(overrides, emulator=emulator, slack=slack) as big:
+        await invite(big, 'new.hire@example.com --account "Example Corp"')
+        await settle(big)
+        published = [c.args["user_id"] for c in slack.calls_to("views.publish")]
+        assert sorted(published) == sorted([REQUESTER, *members[:MAX_REFRESH]])
+        # Anyone past the bound sees it when they open the tab.
+        request = await only_request(big)
+        assert request.id in home_text(await open_home(big, members[-1]))
+
+
+async def test_expiry_refreshes_the_tabs_it_concerns(bot: OfflineBot, clock: VirtualClock) -> None:  # noqa: F811
+    await invite(bot, 'new.hire@example.com --account "Example Corp"')
+    request = await only_request(bot)
+    await settle(bot)
+    assert request.id in home_text(bot.slack.home.views[APPROVER2])
+
+    clock.advance(86_400 + 1)
+    await bot.runtime.sweep_once()
+    await settle(bot)
+
+    assert "*Expired*" in json.dumps(bot.slack.home.views[REQUESTER]["blocks"])
+    assert request.id not in home_text(bot.slack.home.views[APPROVER2])
+
+
+async def test_a_request_whose_card_could_not_be_posted_shows_as_not_filed(
+    bot: OfflineBot,  # noqa: F811
+) -> None:
+    bot.slack.refuse_posts_to.add(DEMO_APPROVAL_CHANNEL)
+    note = await invite(bot, 'new.hire@example.com --account "Example Corp"')
+    assert "not filed" in all_text(note).lower()
+    mine = home_text(await open_home(bot, REQUESTER))
+    assert "Not filed" in mine and "Denied by" not in mine
+    assert "Nothing is waiting" in home_text(await open_home(bot, DEMO_APPROVER))
