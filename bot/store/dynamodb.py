@@ -7,13 +7,15 @@ Items (one-table design; `pk` and `sk` are strings):
     dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
     reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
+    by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
 <created_at>#<id>, with created_at as fixed-width text that sorts like the float does.
 
 Atomicity. Filing is one TransactWriteItems: put the request (if its id is new), put its "filed"
-audit item, and take the lock for its (account, email) - new, or replacing a holder read as final
-or lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
+audit item and its by-requester item, and take the lock for its (account, email) - new, or
+replacing a holder read as final or lapsed, on condition that the lock still names that
+holder and (a ConditionCheck) the holder's
 `version` is unchanged. A transition is one TransactWriteItems: update the request on condition
 that status, version and attempts are what was read (and `expires_at > :now` when asked), plus
 the audit item. `version` goes up by one on every transition, so a write based on a stale read
