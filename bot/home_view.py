@@ -20,7 +20,7 @@ from typing import Any
 from bot.approval_cards import action_block, status_word, user_ref
 from bot.approvals import SYSTEM
 from bot.blockkit import MAX_HOME_BLOCKS
-from bot.cards import Block, Reply, clean, context, header, says, section, slack_date
+from bot.cards import Block, Reply, clean, context, header, says, section, shorten, slack_date
 from bot.store.model import InviteRequest, Status
 
 CALLBACK_ID = "chime_home"
@@ -28,6 +28,8 @@ MAX_DECIDABLE = 15  # 3 blocks each (summary, who and when, buttons)
 MAX_RECENT = 20  # 2 blocks each (summary, where it stands)
 MAX_NOTICE = 3  # blocks of a private note shown at the top (a refused click's reason)
 MAX_REASON = 200  # the reason, as far as a list line shows it; the card shows it whole
+# Chime's error, likewise. With these, a full tab stays far below views.publish's 250 kB.
+MAX_ERROR = 500
 
 
 def home_view(
@@ -62,13 +64,14 @@ def _decidable(requests: Sequence[InviteRequest]) -> list[Block]:
         return [section("Nothing is waiting for your decision.")]
     blocks: list[Block] = [header(f"Waiting for your decision ({len(requests)})")]
     for request in requests[:MAX_DECIDABLE]:
-        reason = f" “{clean(request.reason)}”" if request.reason else ""
+        reason = f" “{shorten(clean(request.reason), MAX_REASON)}”" if request.reason else ""
         summary = (
             f"{request.id}  {clean(request.email)} → {clean(request.account_name)} "
-            f"({clean(request.user_type)}){reason[:MAX_REASON]}"
+            f"({clean(request.user_type)}){reason}"
         )
         if request.status == Status.FAILED:
-            blocks.append(says(summary, f"Chime said: {request.error or 'unknown error'}"))
+            said = shorten(clean(request.error or "unknown error"), MAX_ERROR)
+            blocks.append(says(summary, f"Chime said: {said}"))
         else:
             blocks.append(says(summary))
         state = status_word(request).lower()

@@ -315,3 +315,40 @@ async def test_a_request_whose_card_could_not_be_posted_shows_as_not_filed(
     mine = home_text(await open_home(bot, REQUESTER))
     assert "Not filed" in mine and "Denied by" not in mine
     assert "Nothing is waiting" in home_text(await open_home(bot, DEMO_APPROVER))
+
+
+async def test_the_widest_tab_fits_slacks_limits(bot: OfflineBot) -> None:  # noqa: F811
+    """Every field at its limit, in three-byte characters, for as many requests as a tab shows
+    (and more): Slack still takes the view (100 blocks, 250 kB)."""
+    store, now = bot.runtime.store, bot.runtime.deps.clock.now()
+    for i in range(MAX_DECIDABLE + 5):
+        (request,) = await file_directly(
+            bot, 1, email=f"{'€' * 240}{i}@x.co", reason="€" * 500, account_name="€" * 100
+        )
+        claimed = await store.transition(
+            request.id,
+            expect={Status.PENDING},
+            to=Status.APPROVING,
+            actor=APPROVER2,
+            now=now,
+            action="approve_claimed",
+            decided_by=APPROVER2,
+            decided_at=now,
+        )
+        assert claimed.ok
+        failed = await store.transition(
+            request.id,
+            expect={Status.APPROVING},
+            to=Status.FAILED,
+            actor=APPROVER2,
+            now=now,
+            action="failed",
+            error="€" * 3000,
+        )
+        assert failed.ok
+
+    for user in (DEMO_APPROVER, REQUESTER):
+        view = await open_home(bot, user)  # published: Slack's checks passed
+        assert len(json.dumps(view["blocks"], ensure_ascii=False).encode()) < 150_000
+    retries = buttons({"blocks": bot.slack.home.views[DEMO_APPROVER]["blocks"]})
+    assert len(retries) == MAX_DECIDABLE
