@@ -38,6 +38,7 @@ from tests.test_invite import (  # noqa: F401  (the bot fixture, reused)
     settle,
     the_card,
 )
+from tests.test_store_contract import claim
 
 APPROVER2 = APPROVERS[1]
 STRANGER = "U0STRANGER"
@@ -325,17 +326,7 @@ async def test_the_widest_tab_fits_slacks_limits(bot: OfflineBot) -> None:  # no
         (request,) = await file_directly(
             bot, 1, email=f"{'€' * 240}{i}@x.co", reason="€" * 500, account_name="€" * 100
         )
-        claimed = await store.transition(
-            request.id,
-            expect={Status.PENDING},
-            to=Status.APPROVING,
-            actor=APPROVER2,
-            now=now,
-            action="approve_claimed",
-            decided_by=APPROVER2,
-            decided_at=now,
-        )
-        assert claimed.ok
+        assert (await claim(store, request.id, APPROVER2, now=now)).ok
         failed = await store.transition(
             request.id,
             expect={Status.APPROVING},
