@@ -32,6 +32,7 @@ from bot.breaker import CircuitBreaker
 from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
 from bot.deps import Deps
 from bot.fair_use import FairUse
+from bot.home import Home
 from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -285,6 +286,8 @@ class Runtime:
             approvers=approvers,
             policies=policies,
         )
+        home = Home(store=store, approvals=approvals, client=client, clock=clock, jobs=jobs)
+        approvals.on_change = home.changed
         deps = Deps(
             settings=settings,
             policy=policy,
@@ -295,6 +298,7 @@ class Runtime:
             metrics=metrics,
             approvers=approvers,
             clock=clock,
+            home=home,
         )
         token = settings.slack_bot_token
         slack_auth = SlackAuth(client, token.get_secret_value() if token else "")

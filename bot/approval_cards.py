@@ -437,3 +437,19 @@ def _age(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+# ---- for App Home (bot/home_view.py) ----------------------------------------------------------
+
+
+def status_word(request: InviteRequest) -> str:
+    """Where a request stands, in a word or two ("Awaiting approval", "Denied", ...)."""
+    return _status_word(request)
+
+
+def action_block(request: InviteRequest, block_id: str) -> Block | None:
+    """The card's own button row for the request's state (Approve and Deny, or Retry), under
+    `block_id` (a view lists many requests, and block_ids must be unique in it); None if the
+    state has no buttons."""
+    row = next((b for b in _state_blocks(request) if b.get("type") == "actions"), None)
+    return None if row is None else {**row, "block_id": block_id}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,9 @@ class Surface:
 
     channel: str
     message_ts: str
+    # Added on purpose: a click in this user's own App Home tab, as bot/home_surface.py judged
+    # it; it counts like a click on the card, for that user only.
+    home_of: str = ""
 
     def shows(self, request: InviteRequest) -> bool:
         return (
@@ -100,6 +104,9 @@ class Approvals:
     @property
     def book(self) -> Policies:
         return self.policies or Policies(self.policy, int(self.ttl))
+
+    # Told of every request filed or changed (App Home refreshes, bot/home.py); must not block.
+    on_change: Callable[[InviteRequest], None] | None = None
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -187,6 +194,7 @@ class Approvals:
         except CardNotPosted as exc:
             return await self._not_posted([request], channel, exc)
         request = await self.store.set_card(request.id, channel, ts) or request
+        self._changed(request)
         return filed_note(request, channel), "filed"
 
     async def _not_posted(
@@ -227,13 +235,13 @@ class Approvals:
         request = await self.store.get(request_id) if is_request_id(request_id) else None
         if request is None:
             return error_card("Request not found", f"There is no request {request_id[:40]}.")
-        if not surface.shows(request):
+        if not (surface.shows(request) or (surface.home_of and surface.home_of == user)):
             return await self._refuse(
                 request,
                 user,
                 action,
-                f"Buttons for request {request.id} count only on its own approval card, "
-                "and this one is elsewhere. Nothing changed.",
+                f"Buttons for request {request.id} count only on its own approval card "
+                "(or in your own App Home tab), and this one is elsewhere. Nothing changed.",
                 channel=surface.channel[:64],
                 message_ts=surface.message_ts[:64],
             )
@@ -520,6 +528,15 @@ class Approvals:
             await self.notifier.update_card(
                 request.card_channel, request.card_ts, approval_card(request)
             )
+        self._changed(request)
+
+    def _changed(self, request: InviteRequest) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(request)
+        except Exception:  # a refresh is a courtesy: it never breaks the flow
+            log.warning("could not schedule a refresh for %s", request.id, exc_info=True)
 
     async def _tell_requester(self, request: InviteRequest) -> None:
         if request.batch_id is not None:

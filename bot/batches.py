@@ -153,6 +153,7 @@ async def _post(
     others = [m for m in members if m.id != lead.id]
     found = await asyncio.gather(*(ap.store.set_card(m.id, channel, ts) for m in others))
     stored += [f or m for f, m in zip(found, others, strict=True)]
+    ap._changed(stored[0])
     return batch_filed_note(stored, skipped, channel), "filed"
 
 
@@ -337,6 +338,7 @@ async def show(ap: Approvals, batch_id: str) -> None:
     if lead.card_channel and lead.card_ts:
         card = batch_card(members, await skipped_of(ap, lead.id))
         await ap.notifier.update_card(lead.card_channel, lead.card_ts, card)
+    ap._changed(lead)  # App Home: a bulk invite is shown by its lead
 
 
 async def tell_requester(ap: Approvals, batch_id: str) -> None:

@@ -47,12 +47,13 @@ def message_problems(message: dict[str, Any]) -> list[str]:
     return problems + block_problems(blocks)
 
 
-def block_problems(blocks: object) -> list[str]:
+def block_problems(blocks: object, *, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """`max_blocks`: 50 in a message; a view allows more (see `home_view_problems`)."""
     if not isinstance(blocks, list):
         return ["blocks: must be an array"]
     problems: list[str] = []
-    if not 0 < len(blocks) <= MAX_BLOCKS:
-        problems.append(f"blocks: {len(blocks)} blocks; 1 to {MAX_BLOCKS} allowed")
+    if not 0 < len(blocks) <= max_blocks:
+        problems.append(f"blocks: {len(blocks)} blocks; 1 to {max_blocks} allowed")
     block_ids: set[str] = set()
     for i, raw in enumerate(blocks):
         where = f"blocks[{i}]"
@@ -159,3 +160,41 @@ def _sdk(where: str, model: Any) -> list[str]:
     except SlackObjectFormationError as exc:
         return [f"{where}: {exc}"]
     return []
+
+
+# ---- App Home views ---------------------------------------------------------------------------
+# Slack's "Home tab views" reference (docs.slack.dev/reference/views/home-tab-views): `type` is
+# "home"; `blocks` at most 100; `private_metadata` at most 3000 characters; `callback_id` at most
+# 255; `external_id` a string. Those are the only fields it lists for a home view (`title`,
+# `submit`, `close` belong to modals), so anything else is refused: the stricter reading.
+# views.publish refuses a view over 250 kB with `view_too_large`
+# (docs.slack.dev/reference/methods/views.publish); that is the stand-in's check, not this one's.
+MAX_HOME_BLOCKS = 100
+HOME_VIEW_LIMITS = {"private_metadata": 3000, "callback_id": 255, "external_id": 255}
+HOME_VIEW_KEYS = {"type", "blocks", *HOME_VIEW_LIMITS}
+
+
+def home_view_problems(view: object) -> list[str]:
+    """Everything wrong with a `home` view for views.publish, empty if Slack would take it.
+
+    The reference is silent on `external_id`'s length and on whether a home view may have no
+    blocks at all: the bot never sends either, and the stricter reading (255, at least one) is
+    enforced so a view passing here is valid under any of them."""
+    if not isinstance(view, dict):
+        return ["view: not an object"]
+    problems = [
+        f"view.{key}: not a field of a home view" for key in sorted(set(view) - HOME_VIEW_KEYS)
+    ]
+    if view.get("type") != "home":
+        problems.append(f"view.type: {view.get('type')!r}; must be 'home'")
+    for key, limit in HOME_VIEW_LIMITS.items():
+        value = view.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"view.{key}: must be a string")
+        elif units(value) > limit:
+            problems.append(f"view.{key}: {units(value)} characters; at most {limit}")
+    blocks = view.get("blocks")
+    problems += [f"view.{p}" for p in block_problems(blocks, max_blocks=MAX_HOME_BLOCKS)]
+    return problems

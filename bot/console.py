@@ -30,6 +30,7 @@ from typing import Any, TextIO, TypeVar
 import boto3
 
 from bot import logs
+from bot.console_home import HomeTabs, home_view_of, press
 from bot.demo_groups import define_groups, demo_approvers, groups_line
 from bot.offline import (
     DEMO_CHANNEL,
@@ -60,6 +61,7 @@ HELP = """\
   as <USER_ID>      act as another Slack user, e.g. as U0APPROVER
   in <CHANNEL_ID>   move to another channel, e.g. in C0APPROVALS
   click <n>         press button [n] as the current user
+  home              open the current user's App Home tab (its buttons are numbered too)
   help              show these inputs
   quit              leave (Ctrl-D does too)"""
 CHIME_WORDS = ("user", "invite", "pending", "help")
@@ -91,6 +93,7 @@ class Button:
     label: str
     message: dict[str, Any]  # the version that was shown: Slack sends that one with the click
     channel: str
+    value: str = ""  # the request ID it carries: a Home tab has many buttons of one label
 
 
 class Feed:
@@ -209,12 +212,21 @@ class Driver:
     ended: TaskEnded
     feed: Feed
     wait: float
+    homes: HomeTabs | None = None  # which App Home tabs were shown (bot/console_home.py)
+
+    async def home(self, user: str) -> Outcome:
+        sent = self.bot.sender.open_home(user)
+        return await self._settle(await asyncio.shield(self._followed(sent, user, "")), user)
 
     async def command(self, text: str, user: str, channel: str) -> Outcome:
         sent = self.bot.sender.command(text, user_id=user, channel_id=channel)
         return await self._settle(await asyncio.shield(self._followed(sent, user, channel)))
 
     async def click(self, button: Button, user: str) -> Outcome:
+        view = home_view_of(button.message)
+        if view is not None:
+            in_tab = press(self.bot, view, button.label, button.value, user)
+            return await self._settle(await asyncio.shield(self._followed(in_tab, user, "")), user)
         sent = self.bot.sender.click(
             button.message, button.label, user_id=user, channel_id=button.channel
         )
@@ -227,12 +239,16 @@ class Driver:
         self.feed.follow(exchange, user, channel)
         return exchange
 
-    async def _settle(self, exchange: Exchange) -> Outcome:
+    async def _settle(self, exchange: Exchange, home_of: str | None = None) -> Outcome:
         # Every job sends its replies and Web API calls before it ends, and the stand-in records
         # each before answering it: no job in flight means everything is recorded.
         jobs = self.bot.runtime.jobs
         settled = await self.ended.until(lambda: jobs.in_flight == 0, self.wait)
-        return Outcome(exchange.status, self.feed.news(exchange), settled)
+        shown = self.feed.news(exchange)
+        if home_of is not None:
+            self.homes = self.homes or HomeTabs(self.bot.slack)
+            shown += tuple(Shown(c, m, "") for c, m in self.homes.news(home_of))
+        return Outcome(exchange.status, shown, settled)
 
 
 class BotDidNotStart(Exception):
@@ -272,6 +288,9 @@ class BotThread:
 
     def click(self, button: Button, user: str) -> Outcome:
         return self._call(self._live().click(button, user))
+
+    def home(self, user: str) -> Outcome:
+        return self._call(self._live().home(user))
 
     def _live(self) -> Driver:
         if self._driver is None:
@@ -350,7 +369,7 @@ class Console:
         head = words[0].lower()
         if head in ("quit", "exit"):
             return None
-        inputs = {"as": self._as, "in": self._in, "click": self._click}
+        inputs = {"as": self._as, "in": self._in, "click": self._click, "home": self._home}
         try:
             if head.startswith("/"):
                 return self._slash(line.strip())
@@ -416,7 +435,7 @@ class Console:
         words = line.split()
         position = len(words) if not words or line.endswith(" ") else len(words) - 1
         if position == 0:
-            return ["/chime ", "as ", "in ", "click ", "help", "quit"]
+            return ["/chime ", "as ", "in ", "click ", "home", "help", "quit"]
         if position > 1:
             return []
         s = self.settings
@@ -464,8 +483,15 @@ class Console:
             known = f"buttons so far: 1 to {len(self.buttons)}" if self.buttons else "none yet"
             return [self.hint(f"there is no button [{args[0]}] ({known})")]
         pressed = f"pressed {button.label} on the message in #{button.channel}"
+        if home_view_of(button.message) is not None:
+            pressed = f"pressed {button.label} on {button.value} in the App Home tab"
         lines = [self.style.dim(pressed)]
         return lines + self._show(self.bot.click(button, self.user))
+
+    def _home(self, args: list[str]) -> list[str]:
+        if args:
+            return [self.hint("home takes nothing: it opens the App Home tab of the current user")]
+        return self._show(self.bot.home(self.user))
 
     # ---- output ------------------------------------------------------------------------------
 
@@ -491,7 +517,8 @@ class Console:
         def label(_block_id: str, button: dict[str, Any]) -> str:
             number = next(self._numbers)
             text = str(button["text"]["text"])
-            self.buttons[number] = Button(text, item.message, item.channel)
+            value = str(button.get("value", ""))
+            self.buttons[number] = Button(text, item.message, item.channel, value)
             return f"[{number}] {text}"
 
         return label

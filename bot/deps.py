@@ -9,6 +9,7 @@ from bot.approvals import Approvals
 from bot.approvers import Approvers
 from bot.authz import Policy
 from bot.chime import Clock, Directory, RealClock
+from bot.home import Home
 from bot.jobs import Jobs
 from bot.metrics import Metrics
 from bot.replies import Responder
@@ -27,3 +28,4 @@ class Deps:
     approvers: Approvers  # the policy's approvers with their user groups expanded
     clock: Clock = field(default_factory=RealClock)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))
+    home: Home | None = None  # App Home publishing (bot/home.py); None: no Home tab

@@ -191,7 +191,9 @@ def _decode(content_type: str, raw: bytes) -> str:
 
 
 # The Events API events manifest.yml subscribes to (settings.event_subscriptions.bot_events).
-SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed"})
+SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed", "app_home_opened"})
+# app_home_opened's `tab`: the Home tab, or the app's messages (DM) tab.
+_TABS = frozenset({"home", "messages"})
 _SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 MAX_CHALLENGE = 1000
 
@@ -221,6 +223,8 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     kind_of_event = event.get("type")
     if not isinstance(kind_of_event, str) or kind_of_event not in SUBSCRIBED_EVENTS:
         raise Answered(400, "not an event this app subscribes to")
+    if kind_of_event == "app_home_opened":
+        return _home_opened(body, event)
     team, subteam = body.get("team_id"), event.get("subteam_id")
     if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, subteam)):
         raise Answered(400, "event without a team and user-group ID")
@@ -230,6 +234,23 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
             rebuilt[name] = body[name][:64]
     # Only the group matters to the bot: the event's delta is never trusted as the members.
     rebuilt["event"] = {"type": kind_of_event, "subteam_id": subteam}
+    return rebuilt
+
+
+def _home_opened(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """app_home_opened (docs.slack.dev/reference/events/app_home_opened): only `user` and `tab`
+    matter. The `view` it may carry is what the tab showed; the bot publishes afresh from the
+    store, so it is dropped here rather than trusted."""
+    team, user, tab = body.get("team_id"), event.get("user"), event.get("tab")
+    if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, user)):
+        raise Answered(400, "event without a team and user ID")
+    if not isinstance(tab, str) or tab not in _TABS:
+        raise Answered(400, "app_home_opened without a known tab")
+    rebuilt: dict[str, Any] = {"type": "event_callback", "team_id": team}
+    for name in ("api_app_id", "event_id"):
+        if isinstance(body.get(name), str):
+            rebuilt[name] = body[name][:64]
+    rebuilt["event"] = {"type": "app_home_opened", "user": user, "tab": tab}
     return rebuilt
 
 

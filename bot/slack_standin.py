@@ -30,6 +30,7 @@ from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 from bot.blockkit import block_problems
+from bot.standin_home import HomeTabs, home_click_payload, home_opened_event
 
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
@@ -132,6 +133,8 @@ class SlackStandIn:
         self.scopes: tuple[str, ...] | None = MANIFEST_SCOPES
         # perf_counter() when each response_url first received a post, for latency figures.
         self.arrivals: dict[str, float] = {}
+        # Every user's App Home tab, for views.publish (bot/standin_home.py).
+        self.home = HomeTabs(TEAM_ID)
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -295,6 +298,8 @@ class SlackStandIn:
             return self._conversation_info(str(args.get("channel", "")))
         if method == "usergroups.users.list":
             return self._usergroup_users(args)
+        if method == "views.publish":
+            return self.home.publish(args)
         if method == "conversations.open":
             users = str(args.get("users", ""))
             if users in self.refuse_dms_with:
@@ -655,6 +660,29 @@ class SlackSender:
             alter(payload)
         body = urlencode({"payload": json.dumps(payload)})
         return await self._post(body, rid, retry_num, None, None)
+
+    async def click_home(
+        self,
+        label: str,
+        *,
+        user_id: str,
+        value: str | None = None,
+        view: dict[str, Any] | None = None,
+        alter: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Exchange:
+        """Press a button in the Home tab Slack holds for `user_id` (or in `view`, someone
+        else's: a forged click), as Slack sends it: no response_url, channel or message."""
+        shown = view if view is not None else self.standin.home.views[user_id]
+        payload = home_click_payload(shown, label, user_id=user_id, value=value)
+        if alter is not None:
+            alter(payload)
+        rid, _ = self.standin.new_response_url()  # nothing arrives there: kept for shape
+        return await self._post(urlencode({"payload": json.dumps(payload)}), rid, None, None, None)
+
+    async def open_home(self, user_id: str) -> Exchange:
+        """`user_id` opens the app's Home tab: Slack's `app_home_opened` event."""
+        view = self.standin.home.views.get(user_id)
+        return await self.event(home_opened_event(TEAM_ID, user_id, view))
 
     async def event(self, body: dict[str, Any], *, secret: str | None = None) -> Exchange:
         """POST an Events API body as Slack does: JSON, signed like everything else."""

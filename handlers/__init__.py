@@ -11,6 +11,7 @@ from bot.deps import Deps
 from handlers.context import Ack
 from handlers.decide import on_action
 from handlers.groups import on_members_changed
+from handlers.home import on_home_opened
 from handlers.slash import on_command
 
 
@@ -25,8 +26,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def group_changed(event: dict[str, Any]) -> None:
         await on_members_changed(deps, event)
 
+    async def home_opened(event: dict[str, Any]) -> None:
+        await on_home_opened(deps, event)
+
     app.command("/chime")(chime_command)
     # Events are acked by Bolt itself once the listener returns (it runs before the response).
     app.event("subteam_members_changed")(group_changed)
+    app.event("app_home_opened")(home_opened)
     for action_id in ActionId:
         app.action(action_id.value)(chime_button)

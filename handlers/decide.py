@@ -13,6 +13,7 @@ from bot.approval_cards import ActionId
 from bot.approvals import Surface
 from bot.deps import Deps
 from bot.errors import reply_for
+from bot.home_surface import home_owner
 from handlers.context import BUSY, Ack
 
 
@@ -30,17 +31,24 @@ async def on_action(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
         "channel": str(_dict(body.get("channel")).get("id", "")),
     }
 
+    owner = home_owner(body, action)
+    surface = clicked_on(body) if owner is None else Surface("", "", home_of=owner)
+
     async def job() -> None:
         started = time.perf_counter()
         try:
-            note = await deps.approvals.decide(request_id, user, action_id, clicked_on(body))
+            note = await deps.approvals.decide(request_id, user, action_id, surface)
             outcome = "ok" if note is None else "told_privately"
         except Exception as exc:
             note, outcome = reply_for(exc, deps.log, **fields), "error"
         deps.metrics.command(
             action_id.value, outcome, time.perf_counter() - started, replied_later=True
         )
-        if note is not None:
+        if note is not None and owner is not None and not response_url and deps.home:
+            # A click in a view comes without a response_url: the note goes at the top of the
+            # clicker's own Home tab (theirs, whatever view the click claimed to come from).
+            await deps.home.publish(user, notice=note)
+        elif note is not None:
             await deps.responder.send(response_url, note, replace_original=False)
 
     if not deps.jobs.spawn(job(), name=f"{action_id.value}:{request_id}"):

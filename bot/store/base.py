@@ -108,6 +108,11 @@ class RequestStore(Protocol):
         """Oldest first."""
         ...
 
+    async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
+        """`requester`'s `limit` most recently filed requests, whatever their status, newest
+        first (their App Home). Requests a backend has already deleted are not listed."""
+        ...
+
     async def record(self, event: AuditEvent) -> None:
         """Append an audit event on its own (e.g. "refused")."""
         ...

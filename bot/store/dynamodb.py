@@ -8,14 +8,15 @@ Items (one-table design; `pk` and `sk` are strings):
     reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
     batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
+    by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
 <created_at>#<id>, with created_at as fixed-width text that sorts like the float does.
 
 Atomicity. Filing is one TransactWriteItems: put the request (if its id is new), put its "filed"
-audit item, put its batch member item if it is part of a bulk invite, and take the lock for
-its (account, email) - new, or replacing a holder read as final
-or lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
+audit item and its by-requester item, put its batch member item if it is part of a bulk
+invite, and take the lock for its (account, email) - new, or replacing a holder read as final or
+lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
 `version` is unchanged. A transition is one TransactWriteItems: update the request on condition
 that status, version and attempts are what was read (and `expires_at > :now` when asked), plus
 the audit item. `version` goes up by one on every transition, so a write based on a stale read
@@ -74,6 +75,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.aws import botocore_region
+from bot.store import by_requester
 from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
 from bot.store.codec import (
     DEDUPE_KEY,
@@ -281,6 +283,8 @@ class DynamoStore:
             ops = self._filing_ops(item, audit, key, stored.id, holder)
             if stored.batch_id is not None:
                 ops.append(self._put_op(_member_item(stored.batch_id, stored.id), _NEW_ITEM))
+            # Last, so the request's own put stays first among the cancellation reasons.
+            ops.append(self._put_op(by_requester.index_item(item), _NEW_ITEM))
             reasons = await self._run(self._transact, ops)
             if reasons is None:
                 log_event(event)
@@ -406,6 +410,12 @@ class DynamoStore:
         # The index may lag the table: the consistent read decides, stale entries drop out.
         current = (_request(item) for item in items)
         return _oldest_first(r for r in current if r.status == status)
+
+    async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
+        # bot/store/by_requester.py: one Query for the ids, then consistent reads.
+        ids = await self._run(by_requester.newest_ids, self._client, self._table, requester, limit)
+        items = await self._run(self._batch_get, [_request_key(i) for i in ids])
+        return _oldest_first(_request(item) for item in items)[::-1]
 
     async def record(self, event: AuditEvent) -> None:
         await self._run(self._put, _audit_item(event, self._next_seq()), _NEW_ITEM)

@@ -245,6 +245,9 @@ class SqliteStore:
     async def list_by_status(self, status: Status) -> list[InviteRequest]:
         return await self._run(_select_many, "status = ?", (Status(status).value,))
 
+    async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
+        return await self._run(_recent_by_requester, requester, limit)
+
     async def record(self, event: AuditEvent) -> None:
         await self._run(_record, event)
         log_event(event)
@@ -403,6 +406,18 @@ def _count_open_by_requester(conn: sqlite3.Connection, requester: str, now: floa
     where = f"status IN ({_OPEN_MARKS}) AND requester = ?"
     found = _select_many(conn, where, (*_OPEN, requester))
     return len({r.counts_as for r in found if blocks_new_request(r, now)})
+
+
+def _recent_by_requester(
+    conn: sqlite3.Connection, requester: str, limit: int
+) -> list[InviteRequest]:
+    # No index on requester (adding one would mean a schema version of its own): one person's
+    # App Home reads the table once, which at chat-ops sizes (thousands of rows) is quick.
+    rows = conn.execute(
+        "SELECT * FROM requests WHERE requester = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+        (requester, max(0, limit)),
+    ).fetchall()
+    return [from_record(row) for row in rows]
 
 
 def _file(
