@@ -240,10 +240,15 @@ def modal_problems(view: object) -> list[str]:
         problems.append("view.submit: required when the view holds an input block")
     for i, block in enumerate(blocks):
         where = f"view.blocks[{i}]"
-        if isinstance(block, dict) and block.get("type") == "input":
-            problems += _input_block(where, block)
-        else:  # the message rules, one block at a time (a view has its own count limit)
-            problems += [p.replace("blocks[0]", where, 1) for p in block_problems([block])]
+        try:
+            if isinstance(block, dict) and block.get("type") == "input":
+                problems += _input_block(where, block)
+            else:  # the message rules, one block at a time (a view has its own count limit)
+                problems += [p.replace("blocks[0]", where, 1) for p in block_problems([block])]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # slack_sdk's models raise, rather than report, on some shapes (a button without
+            # text): that is a view Slack refuses too.
+            problems.append(f"{where}: not a valid block ({type(exc).__name__})")
     ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and "block_id" in b]
     if len(ids) != len(set(map(str, ids))):
         problems.append("view.blocks: a block_id is used twice")
@@ -251,6 +256,9 @@ def modal_problems(view: object) -> list[str]:
 
 
 def _input_block(where: str, block: dict[str, Any]) -> list[str]:
+    element = block.get("element")
+    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
+        return [f"{where}.element: required, one of the input elements"]
     problems = _sdk(where, Block.parse(block))
     problems += _text(f"{where}.label", block.get("label"), MAX_LABEL, plain_only=True)
     if "hint" in block:
@@ -260,9 +268,6 @@ def _input_block(where: str, block: dict[str, Any]) -> list[str]:
     for flag in ("optional", "dispatch_action"):
         if flag in block and not isinstance(block[flag], bool):
             problems.append(f"{where}.{flag}: must be a boolean")
-    element = block.get("element")
-    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
-        return [*problems, f"{where}.element: required, one of the input elements"]
     here = f"{where}.element"
     problems += _element(here, element)
     if "placeholder" in element:

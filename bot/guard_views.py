@@ -34,12 +34,16 @@ class Refused(Exception):
 
 def rebuilt(payload: dict[str, Any]) -> dict[str, Any] | None:
     """The payload as Bolt will get it, for the kinds this module knows; None for others."""
-    kind = payload.get("type")
+    kind = payload.get("type")  # a string: bot/http_guard.py `_shaped` checked it
     if kind == "shortcut":
         return _shortcut(payload)
     if kind == "view_submission":
         return _submission(payload)
     return None
+
+
+def _one_of(value: object, allowed: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in allowed
 
 
 def _ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +63,7 @@ def _trigger(payload: dict[str, Any]) -> str:
 
 
 def _shortcut(payload: dict[str, Any]) -> dict[str, Any]:
-    if payload.get("callback_id") not in SHORTCUTS:
+    if not _one_of(payload.get("callback_id"), SHORTCUTS):
         raise Refused("not a shortcut this app declares")
     return {
         "type": "shortcut",
@@ -71,7 +75,7 @@ def _shortcut(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _submission(payload: dict[str, Any]) -> dict[str, Any]:
     view = payload.get("view")
-    if not isinstance(view, dict) or view.get("callback_id") not in VIEW_CALLBACKS:
+    if not isinstance(view, dict) or not _one_of(view.get("callback_id"), VIEW_CALLBACKS):
         raise Refused("not a view this app opens")
     kept: dict[str, Any] = {"type": "modal", "callback_id": view["callback_id"]}
     for name in ("id", "hash", "private_metadata"):
