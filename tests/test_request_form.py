@@ -19,7 +19,7 @@ from bot.request_form import SHORTCUT_ID, Field
 from bot.slack_standin import Exchange, MethodFault
 from bot.standin_views import OpenView
 from bot.store import InviteRequest
-from tests.blockkit import all_text, assert_valid_message
+from tests.blockkit import all_text, assert_valid_message, literal_problems, plain_strings
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 from tests.test_invite import APPROVERS, click, dms_to, invite, settle
@@ -271,3 +271,83 @@ async def test_a_shortcut_whose_form_cannot_open_is_told_by_dm(bot: OfflineBot) 
     await settle(bot)
     (note,) = dms_to(bot, REQUESTER)
     assert "expired_trigger_id" in all_text(note)
+
+
+# ---- hostile, repeated and refused submissions -------------------------------------------------
+
+MARKUP = "<!channel> *Approved* by <@U0APPROVER> `x` :white_check_mark: https://evil.example/\n2nd"
+
+
+async def test_hostile_text_in_every_field_stays_literal(
+    bot: OfflineBot, emulator: ChimeEmulator
+) -> None:
+    hostile = "<!here> *" + "Ünïcödé \u202e" * 10 + "https://evil.example/ " + "x" * 100
+    emulator.add_account(name=hostile, account_type="Team", account_id="hostile-account")
+    form = await open_form(bot)
+    label = offered(form)["hostile-account"]
+    assert len(label) <= 75 and "\u202e" not in label  # one line, no bidi override, fits
+    exchange = await submit(bot, form, fields("newhire@example.com", "hostile-account", MARKUP))
+    assert exchange.ack is None
+    (request,) = await requests(bot)
+    assert request.account_name == hostile and "\n" not in request.reason
+    card = next(m for m in bot.slack.messages if request.id in all_text(m.message))
+    # The markup arrives as text, in the form and on the card: no mention, link or bold of
+    # the data's making, and the card is laid out as for any other request.
+    assert literal_problems({"text": "", "blocks": form.view["blocks"]}) == []
+    assert_valid_message(card.message)
+    assert literal_problems(card.message) == []
+    assert "*Approved*" in "".join(plain_strings(card.message))
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["<mailto:a@b.co|a@b.co> x", "a@b", "new\u00a0hire@example.com", " " * 3],
+)
+async def test_emails_the_command_refuses_are_refused_inline(bot: OfflineBot, email: str) -> None:
+    form = await open_form(bot)
+    exchange = await submit(bot, form, fields(email))
+    assert exchange.ack is not None and set(exchange.ack["errors"]) == {Field.EMAIL}
+    assert all(len(e) <= 300 for e in exchange.ack["errors"].values())
+    assert not await requests(bot)
+
+
+async def test_a_second_submission_is_the_same_request(bot: OfflineBot) -> None:
+    form = await open_form(bot)
+    for _ in range(2):  # a double click, or Slack retrying
+        assert (await submit(bot, form, fields("newhire@example.com"))).ack is None
+    assert len(await requests(bot)) == 1
+    _, second = dms_to(bot, REQUESTER)
+    assert "already" in all_text(second).lower()
+
+
+async def test_someone_already_in_chime_is_not_filed(bot: OfflineBot) -> None:
+    form = await open_form(bot)
+    await submit(bot, form, fields("ada@example.com"))
+    assert not await requests(bot)
+    assert "already exists" in all_text(dms_to(bot, REQUESTER)[0])
+
+
+async def test_with_no_one_to_approve_nothing_is_filed(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    async with offline_bot({"chime_approvers": REQUESTER}, emulator=emulator, clock=clock) as bot:
+        form = await open_form(bot)
+        await submit(bot, form, fields("newhire@example.com"))
+        assert not await requests(bot)
+        assert "no one could approve it" in all_text(dms_to(bot, REQUESTER)[0]).lower()
+
+
+async def test_a_slow_account_list_is_checked_after_the_answer(
+    bot: OfflineBot, emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    """The form's answer cannot wait for Chime: the account is checked after it, and a refusal
+    still reaches the requester."""
+    form = await open_form(bot)
+    emulator.set_account_status(TEAM, "Suspended")
+    clock.advance(60)  # past the account list's cache
+    emulator.set_latency(2.0, "ListAccounts")
+    exchange = await submit(bot, form, fields("newhire@example.com", TEAM))
+    assert exchange.ack is None
+    assert not await requests(bot)
+    (note,) = dms_to(bot, REQUESTER)
+    assert "Request not filed" in all_text(note) and "no longer" in all_text(note)
