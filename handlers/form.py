@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -157,13 +158,19 @@ async def on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[s
     invite, channel = read.invite, read.channel
 
     async def file() -> None:
+        started, outcome = time.perf_counter(), "refused"
         try:
             reply = await _file_checked(deps, listing, invite.account, user, channel)
             if reply is None:
-                reply, _ = await file_request(deps, invite, user, channel)
+                reply, outcome = await file_request(deps, invite, user, channel)
         except Exception as exc:
-            reply = reply_for(exc, deps.log, user=user, channel=channel, command="form")
+            reply, outcome = reply_for(exc, deps.log, **fields), type(exc).__name__
         await deps.approvals.notifier.tell_user(user, channel, reply)
+        seconds = time.perf_counter() - started
+        deps.metrics.command("form", outcome, seconds, replied_later=True)
+        deps.log.info("request form -> %s", outcome, extra={**fields, "outcome": outcome})
+
+    fields = {"command": "form", "user": user, "channel": channel}
 
     if deps.jobs.spawn(file(), name=f"form-submit:{user}"):
         await ack()
