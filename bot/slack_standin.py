@@ -20,7 +20,7 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -670,7 +670,7 @@ class SlackSender:
     async def submit(
         self,
         view_id: str,
-        fields: dict[str, str],
+        fields: Mapping[str, str],
         *,
         user_id: str,
         alter: Callable[[dict[str, Any]], None] | None = None,

@@ -25,7 +25,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,7 +157,7 @@ def shortcut_payload(callback_id: str, user: str, team_id: str, trigger_id: str)
 
 
 def submission_payload(
-    opened: OpenView, fields: dict[str, str], user: str, team_id: str, trigger_id: str
+    opened: OpenView, fields: Mapping[str, str], user: str, team_id: str, trigger_id: str
 ) -> dict[str, Any]:
     """A `view_submission` for the modal as it is now shown, with `fields` typed or chosen in
     its input blocks, by block_id (docs.slack.dev/reference/interaction-payloads/
