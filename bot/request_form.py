@@ -83,7 +83,8 @@ class Sealer:
         if not isinstance(sealed, str) or "." not in sealed:
             return None
         mac, _, body = sealed.partition(".")
-        if not hmac.compare_digest(mac, self._mac(body)):
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a forged one can).
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             return None
         fields = json.loads(body)
         return Origin(str(fields["u"]), str(fields["c"]))

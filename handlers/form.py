@@ -133,6 +133,24 @@ async def _form_or_message(deps: Deps, sealed: str, origin: Origin) -> dict[str,
 
 
 async def on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Answer a submission; whatever goes wrong, Slack gets an answer the person can read."""
+    acked = False
+
+    async def once(**answer: Any) -> None:
+        nonlocal acked
+        acked = True
+        await ack(**answer)
+
+    try:
+        await _on_submission(deps, once, body, view)
+    except Exception as exc:
+        # Last line of defence, as for commands: an error ID in the form, never a 5xx.
+        reply = reply_for(exc, deps.log, command="form")
+        if not acked:
+            await ack(response_action="update", view=message_view("", reply))
+
+
+async def _on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
     user = str((body.get("user") or {}).get("id", ""))
     origin = sealer(deps).open(view.get("private_metadata"))
     if origin is None or origin.user != user:

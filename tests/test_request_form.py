@@ -209,14 +209,24 @@ async def test_an_account_the_form_never_offered_is_refused(bot: OfflineBot, acc
 # ---- forged and replayed forms -----------------------------------------------------------------
 
 
-async def test_a_forged_origin_files_nothing(bot: OfflineBot) -> None:
+FORGERIES = {
+    "another channel": lambda sealed: sealed.replace(CHANNEL, "C0ELSEWHERE"),
+    "another user": lambda sealed: sealed.replace(REQUESTER, "U0MALLORY"),
+    "non-ASCII seal": lambda sealed: "é" + sealed[1:],
+    "no seal": lambda sealed: sealed.partition(".")[2],
+    "empty": lambda sealed: "",
+    "junk": lambda sealed: "\x00.{" * 500,
+}
+
+
+@pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
+async def test_a_forged_origin_files_nothing(bot: OfflineBot, forge: Any) -> None:
     form = await open_form(bot)
 
-    def elsewhere(payload: dict[str, Any]) -> None:
-        sealed = payload["view"]["private_metadata"]
-        payload["view"]["private_metadata"] = sealed.replace(CHANNEL, "C0ELSEWHERE")
+    def forged(payload: dict[str, Any]) -> None:
+        payload["view"]["private_metadata"] = forge(payload["view"]["private_metadata"])
 
-    exchange = await submit(bot, form, fields("newhire@example.com"), alter=elsewhere)
+    exchange = await submit(bot, form, fields("newhire@example.com"), alter=forged)
     assert exchange.ack is not None and exchange.ack["response_action"] == "update"
     assert "not opened for you" in all_text(exchange.ack["view"])
     assert not await requests(bot)
