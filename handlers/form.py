@@ -47,6 +47,12 @@ log = logging.getLogger("chime_bot.form")
 # ack instead: well inside Slack's 3 s, with room for the round trip.
 SUBMIT_WAIT = 1.5
 Tell = Callable[[Reply], Awaitable[object]]
+# views.open's trigger errors (docs.slack.dev/reference/methods/views.open), in plain words.
+TRIGGER_ERRORS = {
+    "expired_trigger_id": "Slack gives the bot 3 seconds to open a form, and that passed",
+    "exchanged_trigger_id": "That request already opened a form",
+    "invalid_trigger_id": "Slack did not recognise the request to open it",
+}
 BUSY_NOW = "The bot is busy right now; nothing was filed. Try again in a few seconds."
 
 
@@ -96,7 +102,8 @@ async def open_form(deps: Deps, trigger_id: str, origin: Origin, tell: Tell) -> 
         await tell(
             error_card(
                 "The request form could not be opened",
-                f"Slack said {said}. Nothing was filed.",
+                f"{TRIGGER_ERRORS.get(said, 'Slack refused it')} (Slack said {said}). "
+                "Nothing was filed.",
                 hint="Try again, or file it with /chime invite <email> --account <name> [reason].",
             )
         )
@@ -111,6 +118,11 @@ async def open_form(deps: Deps, trigger_id: str, origin: Origin, tell: Tell) -> 
 
 
 async def _form_or_message(deps: Deps, sealed: str, origin: Origin) -> dict[str, Any]:
+    # As for the slash command: a request no one could approve is refused before any Chime
+    # call (with approver groups the question needs Slack, so it waits for the submission).
+    decision = deps.policy.may_file(origin.user)
+    if not decision.allowed and not deps.approvers.groups:
+        return message_view(sealed, error_card("Nothing to request here", decision.reason))
     try:
         accounts = await deps.directory.all_accounts()
     except Exception as exc:
