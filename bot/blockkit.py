@@ -198,3 +198,156 @@ def home_view_problems(view: object) -> list[str]:
     blocks = view.get("blocks")
     problems += [f"view.{p}" for p in block_problems(blocks, max_blocks=MAX_HOME_BLOCKS)]
     return problems
+
+
+# ---- modal views ------------------------------------------------------------------------------
+# The modal view object's fields and limits, from Slack's reference
+# (docs.slack.dev/reference/views/modal-views): `type` "modal"; `title` plain_text, at most 24
+# characters, required; `blocks` at most 100, required; `close` and `submit` plain_text, at most
+# 24 characters each, `submit` required when the blocks hold an input block; `private_metadata`
+# at most 3000 characters; `callback_id` at most 255 characters. The input block and its
+# elements: docs.slack.dev/reference/block-kit/blocks/input-block (`label` plain_text up to 2000,
+# `hint` up to 2000, `element` required, `optional` boolean) and .../block-elements/
+# (plain_text_input: `min_length` 0-3000, `max_length` 1-3000, placeholder up to 150;
+# static_select: up to 100 options, an option's text plain_text up to 75 and its value up to
+# 150; radio_buttons: up to 10 options). Where the reference is silent (whether an
+# `initial_option` absent from `options` is refused, whether an `initial_value` longer than
+# `max_length` is), the stricter reading is enforced here too.
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_BUTTON = 24  # title, submit, close
+MAX_PRIVATE_METADATA = 3000
+MAX_CALLBACK_ID = 255
+MAX_LABEL = 2000
+MAX_PLACEHOLDER = 150
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_INPUT_LENGTH = 3000
+MAX_OPTIONS = {"static_select": 100, "radio_buttons": 10}
+INPUT_ELEMENTS = {
+    "plain_text_input",
+    "email_text_input",
+    "static_select",
+    "conversations_select",
+    "channels_select",
+    "users_select",
+    "radio_buttons",
+    "checkboxes",
+}
+MODAL_KEYS = {
+    "type",
+    "title",
+    "blocks",
+    "close",
+    "submit",
+    "private_metadata",
+    "callback_id",
+    "clear_on_close",
+    "notify_on_close",
+    "external_id",
+    "submit_disabled",
+}
+
+
+def modal_problems(view: object) -> list[str]:
+    """Everything wrong with a modal view object, empty if views.open/update would take it."""
+    if not isinstance(view, dict):
+        return ["view: not an object"]
+    problems = [f"view.{key}: not a field of a modal view" for key in set(view) - MODAL_KEYS]
+    if view.get("type") != "modal":
+        problems.append(f"view.type: {view.get('type')!r}; must be 'modal'")
+    if "title" not in view:
+        problems.append("view.title: required")
+    for key in ("title", "submit", "close"):
+        if key in view:
+            problems += _text(f"view.{key}", view[key], MAX_VIEW_BUTTON, plain_only=True)
+    for key, limit in (
+        ("private_metadata", MAX_PRIVATE_METADATA),
+        ("callback_id", MAX_CALLBACK_ID),
+    ):
+        value = view.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"view.{key}: must be a string")
+        elif value is not None and units(value) > limit:
+            problems.append(f"view.{key}: {units(value)} characters; at most {limit}")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list):
+        return [*problems, "view.blocks: required, an array"]
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        problems.append(f"view.blocks: {len(blocks)} blocks; at most {MAX_VIEW_BLOCKS}")
+    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+    if inputs and "submit" not in view:
+        problems.append("view.submit: required when the view holds an input block")
+    for i, block in enumerate(blocks):
+        where = f"view.blocks[{i}]"
+        try:
+            if isinstance(block, dict) and block.get("type") == "input":
+                problems += _input_block(where, block)
+            else:  # the message rules, one block at a time (a view has its own count limit)
+                problems += [p.replace("blocks[0]", where, 1) for p in block_problems([block])]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # slack_sdk's models raise, rather than report, on some shapes (a button without
+            # text): that is a view Slack refuses too.
+            problems.append(f"{where}: not a valid block ({type(exc).__name__})")
+    ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and "block_id" in b]
+    if len(ids) != len(set(map(str, ids))):
+        problems.append("view.blocks: a block_id is used twice")
+    return problems
+
+
+def _input_block(where: str, block: dict[str, Any]) -> list[str]:
+    element = block.get("element")
+    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
+        return [f"{where}.element: required, one of the input elements"]
+    problems = _sdk(where, Block.parse(block))
+    problems += _text(f"{where}.label", block.get("label"), MAX_LABEL, plain_only=True)
+    if "hint" in block:
+        problems += _text(f"{where}.hint", block["hint"], MAX_LABEL, plain_only=True)
+    if "block_id" in block:
+        problems += _id_problems(f"{where}.block_id", block["block_id"])
+    for flag in ("optional", "dispatch_action"):
+        if flag in block and not isinstance(block[flag], bool):
+            problems.append(f"{where}.{flag}: must be a boolean")
+    here = f"{where}.element"
+    problems += _element(here, element)
+    if "placeholder" in element:
+        problems += _text(f"{here}.placeholder", element["placeholder"], MAX_PLACEHOLDER)
+    kind = element["type"]
+    if kind == "plain_text_input":
+        problems += _input_lengths(here, element)
+    if kind in MAX_OPTIONS:
+        problems += _options(here, element, MAX_OPTIONS[kind])
+    return problems
+
+
+def _input_lengths(where: str, element: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    low, high = element.get("min_length", 0), element.get("max_length", MAX_INPUT_LENGTH)
+    if not isinstance(low, int) or not 0 <= low <= MAX_INPUT_LENGTH:
+        problems.append(f"{where}.min_length: an integer from 0 to {MAX_INPUT_LENGTH}")
+    if not isinstance(high, int) or not 1 <= high <= MAX_INPUT_LENGTH:
+        problems.append(f"{where}.max_length: an integer from 1 to {MAX_INPUT_LENGTH}")
+    elif isinstance(low, int) and low > high:
+        problems.append(f"{where}: min_length is more than max_length")
+    initial = element.get("initial_value")
+    if initial is not None and (not isinstance(initial, str) or units(initial) > high):
+        problems.append(f"{where}.initial_value: a string within max_length")
+    return problems
+
+
+def _options(where: str, element: dict[str, Any], most: int) -> list[str]:
+    options = element.get("options")
+    if not isinstance(options, list) or not 0 < len(options) <= most:
+        return [f"{where}.options: 1 to {most} options"]
+    problems: list[str] = []
+    for j, option in enumerate(options):
+        if not isinstance(option, dict):
+            problems.append(f"{where}.options[{j}]: not an object")
+            continue
+        problems += _text(f"{where}.options[{j}].text", option.get("text"), MAX_OPTION_TEXT)
+        value = option.get("value")
+        if not isinstance(value, str) or not value or units(value) > MAX_OPTION_VALUE:
+            problems.append(f"{where}.options[{j}].value: 1 to {MAX_OPTION_VALUE} characters")
+    initial = element.get("initial_option")
+    if initial is not None and initial not in options:
+        problems.append(f"{where}.initial_option: not one of the options")
+    return problems

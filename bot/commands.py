@@ -67,6 +67,11 @@ class Invite:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteForm:
+    """`/chime invite` alone: open the request form (a modal) instead."""
+
+
+@dataclass(frozen=True, slots=True)
 class Pending:
     pass
 
@@ -80,7 +85,7 @@ class Invalid:
     usage: str
 
 
-Command = Help | LookupUser | Invite | Pending | Invalid
+Command = Help | LookupUser | Invite | InviteForm | Pending | Invalid
 
 # Each subcommand's syntax and an example, for error replies and for the help card.
 SYNTAX: dict[str, tuple[str, str]] = {
@@ -175,8 +180,14 @@ def readable(token: str) -> str:
 def clean_reason(words: list[str]) -> str:
     """The reason as printable text: Slack's markup as its text, line breaks, tabs and other
     controls as spaces, invisible and format characters removed, spaces collapsed."""
+    return printable(" ".join(readable(w) for w in words))
+
+
+def printable(text: str) -> str:
+    """Text typed in a form, as `clean_reason` makes a command's reason: line breaks, tabs and
+    other controls as spaces, invisible and format characters removed, spaces collapsed."""
     out = []
-    for char in " ".join(readable(w) for w in words):
+    for char in text:
         category = unicodedata.category(char)
         if category in ("Cc", "Zl", "Zp", "Zs"):
             out.append(" ")
@@ -218,7 +229,7 @@ def _parse_user(args: list[str]) -> Command:
 
 def _parse_invite(args: list[str]) -> Command:
     if not args:
-        return Invalid("invite", "Give the email address to invite.", USAGE["invite"])
+        return InviteForm()
     listed, after = _leading_addresses(args)
     if not listed:  # the first word is no address at all: say what is wrong with it
         listed, after = [args[0]], 1

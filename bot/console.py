@@ -29,7 +29,7 @@ from typing import Any, TextIO, TypeVar
 
 import boto3
 
-from bot import logs
+from bot import console_form, logs
 from bot.console_home import HomeTabs, home_view_of, press
 from bot.demo_groups import define_groups, demo_approvers, groups_line
 from bot.offline import (
@@ -62,6 +62,8 @@ HELP = """\
   in <CHANNEL_ID>   move to another channel, e.g. in C0APPROVALS
   click <n>         press button [n] as the current user
   home              open the current user's App Home tab (its buttons are numbered too)
+  shortcut          open the request form, as the global shortcut does (/chime invite too)
+  form k=v …        fill in and submit the open form: email= account= type= reason= channel=
   help              show these inputs
   quit              leave (Ctrl-D does too)"""
 CHIME_WORDS = ("user", "invite", "pending", "help")
@@ -104,6 +106,7 @@ class Feed:
         self._origin: dict[str, tuple[str, str]] = {}  # response ID -> (user, channel)
         self._replies_seen: dict[str, int] = {}
         self._versions_seen: dict[int, int] = {}  # index in slack.messages -> versions shown
+        self._views_seen: dict[str, int] = {}  # view ID -> versions shown
 
     def follow(self, exchange: Exchange, user: str, channel: str) -> None:
         self._origin[exchange.response_id] = (user, channel)
@@ -111,14 +114,18 @@ class Feed:
     def news(self, exchange: Exchange) -> tuple[Shown, ...]:
         """The answer to `exchange` first, then late replies to earlier ones, then posts."""
         shown: list[Shown] = []
-        if exchange.ack:
+        answer = console_form.errors_as_message(exchange.ack) if exchange.ack else None
+        if exchange.ack and answer is not None:  # a form's answer: its errors, or a new view
+            shown.append(Shown("the form answers", answer, self._origin[exchange.response_id][1]))
+        elif exchange.ack:
             shown.append(self._reply(exchange.ack, exchange.response_id, late=False))
         for rid in sorted(self._origin, key=lambda r: r != exchange.response_id):
             posts = self.slack.responses.get(rid, [])
             for body in posts[self._replies_seen.get(rid, 0) :]:
                 shown.append(self._reply(body, rid, late=rid != exchange.response_id))
             self._replies_seen[rid] = len(posts)
-        return (*shown, *self._posts())
+        forms = console_form.modal_news(self.slack, self._views_seen)
+        return (*shown, *self._posts(), *(Shown(c, m, "") for c, m in forms))
 
     def _reply(self, body: dict[str, Any], rid: str, *, late: bool) -> Shown:
         user, channel = self._origin[rid]
@@ -232,6 +239,14 @@ class Driver:
         )
         return await self._settle(await asyncio.shield(self._followed(sent, user, button.channel)))
 
+    async def send(
+        self, make: Callable[[OfflineBot], Awaitable[Exchange]], user: str, channel: str
+    ) -> Outcome:
+        """Anything else Slack sends (a shortcut, a form's submission), made on this loop."""
+        return await self._settle(
+            await asyncio.shield(self._followed(make(self.bot), user, channel))
+        )
+
     async def _followed(self, sent: Awaitable[Exchange], user: str, channel: str) -> Exchange:
         # Shielded by the callers: a request once sent is followed even if the wait for it is
         # cancelled, so its late replies still show.
@@ -291,6 +306,11 @@ class BotThread:
 
     def home(self, user: str) -> Outcome:
         return self._call(self._live().home(user))
+
+    def send(
+        self, make: Callable[[OfflineBot], Awaitable[Exchange]], user: str, channel: str
+    ) -> Outcome:
+        return self._call(self._live().send(make, user, channel))
 
     def _live(self) -> Driver:
         if self._driver is None:
@@ -369,7 +389,14 @@ class Console:
         head = words[0].lower()
         if head in ("quit", "exit"):
             return None
-        inputs = {"as": self._as, "in": self._in, "click": self._click, "home": self._home}
+        inputs = {
+            "as": self._as,
+            "in": self._in,
+            "click": self._click,
+            "home": self._home,
+            "shortcut": self._shortcut,
+            "form": self._form,
+        }
         try:
             if head.startswith("/"):
                 return self._slash(line.strip())
@@ -377,6 +404,8 @@ class Console:
                 return HELP.splitlines()
             if head in inputs:
                 return inputs[head](words[1:])
+        except console_form.FormProblem as problem:
+            return [self.hint(str(problem))]
         except TimeoutError:  # concurrent.futures' too, since 3.11
             return [
                 self.hint(f"the bot did not answer within {self.bot.wait + SETTLE_MARGIN:.0f}s")
@@ -435,7 +464,7 @@ class Console:
         words = line.split()
         position = len(words) if not words or line.endswith(" ") else len(words) - 1
         if position == 0:
-            return ["/chime ", "as ", "in ", "click ", "home", "help", "quit"]
+            return ["/chime ", "as ", "in ", "click ", "home", "shortcut", "form ", "help", "quit"]
         if position > 1:
             return []
         s = self.settings
@@ -492,6 +521,16 @@ class Console:
         if args:
             return [self.hint("home takes nothing: it opens the App Home tab of the current user")]
         return self._show(self.bot.home(self.user))
+
+    def _shortcut(self, args: list[str]) -> list[str]:
+        if args:
+            return [self.hint("shortcut takes nothing: it opens the request form")]
+        return self._show(self.bot.send(console_form.shortcut(self.user), self.user, self.channel))
+
+    def _form(self, args: list[str]) -> list[str]:
+        given = console_form.parse(" ".join(args))
+        sent = console_form.submit(given, self.user)
+        return self._show(self.bot.send(sent, self.user, self.channel))
 
     # ---- output ------------------------------------------------------------------------------
 

@@ -28,10 +28,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.guard_views import REBUILT, Refused, rebuilt
 
 log = logging.getLogger("chime_bot.http")
 
@@ -111,7 +113,12 @@ class RequestGuard:
         if _media(request.headers.get("Content-Type", ""))[0] == _JSON:
             event = _event(_json_object(text, "body"))
             return Admitted(json.dumps(event), event, "event")
-        return Admitted(text, *_parse(request.headers.get("Content-Type", ""), text))
+        fields, kind = _parse(request.headers.get("Content-Type", ""), text)
+        if kind == "payload" and fields.get("type") in REBUILT:
+            # The form's payloads are rebuilt from their checked fields (bot/guard_views.py),
+            # and Bolt reads the body it is given: so it gets the rebuilt one.
+            text = urlencode({"payload": json.dumps(fields)})
+        return Admitted(text, fields, kind)
 
     async def _read(self, request: web.Request) -> bytes:
         declared = request.content_length
@@ -255,16 +262,23 @@ def _home_opened(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse(content_type: str, text: str) -> tuple[dict[str, Any], Literal["form", "payload"]]:
-    """The request's fields, as Bolt will read them, refused unless they are one of the two
+    """The request's fields, as Bolt will read them, refused unless they are one of the
     kinds of form-encoded request manifest.yml asks Slack for, in Slack's shape: a slash
-    command, or a `block_actions` click. (Views and shortcuts are not subscribed to, and are
-    where Bolt itself trips over odd shapes: an `event` or `view` that is not an object.)"""
+    command, a `block_actions` click, or the request form's shortcut and submission (rebuilt
+    in bot/guard_views.py: Bolt itself trips over odd shapes there, such as a `view` that is
+    not an object)."""
     kind, _ = _media(content_type)
     if kind == _JSON or text.startswith("{"):  # Bolt reads a body starting with { as JSON
         raise Answered(400, "not a request this app takes (JSON body)")
     fields = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in fields:
         payload = _shaped(_json_object(fields["payload"], "payload"))
+        try:
+            form_payload = rebuilt(payload)
+        except Refused as refused:
+            raise Answered(400, str(refused)) from None
+        if form_payload is not None:
+            return form_payload, "payload"
         if payload.get("type") != "block_actions":
             raise Answered(400, "not a request this app takes (payload type)")
         return payload, "payload"

@@ -20,7 +20,7 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -31,6 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.blockkit import block_problems
 from bot.standin_home import HomeTabs, home_click_payload, home_opened_event
+from bot.standin_views import ViewsStandIn, shortcut_payload, submission_payload
 
 TEAM_ID = "T0CHIMEBOT"
 BOT_USER_ID = "U0CHIMEBOT"
@@ -140,6 +141,8 @@ class SlackStandIn:
         self._runner: web.AppRunner | None = None
         self._base = ""
         self._ts = itertools.count(1)
+        # Modals: views.open and views.update, and the trigger_ids the sender hands out.
+        self.views = ViewsStandIn(TEAM_ID)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -294,6 +297,8 @@ class SlackStandIn:
         if method == "apps.connections.open":
             host = self._base.removeprefix("http://")
             return {"ok": True, "url": f"ws://{host}/socket?ticket={secrets.token_hex(8)}"}
+        if method in ("views.open", "views.update"):
+            return self.views.answer(method, args)
         if method == "conversations.info":
             return self._conversation_info(str(args.get("channel", "")))
         if method == "usergroups.users.list":
@@ -610,7 +615,7 @@ class SlackSender:
             "api_app_id": "A0CHIMEBOT",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}",
+            "trigger_id": self.standin.views.issue_trigger(user_id),
         }
 
     async def click(
@@ -639,7 +644,7 @@ class SlackSender:
                 "channel_id": channel_id,
                 "is_ephemeral": False,
             },
-            "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}",
+            "trigger_id": self.standin.views.issue_trigger(user_id),
             "team": {"id": TEAM_ID, "domain": "standin"},
             "channel": {"id": channel_id, "name": channel_id.lower()},
             "message": message,
@@ -683,6 +688,33 @@ class SlackSender:
         """`user_id` opens the app's Home tab: Slack's `app_home_opened` event."""
         view = self.standin.home.views.get(user_id)
         return await self.event(home_opened_event(TEAM_ID, user_id, view))
+
+    async def shortcut(self, callback_id: str, *, user_id: str) -> Exchange:
+        """Use the global shortcut `callback_id`, as Slack would (a payload with a trigger_id)."""
+        trigger = self.standin.views.issue_trigger(user_id)
+        payload = shortcut_payload(callback_id, user_id, TEAM_ID, trigger)
+        return await self._payload(payload)
+
+    async def submit(
+        self,
+        view_id: str,
+        fields: Mapping[str, str],
+        *,
+        user_id: str,
+        alter: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Exchange:
+        """Press Submit on the modal `view_id` as it is shown now, with `fields` (by block_id)
+        filled in. `alter` edits the payload before it is signed: a forged submission."""
+        opened = self.standin.views.views[view_id]
+        trigger = self.standin.views.issue_trigger(user_id)
+        payload = submission_payload(opened, fields, user_id, TEAM_ID, trigger)
+        if alter is not None:
+            alter(payload)
+        return await self._payload(payload)
+
+    async def _payload(self, payload: dict[str, Any]) -> Exchange:
+        rid, _ = self.standin.new_response_url()  # no response_url in these; kept for shape
+        return await self._post(urlencode({"payload": json.dumps(payload)}), rid, None, None, None)
 
     async def event(self, body: dict[str, Any], *, secret: str | None = None) -> Exchange:
         """POST an Events API body as Slack does: JSON, signed like everything else."""

@@ -8,8 +8,10 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.approval_cards import ActionId
 from bot.deps import Deps
+from bot.request_form import CALLBACK_ID, SHORTCUT_ID
 from handlers.context import Ack
 from handlers.decide import on_action
+from handlers.form import on_shortcut, on_submission
 from handlers.groups import on_members_changed
 from handlers.home import on_home_opened
 from handlers.slash import on_command
@@ -29,7 +31,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def home_opened(event: dict[str, Any]) -> None:
         await on_home_opened(deps, event)
 
+    async def form_shortcut(ack: Ack, body: dict[str, Any]) -> None:
+        await on_shortcut(deps, ack, body)
+
+    async def form_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await on_submission(deps, ack, body, view)
+
     app.command("/chime")(chime_command)
+    app.shortcut(SHORTCUT_ID)(form_shortcut)
+    app.view(CALLBACK_ID)(form_submitted)
     # Events are acked by Bolt itself once the listener returns (it runs before the response).
     app.event("subteam_members_changed")(group_changed)
     app.event("app_home_opened")(home_opened)

@@ -28,6 +28,7 @@ class Invocation:
     response_url: str
     subcommand: str
     ack: Ack
+    trigger_id: str = ""  # for a modal (views.open), valid for 3 s after Slack sent it
     # One /chime invocation; not a REQ-... request ID, which is logged as request_id.
     command_id: str = field(default_factory=lambda: secrets.token_hex(6))
     started: float = field(default_factory=time.perf_counter)

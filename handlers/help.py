@@ -26,6 +26,12 @@ ENTRIES = [
     HelpEntry(
         *SYNTAX["invite"], "Ask for a new Chime user. An approver creates it with one click."
     ),
+    HelpEntry(
+        "/chime invite",
+        "/chime invite",
+        "The same request as a form, which lists the accounts you can choose. The shortcut "
+        "“Request a Chime user” opens it too.",
+    ),
 ]
 APPROVER_ENTRIES = [HelpEntry(*SYNTAX["pending"], "List open requests awaiting a decision.")]
 

@@ -10,6 +10,7 @@ from bot import commands
 from bot.cards import error_card
 from bot.deps import Deps
 from bot.errors import InvalidInput, reply_for
+from handlers import form as form_handler
 from handlers import help as help_handler
 from handlers import invite as invite_handler
 from handlers import pending as pending_handler
@@ -24,6 +25,7 @@ SUBCOMMAND_NAMES: dict[type, str] = {
     commands.Help: "help",
     commands.LookupUser: "user",
     commands.Invite: "invite",
+    commands.InviteForm: "invite_form",
     commands.Pending: "pending",
     commands.Invalid: "invalid",
 }
@@ -39,6 +41,7 @@ ROUTES: dict[type, Handler] = {
     commands.LookupUser: user_handler.handle,
     commands.Invalid: _invalid,
     commands.Invite: invite_handler.handle,
+    commands.InviteForm: form_handler.from_command,
     commands.Pending: pending_handler.handle,
 }
 
@@ -52,6 +55,7 @@ async def on_command(deps: Deps, ack: Ack, command: dict[str, Any]) -> None:
         response_url=str(command.get("response_url", "")),
         subcommand=SUBCOMMAND_NAMES[type(parsed)],
         ack=ack,
+        trigger_id=str(command.get("trigger_id", "")),
     )
     try:
         decision = deps.policy.may_use_channel(inv.channel_id)

@@ -15,6 +15,7 @@ from bot.commands import (
     Help,
     Invalid,
     Invite,
+    InviteForm,
     LookupUser,
     Pending,
     hidden_characters,
@@ -89,10 +90,13 @@ def test_invite_options_and_reason() -> None:
     assert smart.account == "Example Corp"  # type: ignore[union-attr]
 
 
+def test_invite_alone_opens_the_form() -> None:
+    assert parse("invite") == parse("  invite  ") == InviteForm()
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "invite",
         "invite nope",
         "invite ada@example.com --type Robot",
         "invite ada@example.com --account",
