@@ -25,7 +25,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot import fast_ack
+from bot import fast_ack, heap
 from bot.approvals import Approvals
 from bot.approvers import Approvers, slack_fetch
 from bot.authz import Policy
@@ -452,6 +452,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
             log.info("stopped before becoming ready")
             return
         url = starting.result()  # a refused token raises here
+        heap.settle()  # start-up's objects are never walked again (bot/heap.py)
         mode = "Socket Mode" if app_token else f"HTTP (POST {url}{EVENTS_PATH})"
         log.info(
             "chime-bot ready: %s; GET %s/livez, /readyz; metrics at %s/metrics",
