@@ -68,12 +68,14 @@ def make_seed(users: int) -> dict[str, Any]:
 
 
 async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    return await start_server("-m", "bot.emulator", "--seed", str(seed_path))
+
+
+async def start_server(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """A Python server process that prints its URL on its first line."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot.emulator",
-        "--seed",
-        str(seed_path),
+        *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -81,7 +83,7 @@ async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, s
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     match = re.search(r"(http://\S+)", line)
     if not match:
-        raise RuntimeError(f"emulator did not start: {line!r}")
+        raise RuntimeError(f"{args} did not start: {line!r}")
     return proc, match.group(1)
 
 
@@ -180,6 +182,21 @@ async def scenario_single(bot: Bot, emails: Emails, samples: int) -> dict[str, f
     return {"samples": samples, "e2e_median_s": statistics.median(e2e), "e2e_min_s": min(e2e)}
 
 
+def signed_lookup(bot: Bot, email: str) -> tuple[bytes, str]:
+    """The bytes of a signed `/chime user <email>` request, and its response_url's ID."""
+    rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
+    body = urlencode(form).encode()
+    ts = int(time.time())
+    headers = (
+        f"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Slack-Request-Timestamp: {ts}\r\n"
+        f"X-Slack-Signature: {bot.sender.sign(body.decode(), ts)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return headers.encode() + body, rid
+
+
 class RawConnection:
     """One persistent HTTP/1.1 connection with a pre-signed request ready to write.
 
@@ -199,17 +216,7 @@ class RawConnection:
         return cls(*await asyncio.open_connection(host, int(port)))
 
     def prepare(self, bot: Bot, email: str) -> None:
-        rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
-        body = urlencode(form).encode()
-        ts = int(time.time())
-        headers = (
-            f"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\n"
-            f"X-Slack-Request-Timestamp: {ts}\r\n"
-            f"X-Slack-Signature: {bot.sender.sign(body.decode(), ts)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        self.request, self.response_id = headers.encode() + body, rid
+        self.request, self.response_id = signed_lookup(bot, email)
 
     async def send(self) -> tuple[float, float, bool]:
         """Write the request; (time sent, time the ack's status line was read, whether the ack
@@ -312,6 +319,31 @@ async def scenario_burst(
         / max(len(taken), 1),
         "bot_cpu_ms_per_lookup": (bot.cpu_seconds() - cpu_before) * 1000 / n,
         "peak_rss_mb": bot.peak_rss_mb(),
+    }
+
+
+async def scenario_floor(n: int, request: bytes) -> dict[str, float]:
+    """The same burst against bench/floor.py, a bare aiohttp server: what no aiohttp bot in one
+    process can beat on this machine (see that module)."""
+    proc, url = await start_server(str(HERE / "floor.py"))
+    try:
+        connections = [await RawConnection.open(url) for _ in range(n)]
+        for conn in connections:
+            conn.request = request
+        with collector_paused():
+            timings = await asyncio.gather(*[conn.send() for conn in connections])
+        for conn in connections:
+            await conn.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    acks = [acked - sent for sent, acked, _ in timings]
+    return {
+        "requests": n,
+        "ack_p50_ms": pct(acks, 50) * 1000,
+        "ack_p99_ms": pct(acks, 99) * 1000,
+        "ack_max_ms": max(acks) * 1000,
+        "loadavg_1min": machine_load()["loadavg_1min"],
     }
 
 
@@ -643,6 +675,8 @@ async def load_bursts(
         load = machine_load()["loadavg_1min"]
         burst = await scenario_burst(bot, slack, emails, n, chime_url, session)
         results[f"load_burst_{n}"] = {**burst, "loadavg_1min_before": load}
+        request, _ = signed_lookup(bot, "floor@bench.example.com")
+        results[f"floor_burst_{n}"] = await scenario_floor(n, request)
     return results
 
 
