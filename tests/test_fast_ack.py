@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 
 import yaml
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot import fast_ack
 from bot.offline import OfflineBot
 from handlers.slash import COMMAND
 from tests.hostile import FORM, signed, slash_form
@@ -71,3 +73,20 @@ def test_the_command_taken_is_the_one_the_manifest_declares() -> None:
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
     declared = [c["command"] for c in manifest["features"]["slash_commands"]]
     assert declared == [COMMAND]
+
+
+async def test_the_response_is_the_one_bolts_adapter_builds() -> None:
+    """Status, every header and the body, for each kind of ack the handlers give."""
+    for kwargs in (
+        {},
+        {"text": "plain words"},
+        {"text": "t", "blocks": [{"type": "divider"}], "response_type": "ephemeral"},
+    ):
+        ours, bolts = AsyncAck(), AsyncAck()  # type: ignore[no-untyped-call]
+        await ours(**kwargs)
+        await bolts(**kwargs)
+        assert ours.response is not None and bolts.response is not None
+        mine = fast_ack._response(ours.response)
+        theirs = await to_aiohttp_response(bolts.response)
+        assert (mine.status, mine.text) == (theirs.status, theirs.text), kwargs
+        assert dict(mine.headers) == dict(theirs.headers), kwargs
