@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -40,7 +39,8 @@ class AckFirst:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._watcher: asyncio.Task[None] | None = None
-        self._overdue: collections.deque[asyncio.Future[None]] = collections.deque()
+        # (when it began waiting, its wake-up) for each job held, oldest first
+        self._held: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
 
     def arrived(self) -> None:
         self.in_progress += 1
@@ -54,20 +54,18 @@ class AckFirst:
 
     @property
     def overdue(self) -> int:
-        """Jobs past `max_delay`, waiting for their turn."""
-        return sum(not turn.done() for turn in self._overdue)
+        """Jobs held past `max_delay`, waiting for their turn."""
+        due = time.monotonic() - self.max_delay
+        return sum(since <= due and not wake.done() for since, wake in self._held)
 
     async def wait(self) -> None:
         if self._quiet.is_set():
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), self.max_delay)
-            return
-        if self._quiet.is_set():  # quiet came as the wait timed out: no watcher to give turns
-            return
-        turn = asyncio.get_running_loop().create_future()
-        self._overdue.append(turn)
-        await turn  # cancelled (shutdown), it stays queued, and _give is what skips it
+        # A plain future the watcher resolves: no task or timer of its own per job, as a
+        # wait_for() would make, while the acks it waits for are still being sent.
+        wake = asyncio.get_running_loop().create_future()
+        self._held.append((time.monotonic(), wake))
+        await wake  # cancelled (shutdown), it stays queued, and _release skips it
 
     async def _watch(self) -> None:
         # One poller for all waiters, only while requests are arriving.
@@ -76,20 +74,21 @@ class AckFirst:
             # A debounce is about elapsed time, so it polls; an Event cannot say "quiet for 3 ms".
             while self.in_progress or time.monotonic() - self.last_arrival < self.settle:
                 await asyncio.sleep(self.settle)
-                if self._overdue and time.monotonic() >= next_turn:
-                    self._give(1)
-                    next_turn = time.monotonic() + self.turn
+                now = time.monotonic()
+                if self._held and now >= next_turn and now - self._held[0][0] >= self.max_delay:
+                    self._release(1)
+                    next_turn = now + self.turn
         finally:
             self._quiet.set()
-            self._give(len(self._overdue))
+            self._release(len(self._held))
             self._watcher = None
 
-    def _give(self, turns: int) -> None:
-        while turns and self._overdue:
-            turn = self._overdue.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                turns -= 1
+    def _release(self, count: int) -> None:
+        while count and self._held:
+            _, wake = self._held.popleft()
+            if not wake.done():
+                wake.set_result(None)
+                count -= 1
 
 
 class Jobs:
