@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -66,12 +68,14 @@ def make_seed(users: int) -> dict[str, Any]:
 
 
 async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    return await start_server("-m", "bot.emulator", "--seed", str(seed_path))
+
+
+async def start_server(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """A Python server process that prints its URL on its first line."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot.emulator",
-        "--seed",
-        str(seed_path),
+        *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -79,7 +83,7 @@ async def start_emulator(seed_path: Path) -> tuple[asyncio.subprocess.Process, s
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     match = re.search(r"(http://\S+)", line)
     if not match:
-        raise RuntimeError(f"emulator did not start: {line!r}")
+        raise RuntimeError(f"{args} did not start: {line!r}")
     return proc, match.group(1)
 
 
@@ -178,6 +182,21 @@ async def scenario_single(bot: Bot, emails: Emails, samples: int) -> dict[str, f
     return {"samples": samples, "e2e_median_s": statistics.median(e2e), "e2e_min_s": min(e2e)}
 
 
+def signed_lookup(bot: Bot, email: str) -> tuple[bytes, str]:
+    """The bytes of a signed `/chime user <email>` request, and its response_url's ID."""
+    rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
+    body = urlencode(form).encode()
+    ts = int(time.time())
+    headers = (
+        f"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Slack-Request-Timestamp: {ts}\r\n"
+        f"X-Slack-Signature: {bot.sender.sign(body.decode(), ts)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return headers.encode() + body, rid
+
+
 class RawConnection:
     """One persistent HTTP/1.1 connection with a pre-signed request ready to write.
 
@@ -197,17 +216,7 @@ class RawConnection:
         return cls(*await asyncio.open_connection(host, int(port)))
 
     def prepare(self, bot: Bot, email: str) -> None:
-        rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
-        body = urlencode(form).encode()
-        ts = int(time.time())
-        headers = (
-            f"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\n"
-            f"X-Slack-Request-Timestamp: {ts}\r\n"
-            f"X-Slack-Signature: {bot.sender.sign(body.decode(), ts)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        self.request, self.response_id = headers.encode() + body, rid
+        self.request, self.response_id = signed_lookup(bot, email)
 
     async def send(self) -> tuple[float, float, bool]:
         """Write the request; (time sent, time the ack's status line was read, whether the ack
@@ -229,6 +238,19 @@ class RawConnection:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection in this process while acks are timed: with a thousand connections
+    open, a full pass here took up to 311 ms (measured with `gc.callbacks`), and every ack read
+    after it would have been charged for it. The bot is what is measured."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def server_ack_buckets(bot: Bot) -> dict[float, float]:
@@ -259,7 +281,8 @@ async def scenario_burst(
     buckets_before = await server_ack_buckets(bot)
     calls_before, cpu_before = await emulator_call_count(session, chime_url), bot.cpu_seconds()
     started = time.perf_counter()
-    timings = await asyncio.gather(*[conn.send() for conn in connections])
+    with collector_paused():
+        timings = await asyncio.gather(*[conn.send() for conn in connections])
     # A lookup answered "busy" in its ack starts no work and sends no card.
     taken = [c for c, (_, _, busy) in zip(connections, timings, strict=True) if not busy]
     await slack.wait_for(lambda: all(c.response_id in slack.arrivals for c in taken), timeout=120)
@@ -296,6 +319,31 @@ async def scenario_burst(
         / max(len(taken), 1),
         "bot_cpu_ms_per_lookup": (bot.cpu_seconds() - cpu_before) * 1000 / n,
         "peak_rss_mb": bot.peak_rss_mb(),
+    }
+
+
+async def scenario_floor(n: int, request: bytes) -> dict[str, float]:
+    """The same burst against bench/floor.py, a bare aiohttp server: what no aiohttp bot in one
+    process can beat on this machine (see that module)."""
+    proc, url = await start_server(str(HERE / "floor.py"))
+    try:
+        connections = [await RawConnection.open(url) for _ in range(n)]
+        for conn in connections:
+            conn.request = request
+        with collector_paused():
+            timings = await asyncio.gather(*[conn.send() for conn in connections])
+        for conn in connections:
+            await conn.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    acks = [acked - sent for sent, acked, _ in timings]
+    return {
+        "requests": n,
+        "ack_p50_ms": pct(acks, 50) * 1000,
+        "ack_p99_ms": pct(acks, 99) * 1000,
+        "ack_max_ms": max(acks) * 1000,
+        "loadavg_1min": machine_load()["loadavg_1min"],
     }
 
 
@@ -534,8 +582,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ]
 
 
-async def half_open_only(args: argparse.Namespace) -> int:
-    """`--only half_open`: that one scenario, merged into the last full run's figures."""
+async def only(args: argparse.Namespace) -> int:
+    """`--only half_open` or `--only bursts` (the load table's bursts): that scenario alone,
+    merged into the last full run's figures. For before/after comparisons in the same minute on
+    a shared machine; the committed figures come from a full run."""
     workdir = Path(tempfile.mkdtemp(prefix="chime-bench-"))
     seed = workdir / "seed.json"
     seed.write_text(json.dumps(make_seed(args.users)))
@@ -546,21 +596,30 @@ async def half_open_only(args: argparse.Namespace) -> int:
     async with ClientSession(connector=TCPConnector(limit=0)) as session:
         bot = Bot(chime_url, slack, workdir, args.workers, session)
         await bot.start()
+        results: dict[str, Any] = {}
         try:
             await scenario_single(bot, emails, 5)  # warm-up
-            await set_latency(session, chime_url, HALF_OPEN_LATENCY)
-            result = await scenario_half_open(bot, emails, 10, HALF_OPEN)
+            if args.only == "half_open":
+                await set_latency(session, chime_url, HALF_OPEN_LATENCY)
+                results["half_open_100ms"] = await scenario_half_open(bot, emails, 10, HALF_OPEN)
+            else:
+                await set_latency(session, chime_url, args.latency)
+                results.update(await load_bursts(bot, slack, emails, args, chime_url, session))
         finally:
             await bot.stop()
-    emulator.terminate()
-    await emulator.wait()
-    await slack.stop()
-    shutil.rmtree(workdir, ignore_errors=True)
-    print(table({"half_open_100ms": result}))
+            emulator.terminate()
+            await emulator.wait()
+            await slack.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(table(results))
+    for target, measured, ok in load_targets(results):
+        print(f"  {'MET ' if ok else 'MISS'} {target:<52} {measured}")
     out = args.out / "latest.json"
     base = out if out.exists() else HERE / "results" / "latest.json"
     merged = json.loads(base.read_text()) if base.exists() else {}
-    merged["half_open_100ms"] = {**result, "date": time.strftime("%Y-%m-%d")}
+    load = machine_load()
+    for name, result in results.items():
+        merged[name] = {**result, "date": time.strftime("%Y-%m-%d"), "load_after": load}
     args.out.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"\nmerged into {out}")
@@ -600,14 +659,35 @@ def load_targets(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return checks
 
 
+async def load_bursts(
+    bot: Bot,
+    slack: SlackStandIn,
+    emails: Emails,
+    args: argparse.Namespace,
+    chime_url: str,
+    session: ClientSession,
+) -> dict[str, Any]:
+    """How the figures move with load: bursts of growing size at the Chime latency, one after
+    another on the same bot, each with the machine's load beside it."""
+    results = {}
+    for n in args.load_bursts:
+        bot.reset_peak_rss()
+        load = machine_load()["loadavg_1min"]
+        burst = await scenario_burst(bot, slack, emails, n, chime_url, session)
+        results[f"load_burst_{n}"] = {**burst, "loadavg_1min_before": load}
+        request, _ = signed_lookup(bot, "floor@bench.example.com")
+        results[f"floor_burst_{n}"] = await scenario_floor(n, request)
+    return results
+
+
 def machine_load() -> dict[str, float]:
     one, five, _ = os.getloadavg()
     return {"loadavg_1min": one, "loadavg_5min": five}
 
 
 async def main(args: argparse.Namespace) -> int:
-    if args.only == "half_open":
-        return await half_open_only(args)
+    if args.only:
+        return await only(args)
     workdir = Path(tempfile.mkdtemp(prefix="chime-bench-"))
     seed = workdir / "seed.json"
     seed.write_text(json.dumps(make_seed(args.users)))
@@ -643,13 +723,8 @@ async def main(args: argparse.Namespace) -> int:
             results["mix_0ms"] = await scenario_mix(bot, slack, emails, args.invites, 200)
             await set_latency(session, chime_url, HALF_OPEN_LATENCY)
             results["half_open_100ms"] = await scenario_half_open(bot, emails, 10, HALF_OPEN)
-            # How the figures move with load: bursts of growing size at the Chime latency.
             await set_latency(session, chime_url, args.latency)
-            for n in args.load_bursts:
-                bot.reset_peak_rss()
-                results[f"load_burst_{n}"] = await scenario_burst(
-                    bot, slack, emails, n, chime_url, session
-                )
+            results.update(await load_bursts(bot, slack, emails, args, chime_url, session))
             await set_latency(session, chime_url, 0.0)
         finally:
             await bot.stop()
@@ -736,7 +811,9 @@ def parse_args() -> argparse.Namespace:
         help="folder for latest.json (default bench/out; bench/results holds the committed run)",
     )
     parser.add_argument(
-        "--only", choices=["half_open"], help="run one scenario, merged into <out>/latest.json"
+        "--only",
+        choices=["half_open", "bursts"],
+        help="run one scenario (bursts: the --load-bursts), merged into <out>/latest.json",
     )
     return parser.parse_args()
 

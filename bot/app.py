@@ -25,6 +25,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot import fast_ack, heap
 from bot.approvals import Approvals
 from bot.approvers import Approvers, slack_fetch
 from bot.authz import Policy
@@ -123,12 +124,16 @@ def build_web_app(
         started = time.perf_counter()
         try:
             # Read in full and verified before it counts for the gate: see bot/http_guard.py.
-            slack_request = bolt_request(request, await guard.admit(request))
+            admitted = await guard.admit(request)
+            slack_request = None if fast_ack.takes(admitted) else bolt_request(request, admitted)
         except Answered as answered:
             return answer(request, answered)
         runtime.jobs.gate.arrived()
         try:
-            response = await to_aiohttp_response(await bolt.async_dispatch(slack_request))
+            if slack_request is None:  # `/chime`: acked without Bolt (bot/fast_ack.py)
+                response = await fast_ack.ack_command(runtime.deps, admitted)
+            else:
+                response = await to_aiohttp_response(await bolt.async_dispatch(slack_request))
         finally:
             runtime.jobs.gate.answered()
         metrics.ack_seconds.observe(time.perf_counter() - started)
@@ -459,6 +464,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
             log.info("stopped before becoming ready")
             return
         url = starting.result()  # a refused token raises here
+        heap.settle()  # start-up's objects are never walked again (bot/heap.py)
         mode = "Socket Mode" if app_token else f"HTTP (POST {url}{EVENTS_PATH})"
         log.info(
             "chime-bot ready: %s; GET %s/livez, /readyz; metrics at %s/metrics",

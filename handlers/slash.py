@@ -19,6 +19,9 @@ from handlers.context import Ack, Invocation, reply_now
 
 Handler = Callable[[Any, Invocation, Deps], Awaitable[None]]
 
+# The slash command manifest.yml declares.
+COMMAND = "/chime"
+
 
 # How each command is named in logs and metrics.
 SUBCOMMAND_NAMES: dict[type, str] = {

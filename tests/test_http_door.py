@@ -184,3 +184,15 @@ def test_text_log_scrubs_tokens_in_tracebacks_too() -> None:
     assert "xoxb-123" not in text and "xoxb-[redacted]" in text
     assert "Stack (most recent call last)" in text
     assert_one_line_per_record(text.splitlines())
+
+
+async def test_only_slacks_literal_ssl_check_is_answered_unsigned(bot: OfflineBot) -> None:
+    """Slack writes `ssl_check=1` as it is; the door looks for those bytes before parsing a form
+    a second time. An encoded name is not Slack's check: unsigned, it is refused like any other
+    request, and nothing runs."""
+    session, url = bot.sender.session, bot.sender.bot_url
+    for body in ("ssl%5Fcheck=1&token=x", "%73sl_check=1&token=x", "ssl_check=%31&token=x"):
+        async with session.post(url, data=body, headers={"Content-Type": FORM}) as resp:
+            assert resp.status == 401, body
+    async with session.post(url, data="token=x&ssl_check=1", headers={"Content-Type": FORM}) as r:
+        assert r.status == 200 and await r.read() == b""
