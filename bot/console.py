@@ -31,6 +31,7 @@ import boto3
 
 from bot import console_form, logs
 from bot.console_home import HomeTabs, home_view_of, press
+from bot.console_time import SkippingClock, parse_duration, said
 from bot.demo_groups import define_groups, demo_approvers, groups_line
 from bot.offline import (
     DEMO_CHANNEL,
@@ -62,6 +63,7 @@ HELP = """\
   in <CHANNEL_ID>   move to another channel, e.g. in C0APPROVALS
   click <n>         press button [n] as the current user
   home              open the current user's App Home tab (its buttons are numbered too)
+  later <duration>  skip ahead, e.g. later 4h: see reminders sent and requests expire
   shortcut          open the request form, as the global shortcut does (/chime invite too)
   form k=v …        fill in and submit the open form: email= account= type= reason= channel=
   help              show these inputs
@@ -126,6 +128,10 @@ class Feed:
             self._replies_seen[rid] = len(posts)
         forms = console_form.modal_news(self.slack, self._views_seen)
         return (*shown, *self._posts(), *(Shown(c, m, "") for c, m in forms))
+
+    def posts(self) -> tuple[Shown, ...]:
+        """What was posted or updated since the last look, when no request started it."""
+        return tuple(self._posts())
 
     def _reply(self, body: dict[str, Any], rid: str, *, late: bool) -> Shown:
         user, channel = self._origin[rid]
@@ -239,6 +245,15 @@ class Driver:
         )
         return await self._settle(await asyncio.shield(self._followed(sent, user, button.channel)))
 
+    async def later(self, clock: SkippingClock, seconds: float) -> Outcome:
+        """Skip `seconds` ahead and run the sweep that would have run meanwhile: reminders
+        due, requests expired, and what they posted."""
+        clock.skip(seconds)
+        await self.bot.runtime.sweep_once()
+        jobs = self.bot.runtime.jobs
+        settled = await self.ended.until(lambda: jobs.in_flight == 0, self.wait)
+        return Outcome(200, self.feed.posts(), settled)
+
     async def send(
         self, make: Callable[[OfflineBot], Awaitable[Exchange]], user: str, channel: str
     ) -> Outcome:
@@ -282,6 +297,7 @@ class BotThread:
         self._failure: BaseException | None = None
         self._driver: Driver | None = None
         self.wait = SETTLE_MARGIN  # for the bot to finish what one input started; set at start
+        self.clock = SkippingClock()  # `later` moves it (bot/console_time.py)
 
     def start(self) -> Settings:
         """Start everything; the settings the bot actually runs with."""
@@ -306,6 +322,9 @@ class BotThread:
 
     def home(self, user: str) -> Outcome:
         return self._call(self._live().home(user))
+
+    def later(self, seconds: float) -> Outcome:
+        return self._call(self._live().later(self.clock, seconds))
 
     def send(
         self, make: Callable[[OfflineBot], Awaitable[Exchange]], user: str, channel: str
@@ -347,7 +366,7 @@ class BotThread:
         self._loop = asyncio.get_running_loop()
         ended = TaskEnded.install(self._loop)
         self._stop = asyncio.Event()
-        async with offline_bot(self._overrides, chime=self._chime) as bot:
+        async with offline_bot(self._overrides, chime=self._chime, clock=self.clock) as bot:
             define_groups(bot.slack, bot.runtime.settings.chime_approvers)
             wait = bot.runtime.settings.chime_retry_budget + SETTLE_MARGIN
             self._driver = Driver(bot, ended, Feed(bot.slack), wait)
@@ -394,6 +413,7 @@ class Console:
             "in": self._in,
             "click": self._click,
             "home": self._home,
+            "later": self._later,
             "shortcut": self._shortcut,
             "form": self._form,
         }
@@ -464,7 +484,18 @@ class Console:
         words = line.split()
         position = len(words) if not words or line.endswith(" ") else len(words) - 1
         if position == 0:
-            return ["/chime ", "as ", "in ", "click ", "home", "shortcut", "form ", "help", "quit"]
+            return [
+                "/chime ",
+                "as ",
+                "in ",
+                "click ",
+                "home",
+                "later ",
+                "shortcut",
+                "form ",
+                "help",
+                "quit",
+            ]
         if position > 1:
             return []
         s = self.settings
@@ -521,6 +552,16 @@ class Console:
         if args:
             return [self.hint("home takes nothing: it opens the App Home tab of the current user")]
         return self._show(self.bot.home(self.user))
+
+    def _later(self, args: list[str]) -> list[str]:
+        seconds = parse_duration("".join(args))
+        if isinstance(seconds, str):
+            return [self.hint(f"later {seconds}: it skips ahead in time, e.g. later 4h")]
+        lines = [self.style.dim(f"  ({said(seconds)} later)")]
+        outcome = self.bot.later(seconds)
+        if not outcome.shown:
+            return [*lines, self.style.dim("  (nothing happened meanwhile)")]
+        return lines + self._show(outcome)
 
     def _shortcut(self, args: list[str]) -> list[str]:
         if args:

@@ -17,6 +17,9 @@ from bot.commands import unescape
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _MENTION = re.compile(r"<([@#])([A-Z0-9]+)>")
+# A user-group mention (docs.slack.dev/messaging/formatting-message-text: <!subteam^ID>), shown
+# as Slack shows it, @ and the group.
+_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 # Every emoji code the bot's messages use, as the glyph Slack shows for it: the console shows
 # what Slack shows, never a raw `:code:` beside a symbol (tests render every card to check).
 EMOJI = {
@@ -61,6 +64,7 @@ def mrkdwn_to_text(text: str) -> str:
     text = _DATE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(2), text)
     text = _MENTION.sub(lambda m: m.group(1) + m.group(2), text)
+    text = _GROUP.sub(lambda m: "@" + m.group(1), text)
     for code, glyph in EMOJI.items():
         text = text.replace(code, glyph)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
