@@ -99,10 +99,12 @@ class Home:
     async def deciders(self, request: InviteRequest) -> list[str]:
         """Up to MAX_REFRESH people who may decide `request`, in ID order."""
         approvers = self.approvals.approvers
+        # The request's own account's approvers (CHIME_POLICY_FILE), not the environment's.
+        rules = self.approvals.book.for_account(request.account_id, request.account_name).rules
         try:
-            people = (await approvers.policy()).approvers
+            people = (await approvers.policy(rules)).approvers
         except ApproversUnknown:  # the groups cannot be read now: their members wait a while
-            people = approvers.base.approvers
+            people = rules.approvers
         found: list[str] = []
         for user in sorted(people - {request.requester}):
             if (await self.approvals.may_decide(user, request)).allowed:
