@@ -451,6 +451,11 @@ class Console:
             f"{source}: {self._channels_line(s)}",
             f"{self._approvers_line(s)} You are {self.user} in #{self.channel}.",
         ]
+        if s.chime_policy_file:
+            lines.append(
+                f"Per-account policy from {s.chime_policy_file} over those: /chime help shows "
+                "what you may request and approve where you stand."
+            )
         if s.chime_approvers:
             where = s.chime_approval_channel or "the channel of the request"
             lines.append(

@@ -61,13 +61,20 @@ class OfflineBot:
     sender: SlackSender
 
 
-POLICY_FIELDS = ("chime_allowed_channels", "chime_approvers", "chime_approval_channel")
+POLICY_FIELDS = (
+    "chime_allowed_channels",
+    "chime_approvers",
+    "chime_approval_channel",
+    "chime_approvals_required",
+    "chime_policy_file",
+)
 # Set, it makes botocore ignore AWS_ENDPOINT_URL_CHIME too, so only the real-AWS backend keeps it.
 IGNORE_ENDPOINTS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 
 
 def environment_policy(env: Settings) -> dict[str, object]:
-    """The environment's allowlist, approvers and approval channel as settings overrides.
+    """The environment's policy (allowlist, approvers, approval channel, approvals required and
+    the per-account policy file) as settings overrides.
 
     Empty when the environment sets none of them, so the demo policy applies. When it sets any,
     all three are taken as they are, as `serve` would take them: a half-configured policy mixed
