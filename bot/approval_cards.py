@@ -121,6 +121,11 @@ def approvals_missing(request: InviteRequest) -> int:
     return max(1, request.approvals_required - len(request.approvals))
 
 
+def more_approvers(request: InviteRequest) -> str:
+    missing = approvals_missing(request)
+    return "one more approver" if missing == 1 else f"{missing} more approvers"
+
+
 def approvals_line(request: InviteRequest) -> str:
     """'1 of 2 approvals, by <@U…>' for a request that needs more than one; mrkdwn, with only
     Slack-issued user IDs mentioned (`user_ref`), so a stored value can never format itself."""
@@ -227,8 +232,7 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
     if request.status == Status.PENDING:
         progress: list[Block] = []
         if request.approvals_required > 1:
-            missing = approvals_missing(request)
-            more = "One more approver" if missing == 1 else f"{missing} more approvers"
+            more = more_approvers(request).capitalize()
             progress = [
                 section(
                     f":busts_in_silhouette: {approvals_line(request)}. {more} needed; "
@@ -373,14 +377,12 @@ def progress_note(request: InviteRequest) -> Reply:
 
 def already_approved_note(request: InviteRequest) -> Reply:
     """For an approver who clicks Approve again: their approval is in, someone else's is due."""
-    missing = approvals_missing(request)
-    more = "one more approver" if missing == 1 else f"{missing} more approvers"
     return Reply(
         text=f"You already approved request {literal(request.id)}",
         blocks=[
             section(
-                f"You already approved; {more} needed. Your approval counts once, so nothing "
-                f"changed. ({approvals_line(request)})"
+                f"You already approved; {more_approvers(request)} needed. Your approval "
+                f"counts once, so nothing changed. ({approvals_line(request)})"
             ),
             context("Request", plain(request.id)),
         ],

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.approval_cards import approvals_missing
 from bot.authz import Policy
 from bot.cards import Reply, clean, context, literal, says, section, slack_date
 from bot.chime import Clock
@@ -103,7 +104,7 @@ def _still_needed(request: InviteRequest) -> str:
     """How many approvals a request under the two-person rule still needs; '' under one."""
     if request.approvals_required <= 1:
         return ""
-    missing = max(1, request.approvals_required - len(request.approvals))
+    missing = approvals_missing(request)
     return (
         f" It needs {missing} more approval{'s' if missing > 1 else ''} "
         f"({len(request.approvals)} of {request.approvals_required} so far), each from a "

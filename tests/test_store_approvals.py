@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.store import DynamoStore, RequestStore, SqliteStore, Status, Transition
 from bot.store.sqlite import SCHEMA_VERSION
 from tests.test_store_contract import (
@@ -246,3 +248,26 @@ async def test_dynamodb_reads_an_item_of_an_older_build_as_one_approval(
     assert (await claim(dynamo_store, request.id, "UALICE")).ok
     stored = _raw_item(raw_dynamo, dynamo_table, f"REQ#{request.id}", "REQUEST")
     assert stored is not None and stored["approvals"] == {"S": '["UALICE"]'}
+
+
+async def test_dynamodb_a_retry_of_a_write_that_had_landed_counts_it_once(
+    dynamo_store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = dynamo_store._client  # botocore's client: the boundary, not our code
+    real = client.transact_write_items
+
+    def answer_lost_then_retried(**kwargs: Any) -> Any:
+        real(**kwargs)  # commits; its answer never arrives
+        return real(**kwargs)  # botocore's retry, which moto judges as a new call
+
+    monkeypatch.setattr(client, "transact_write_items", answer_lost_then_retried)
+
+    request = await dynamo_store.file(make_request(approvals_required=2), now=NOW)
+    recorded = await record(dynamo_store, request.id, "UALICE")
+    claimed = await claim(dynamo_store, request.id, "UBOB", now=NOW + 2)
+
+    assert recorded.ok and claimed.ok
+    assert claimed.request is not None and claimed.request.attempts == 1
+    assert await dynamo_store.get(request.id) == claimed.request
+    actions = [e.action for e in await dynamo_store.audit_trail(request.id)]
+    assert actions == ["filed", "approval_recorded", "approve_claimed"]

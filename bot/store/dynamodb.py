@@ -669,8 +669,25 @@ class DynamoStore:
             if _code(exc) != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            return [str(reason.get("Code", "None")) for reason in reasons]
+            codes = [str(reason.get("Code", "None")) for reason in reasons]
+            if "ConditionalCheckFailed" in codes and self._landed(ops):
+                return None
+            return codes
         return None
+
+    def _landed(self, ops: list[dict[str, Any]]) -> bool:
+        """Whether a transaction refused on its conditions had in fact committed: botocore
+        retries a TransactWriteItems whose answer was lost (a timeout, a 5xx) with the same
+        ClientRequestToken, and DynamoDB answers that retry as if it were the first call
+        (botocore's model: the token makes identical calls "have the same effect as one single
+        call" for 10 minutes). A server that does not keep that promise (moto does not) refuses
+        the retry on the conditions the first call made false. The audit item a transaction puts
+        has a key no other write uses, so finding it means this very transaction committed."""
+        for op in ops:
+            item = op.get("Put", {}).get("Item")
+            if item is not None and item.get("kind") == {"S": "audit"}:
+                return self._get({"pk": item["pk"], "sk": item["sk"]}) is not None
+        return False
 
     def _read_lock(self, key: str) -> _Holder:
         lock = self._get(_lock_key(key))
