@@ -202,6 +202,15 @@ class Approvals:
     ) -> tuple[Reply, str]:
         """Withdraw requests whose card Slack refused: nothing half-done, since without a
         card no one can approve them."""
+        await self._withdraw(requests, f"approval card not posted: {exc}")
+        return error_card(
+            "Request not filed",
+            f"The approval card could not be posted in channel {channel} (Slack said "
+            f"{exc}), so nothing was filed.",
+            hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
+        ), "card_failed"
+
+    async def _withdraw(self, requests: list[InviteRequest], error: str) -> None:
         now = self.clock.now()
         for request in requests:
             await self.store.transition(
@@ -213,14 +222,8 @@ class Approvals:
                 action="withdrawn",
                 decided_by=SYSTEM,
                 decided_at=now,
-                error=f"approval card not posted: {exc}",
+                error=error,
             )
-        return error_card(
-            "Request not filed",
-            f"The approval card could not be posted in channel {channel} (Slack said "
-            f"{exc}), so nothing was filed.",
-            hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
-        ), "card_failed"
 
     # ---- deciding --------------------------------------------------------------------------
 

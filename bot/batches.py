@@ -28,7 +28,7 @@ conditional claims, `create_once`, reconciliation by lookup, and a per-email aud
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.accounts import choose_account
@@ -65,16 +65,20 @@ async def file_batch(
     """File one request per address and post the one card; the requester's note and outcome."""
     async with ap.fair_use.turn(requester):
         filed = await _register(ap, cmd, requester, origin_channel)
-    if isinstance(filed[0], Reply):
-        return filed[0], str(filed[1])
-    members, skipped = filed
-    assert isinstance(members, list) and isinstance(skipped, dict)
-    return await _post(ap, members, skipped, origin_channel)
+    if not isinstance(filed, _Filed):
+        return filed
+    return await _post(ap, filed.members, filed.skipped, origin_channel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    members: list[InviteRequest]
+    skipped: dict[str, str]  # address -> why it was left out
 
 
 async def _register(
     ap: Approvals, cmd: Invite, requester: str, origin_channel: str
-) -> tuple[Reply, str] | tuple[list[InviteRequest], dict[str, str]]:
+) -> tuple[Reply, str] | _Filed:
     refusal = await ap.fair_use.refusal(requester, now=ap.clock.now())
     if refusal is not None:
         return refusal, "too_many_open"
@@ -132,11 +136,19 @@ async def _register(
     if not members:
         return nothing_filed_note(skipped), "nothing_new"
     batch_id = members[0].id
-    rest = await asyncio.gather(*(one(e, batch_id) for e in waiting))
-    members += [m for m in rest if m is not None]
-    if skipped:
-        await ap.store.record(AuditEvent(batch_id, now, requester, SKIPPED, dict(skipped)))
-    return members, skipped
+    rest = await asyncio.gather(*(one(e, batch_id) for e in waiting), return_exceptions=True)
+    members += [m for m in rest if isinstance(m, InviteRequest)]
+    failure = next((r for r in rest if isinstance(r, BaseException)), None)
+    try:
+        if failure is not None:
+            raise failure
+        if skipped:
+            await ap.store.record(AuditEvent(batch_id, now, requester, SKIPPED, dict(skipped)))
+    except Exception as exc:
+        # Nothing half-done: a batch the store could not take whole is withdrawn whole.
+        await ap._withdraw(members, f"filing did not complete: {exc}")
+        raise
+    return _Filed(members, skipped)
 
 
 async def _post(
