@@ -45,14 +45,13 @@ from bot.fair_use import FairUse
 from bot.metrics import Metrics
 from bot.models import Account
 from bot.notify import CardNotPosted, Notifier
-from bot.policy import AccountPolicy, Policies
+from bot.policy import AccountPolicy, Policies, draft
 from bot.store import (
     AuditEvent,
     DuplicateRequest,
     InviteRequest,
     RequestStore,
     Status,
-    new_request_id,
 )
 from bot.store.model import is_request_id
 from bot.two_person import record_or_claim
@@ -139,21 +138,7 @@ class Approvals:
         existing = await self.store.find_open(cmd.email, account.account_id, now=now)
         if existing is not None:
             return duplicate_note(existing), "duplicate"
-        request = InviteRequest(
-            id=new_request_id(),
-            email=cmd.email,
-            user_type=cmd.user_type.value,
-            reason=cmd.reason,
-            account_id=account.account_id,
-            account_name=account.name,
-            account_type=account.account_type,
-            requester=requester,
-            origin_channel=origin_channel,
-            created_at=now,
-            expires_at=now + rules.ttl,
-            updated_at=now,
-            approvals_required=rules.approvals_required,
-        )
+        request = draft(cmd, account, rules, requester, origin_channel, now)
         try:
             return await self.store.file(request, now=now)
         except DuplicateRequest as dup:

@@ -44,7 +44,7 @@ from bot.cards import Reply
 from bot.commands import Invite
 from bot.execution import run_batch_call
 from bot.notify import CardNotPosted
-from bot.policy import AccountPolicy
+from bot.policy import AccountPolicy, draft
 from bot.store import AuditEvent, DuplicateRequest, InviteRequest, Status, new_request_id
 
 if TYPE_CHECKING:
@@ -95,20 +95,7 @@ async def _register(
         if found
     }
     now = ap.clock.now()
-    template = InviteRequest(
-        id="",
-        email="",
-        user_type=cmd.user_type.value,
-        reason=cmd.reason,
-        account_id=account.account_id,
-        account_name=account.name,
-        account_type=account.account_type,
-        requester=requester,
-        origin_channel=origin_channel,
-        created_at=now,
-        expires_at=now + rules.ttl,
-        updated_at=now,
-    )
+    template = draft(cmd, account, rules, requester, origin_channel, now)
 
     async def one(email: str, batch_id: str | None, required: int = 1) -> InviteRequest | None:
         request_id = new_request_id()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.authz import Decision, Policy
+from bot.commands import Invite
 from bot.models import Account
 from bot.policy_file import (
     USER_TYPES,
@@ -38,6 +39,7 @@ from bot.policy_file import (
     shown,
 )
 from bot.settings import ConfigError, Settings
+from bot.store.model import InviteRequest, new_request_id
 
 ENVIRONMENT = "the environment (CHIME_ALLOWED_CHANNELS, CHIME_APPROVERS)"
 
@@ -234,4 +236,30 @@ def _over(base: AccountPolicy, rules: Rules, source: str) -> AccountPolicy:
         tuple(dict.fromkeys(rules.user_types)) if rules.user_types else base.user_types,
         rules.ttl or base.ttl,
         source,
+    )
+
+
+def draft(
+    cmd: Invite,
+    account: Account,
+    rules: AccountPolicy,
+    requester: str,
+    origin_channel: str,
+    now: float,
+) -> InviteRequest:
+    """A new request for `cmd`'s (first) address, as filed now under the account's policy."""
+    return InviteRequest(
+        id=new_request_id(),
+        email=cmd.email,
+        user_type=cmd.user_type.value,
+        reason=cmd.reason,
+        account_id=account.account_id,
+        account_name=account.name,
+        account_type=account.account_type,
+        requester=requester,
+        origin_channel=origin_channel,
+        created_at=now,
+        expires_at=now + rules.ttl,
+        updated_at=now,
+        approvals_required=rules.approvals_required,
     )
