@@ -10,7 +10,10 @@ finds such requests once their execution lease has passed (at start-up and on ev
 settles them by looking the email up in Chime; Retry does the same check before calling again.
 
 One module because each step (file, claim, execute, finish, reconcile, expire) is a transition
-of the same request under the same claim rules; the Chime call itself is in bot/execution.py.
+of the same request under the same claim rules; the Chime call itself is in bot/execution.py,
+the two-person rule's choice of write in bot/two_person.py, a bulk invite's follow-the-lead
+steps in bot/batches.py, and the account's policy in bot/policy.py. What splits next: the
+two-person and batch branches of `decide` into a decision module of their own.
 """
 
 from __future__ import annotations
