@@ -178,23 +178,18 @@ async def follow(ap: Approvals, lead: InviteRequest, actor: str, *, lead_claimed
         for m in await ap.store.list_batch(lead.id)
         if m.status == Status.PENDING and m.id != lead.id
     ]
-    claims = await asyncio.gather(
-        *(
-            ap.store.transition(
-                m.id,
-                expect={Status.PENDING},
-                to=Status.APPROVING if approve else Status.DENIED,
-                actor=actor,
-                now=now,
-                action="approve_claimed" if approve else "denied",
-                require_unexpired=True,
-                decided_by=lead.decided_by,
-                decided_at=lead.decided_at,
-            )
-            for m in pending
-        )
+    moved = await _move_each(
+        ap,
+        pending,
+        expect={Status.PENDING},
+        to=Status.APPROVING if approve else Status.DENIED,
+        actor=actor,
+        now=now,
+        action="approve_claimed" if approve else "denied",
+        require_unexpired=True,
+        decided_by=lead.decided_by,
+        decided_at=lead.decided_at,
     )
-    moved = [c.request for c in claims if c.ok and c.request is not None]
     if lead_claimed:
         moved.insert(0, lead)
     if not moved:
@@ -215,23 +210,18 @@ async def retry(ap: Approvals, request: InviteRequest, user: str) -> Reply | Non
     lead = await ap.store.get(str(request.batch_id)) or request
     now = ap.clock.now()
     failed = [m for m in await ap.store.list_batch(lead.id) if m.status == Status.FAILED]
-    claims = await asyncio.gather(
-        *(
-            ap.store.transition(
-                m.id,
-                expect={Status.FAILED},
-                to=Status.APPROVING,
-                actor=user,
-                now=now,
-                action="retry_claimed",
-                decided_by=user,
-                decided_at=now,
-                error=None,
-            )
-            for m in failed
-        )
+    claimed = await _move_each(
+        ap,
+        failed,
+        expect={Status.FAILED},
+        to=Status.APPROVING,
+        actor=user,
+        now=now,
+        action="retry_claimed",
+        decided_by=user,
+        decided_at=now,
+        error=None,
     )
-    claimed = [c.request for c in claims if c.ok and c.request is not None]
     if not claimed:
         return decided_already_note(await ap.store.get(lead.id) or lead)
     await show(ap, lead.id)
@@ -290,20 +280,24 @@ async def expire(ap: Approvals, batch_id: str, actor: str) -> list[InviteRequest
     the requester once); returns the requests this call expired."""
     now = ap.clock.now()
     pending = [m for m in await ap.store.list_batch(batch_id) if m.status == Status.PENDING]
-    expired = await asyncio.gather(
-        *(
-            ap.store.transition(
-                m.id,
-                expect={Status.PENDING},
-                to=Status.EXPIRED,
-                actor=actor,
-                now=now,
-                action="expired",
-            )
-            for m in pending
-        )
+    return await _move_each(
+        ap,
+        pending,
+        expect={Status.PENDING},
+        to=Status.EXPIRED,
+        actor=actor,
+        now=now,
+        action="expired",
     )
-    return [e.request for e in expired if e.ok and e.request is not None]
+
+
+async def _move_each(
+    ap: Approvals, members: list[InviteRequest], **transition: Any
+) -> list[InviteRequest]:
+    """Make one conditional transition on each of `members`, each its own claim, all at once;
+    the requests this call moved (one a rival moved first is left to that rival)."""
+    done = await asyncio.gather(*(ap.store.transition(m.id, **transition) for m in members))
+    return [d.request for d in done if d.ok and d.request is not None]
 
 
 async def follow_leads(ap: Approvals) -> int:
