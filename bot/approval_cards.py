@@ -148,15 +148,18 @@ def approved_by(request: InviteRequest) -> str:
     return user_ref(request.decided_by)
 
 
+def asking(asks: str, reason: str) -> list[Block]:
+    """Who asks for what; the reason is the requester's own words: a block of its own, quoted,
+    on one line, through the untrusted-text path."""
+    if reason:
+        return [section(f"{asks}, saying:"), says(f"“{clean(reason)}”")]
+    return [section(f"{asks}.")]
+
+
 def approval_card(request: InviteRequest) -> Reply:
     """The card approvers see, in whatever state the request is now."""
     asks = f"{user_ref(request.requester)} asks for a new Amazon Chime user"
-    blocks: list[Block] = [header("Amazon Chime user request")]
-    if request.reason:
-        # The reason is the requester's own words: a block of its own, quoted, on one line.
-        blocks += [section(f"{asks}, saying:"), says(f"“{clean(request.reason)}”")]
-    else:
-        blocks.append(section(f"{asks}."))
+    blocks: list[Block] = [header("Amazon Chime user request"), *asking(asks, request.reason)]
     blocks += fields(
         [
             ("Email", request.email),

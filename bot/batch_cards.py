@@ -19,6 +19,7 @@ from bot.approval_cards import (
     _button,
     _date,
     approvals_line,
+    asking,
     channel_ref,
     result_line,
     user_ref,
@@ -128,11 +129,10 @@ def batch_card(members: list[InviteRequest], skipped: Mapping[str, str]) -> Repl
     lead = lead_of(members)
     count = len(members)
     asks = f"{user_ref(lead.requester)} asks for {count} new Amazon Chime users"
-    blocks: list[Block] = [header(f"Amazon Chime users request ({count} addresses)")]
-    if lead.reason:
-        blocks += [section(f"{asks}, saying:"), says(f"“{clean(lead.reason)}”")]
-    else:
-        blocks.append(section(f"{asks}."))
+    blocks: list[Block] = [
+        header(f"Amazon Chime users request ({count} addresses)"),
+        *asking(asks, lead.reason),
+    ]
     blocks += fields(
         [
             ("User type", lead.user_type),
