@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, DEMO_CHANNEL, offline_bot
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, DEMO_CHANNEL, offline_bot
 
 COUNT = 50
 

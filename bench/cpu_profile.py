@@ -24,7 +24,7 @@ from pathlib import Path
 from aiohttp import ClientSession, TCPConnector
 from run import Bot, Emails, make_seed, one_lookup, scenario_sustained, start_emulator
 
-from bot.slack_standin import SlackStandIn
+from bot.offline.slack_standin import SlackStandIn
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,9 +14,9 @@ import asyncio
 import statistics
 import time
 
-from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_CHANNEL, DEMO_REQUESTER, OfflineBot, offline_bot
-from bot.request_form import SHORTCUT_ID, Field
+from bot.cards.form import SHORTCUT_ID, Field
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.wiring import DEMO_CHANNEL, DEMO_REQUESTER, OfflineBot, offline_bot
 
 ROUNDS = 10
 SLOW_CHIME = 5.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.emulator import ChimeEmulator, Fault
-from bot.offline import DEMO_CHANNEL, DEMO_REQUESTER, OfflineBot, offline_bot
+from bot.offline.emulator import ChimeEmulator, Fault
+from bot.offline.wiring import DEMO_CHANNEL, DEMO_REQUESTER, OfflineBot, offline_bot
 
 
 async def lookup(bot: OfflineBot) -> tuple[float, str]:

@@ -32,8 +32,8 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, TCPConnector
 
-from bot.offline import DEMO_APPROVER, DEMO_CHANNEL, DEMO_REQUESTER, BotProcess
-from bot.slack_standin import SlackStandIn, buttons
+from bot.offline.slack_standin import SlackStandIn, buttons
+from bot.offline.wiring import DEMO_APPROVER, DEMO_CHANNEL, DEMO_REQUESTER, BotProcess
 
 HERE = Path(__file__).resolve().parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,7 +51,7 @@ HALF_OPEN, HALF_OPEN_LATENCY = 50, 0.1
 def make_seed(users: int) -> dict[str, Any]:
     """A directory big enough that distinct emails never hit the bot's cache."""
     bundled: dict[str, Any] = json.loads(
-        (Path(__file__).resolve().parents[1] / "bot/emulator/seed.json").read_text()
+        (Path(__file__).resolve().parents[1] / "bot/offline/emulator/seed.json").read_text()
     )
     corp = bundled["accounts"][0]
     template = dict(corp["users"][0])

@@ -25,26 +25,27 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot import fast_ack, heap
-from bot.approvals import Approvals
-from bot.approvers import Approvers, slack_fetch
-from bot.authz import Policy
-from bot.breaker import CircuitBreaker
-from bot.chime import Clock, Directory, RealClock, RetryPolicy, chime_client
+from bot import heap
+from bot.approvals.engine import Approvals
+from bot.approvals.fair_use import FairUse
+from bot.approvals.home import Home
+from bot.approvals.reminders import Reminders
+from bot.chime.breaker import CircuitBreaker
+from bot.chime.directory import Clock, Directory, RealClock, RetryPolicy, chime_client
+from bot.config.settings import Settings
 from bot.deps import Deps
-from bot.fair_use import FairUse
-from bot.home import Home
-from bot.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.jobs import Jobs
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.notify import Notifier
-from bot.policy import Policies
-from bot.reminders import Reminders
-from bot.replies import Responder, slack_origins
-from bot.settings import Settings
-from bot.slack_auth import SlackAuth
-from bot.socket_mode import close_socket_mode, connect_socket_mode
+from bot.policy.approvers import Approvers, slack_fetch
+from bot.policy.authz import Policy
+from bot.policy.effective import Policies
+from bot.slack.auth import SlackAuth
+from bot.slack.notify import Notifier
+from bot.slack.replies import Responder, slack_origins
 from bot.store import RequestStore, open_store
+from bot.web import fast_ack
+from bot.web.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
+from bot.web.socket_mode import close_socket_mode, connect_socket_mode
 
 log = logging.getLogger("chime_bot")
 
@@ -84,8 +85,9 @@ def build_bolt_app(settings: Settings, deps: Deps, auth: SlackAuth) -> AsyncApp:
             # Our listeners only parse, authorize and hand slow work to `Jobs`, so running them
             # to completion before responding is fast, and spares Bolt's 10 ms ack-polling loop.
             process_before_response=True,
-            # bot/http_guard.py verifies every HTTP request before Bolt sees it (Socket Mode needs
-            # no signature). Bolt's own check would log the whole body of each stranger's request.
+            # bot/web/http_guard.py verifies every HTTP request before Bolt sees it (Socket Mode
+            # needs no signature). Bolt's own check would log the whole body of each stranger's
+            # request.
             request_verification_enabled=False,
             logger=logging.getLogger("chime_bot.bolt"),
         )
@@ -123,14 +125,14 @@ def build_web_app(
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
-            # Read in full and verified before it counts for the gate: see bot/http_guard.py.
+            # Read in full and verified before it counts for the gate: see bot/web/http_guard.py.
             admitted = await guard.admit(request)
             slack_request = None if fast_ack.takes(admitted) else bolt_request(request, admitted)
         except Answered as answered:
             return answer(request, answered)
         runtime.jobs.gate.arrived()
         try:
-            if slack_request is None:  # `/chime`: acked without Bolt (bot/fast_ack.py)
+            if slack_request is None:  # `/chime`: acked without Bolt (bot/web/fast_ack.py)
                 response = await fast_ack.ack_command(runtime.deps, admitted)
             else:
                 response = await to_aiohttp_response(await bolt.async_dispatch(slack_request))

@@ -5,7 +5,7 @@ The AWS region, found once by botocore's own chain for every regional client.
 Settings (AWS_REGION or AWS_DEFAULT_REGION, from the environment or .env) come first; this is
 what botocore decides when they name none: AWS_DEFAULT_REGION in the process environment, then
 the `region` of the active profile (AWS_PROFILE) in the AWS config file. Chime is not regional
-here: its account API has one global endpoint (bot/chime.py CHIME_REGION).
+here: its account API has one global endpoint (bot/chime/directory.py CHIME_REGION).
 """
 
 from __future__ import annotations

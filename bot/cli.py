@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import audit, check, logs
+from bot import logs
 from bot.app import CannotListen, serve
-from bot.console import configure_parser as configure_console
-from bot.console import run_console
-from bot.demo import run_demo
-from bot.settings import USER_ID, ConfigError, Mode, Settings, load_settings, log_level
-from bot.slack_auth import SlackCredentialsRefused
+from bot.config.settings import USER_ID, ConfigError, Mode, Settings, load_settings, log_level
+from bot.offline.console import configure_parser as configure_console
+from bot.offline.console import run_console
+from bot.offline.demo import run_demo
+from bot.offline.terminal import Style
+from bot.ops import audit, check
+from bot.slack.auth import SlackCredentialsRefused
 from bot.store import (
     IAM_POLICY_TEMPLATE,
     StoreError,
@@ -27,7 +29,6 @@ from bot.store import (
     parse_store_url,
     store_table,
 )
-from bot.terminal import Style
 
 EXIT_CONFIG = 2
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bot.approvals import Approvals
-from bot.approvers import Approvers
-from bot.authz import Policy
-from bot.chime import Clock, Directory, RealClock
-from bot.home import Home
+from bot.approvals.engine import Approvals
+from bot.approvals.home import Home
+from bot.chime.directory import Clock, Directory, RealClock
+from bot.config.settings import Settings
 from bot.jobs import Jobs
 from bot.metrics import Metrics
-from bot.replies import Responder
-from bot.settings import Settings
+from bot.policy.approvers import Approvers
+from bot.policy.authz import Policy
+from bot.slack.replies import Responder
 
 
 @dataclass(frozen=True)
@@ -28,4 +28,4 @@ class Deps:
     approvers: Approvers  # the policy's approvers with their user groups expanded
     clock: Clock = field(default_factory=RealClock)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("chime_bot"))
-    home: Home | None = None  # App Home publishing (bot/home.py); None: no Home tab
+    home: Home | None = None  # App Home publishing (bot/approvals/home.py); None: no Home tab

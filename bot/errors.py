@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from bot.cards import Reply, error_card
+from bot.cards.base import Reply, error_card
 
 # The IAM actions each Chime operation needs, for permission errors that say how to fix them.
 IAM_ACTIONS = {

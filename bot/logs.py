@@ -135,7 +135,7 @@ def configure(
     logging.getLogger("botocore").setLevel(max(logging.INFO, root.level))
     logging.getLogger("boto3").setLevel(max(logging.INFO, root.level))
     # slack_sdk's own retry of a refused connection logs an INFO line per try; the bot logs its
-    # own one line per failed attempt (bot/slack_auth.py), so theirs would double every one.
+    # own one line per failed attempt (bot/slack/auth.py), so theirs would double every one.
     logging.getLogger("slack_sdk.web").setLevel(max(logging.WARNING, root.level))
     server = logging.getLogger("aiohttp.server")
     for stale in [f for f in server.filters if isinstance(f, QuietHttpParseErrors)]:

@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.approval_cards import ActionId
+from bot.cards.approval import ActionId
+from bot.cards.form import CALLBACK_ID, SHORTCUT_ID
 from bot.deps import Deps
-from bot.request_form import CALLBACK_ID, SHORTCUT_ID
 from handlers.context import Ack
 from handlers.decide import on_action
 from handlers.form import on_shortcut, on_submission

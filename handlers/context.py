@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.cards import Reply, error_card
+from bot.cards.base import Reply, error_card
 from bot.deps import Deps
 from bot.errors import reply_for
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.approval_cards import ActionId
-from bot.approvals import Surface
+from bot.approvals.engine import Surface
+from bot.approvals.home_surface import home_owner
+from bot.cards.approval import ActionId
 from bot.deps import Deps
 from bot.errors import reply_for
-from bot.home_surface import home_owner
 from handlers.context import BUSY, Ack
 
 

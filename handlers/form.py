@@ -22,12 +22,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.cards import Reply, error_card
-from bot.commands import InviteForm
-from bot.deps import Deps
-from bot.errors import reply_for
-from bot.models import Account
-from bot.request_form import (
+from bot.cards.base import Reply, error_card
+from bot.cards.form import (
     Field,
     Origin,
     Sealer,
@@ -38,6 +34,10 @@ from bot.request_form import (
     requestable_accounts,
     requestable_anywhere,
 )
+from bot.deps import Deps
+from bot.errors import reply_for
+from bot.models import Account
+from bot.slack.commands import InviteForm
 from handlers.context import BUSY, Ack, Invocation, reply_now
 from handlers.invite import file_request
 

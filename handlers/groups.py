@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.approvers import ApproversUnknown
 from bot.deps import Deps
+from bot.policy.approvers import ApproversUnknown
 
 
 async def on_members_changed(deps: Deps, event: dict[str, Any]) -> None:

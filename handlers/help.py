@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.accounts import DIRECTORY_ACCOUNTS
-from bot.approvers import ApproversUnknown
-from bot.authz import Policy
-from bot.cards import HelpEntry, Reply, approvers_block, help_card
-from bot.commands import SYNTAX, Help
+from bot.cards.base import HelpEntry, Reply, approvers_block, help_card
+from bot.cards.policy import DryRun, dry_run_blocks
+from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.deps import Deps
 from bot.errors import ChimeError
-from bot.policy_cards import DryRun, dry_run_blocks
+from bot.policy.approvers import ApproversUnknown
+from bot.policy.authz import Policy
+from bot.slack.commands import SYNTAX, Help
 from handlers.context import Invocation, reply_later, reply_now
 from handlers.pending import approves
 

@@ -1,16 +1,17 @@
-"""`app_home_opened`: someone opened the app's Home tab, so publish it afresh (bot/home.py).
+"""`app_home_opened`: someone opened the app's Home tab, so publish it afresh
+(bot/approvals/home.py).
 
 The event (docs.slack.dev/reference/events/app_home_opened) names the `user` and the `tab`
 ("home", or "messages" for the app's DM tab, which shows nothing of ours). Over HTTP the door
-(bot/http_guard.py) has checked both; over Socket Mode they are checked here as well.
+(bot/web/http_guard.py) has checked both; over Socket Mode they are checked here as well.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.config.settings import USER_ID
 from bot.deps import Deps
-from bot.settings import USER_ID
 
 
 async def on_home_opened(deps: Deps, event: dict[str, Any]) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.cards import Reply, error_card
-from bot.commands import Invite
+from bot.cards.base import Reply, error_card
 from bot.deps import Deps
+from bot.slack.commands import Invite
 from handlers.context import Invocation, reply_later, reply_now
 
 

@@ -3,11 +3,11 @@ CHIME_POLICY_FILE, each approver sees the requests of the accounts they approve 
 
 from __future__ import annotations
 
-from bot.approval_cards import pending_list
-from bot.authz import Policy
-from bot.cards import Reply, error_card
-from bot.commands import Pending
+from bot.cards.approval import pending_list
+from bot.cards.base import Reply, error_card
 from bot.deps import Deps
+from bot.policy.authz import Policy
+from bot.slack.commands import Pending
 from handlers.context import Invocation, reply_later, reply_now
 
 NOT_NAMED = (

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot import commands
-from bot.cards import error_card
+from bot.cards.base import error_card
 from bot.deps import Deps
 from bot.errors import InvalidInput, reply_for
+from bot.slack import commands
 from handlers import form as form_handler
 from handlers import help as help_handler
 from handlers import invite as invite_handler

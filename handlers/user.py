@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.cards import Reply, not_found_card, user_card
-from bot.commands import LookupUser
+from bot.cards.base import Reply, not_found_card, user_card
 from bot.deps import Deps
+from bot.slack.commands import LookupUser
 from handlers.context import Invocation, reply_later
 
 

@@ -6,8 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
-from bot.blockkit import message_problems
-from bot.cards import WORD_JOINER
+from bot.cards.base import WORD_JOINER
+from bot.offline.blockkit import message_problems
 
 # The only `<...>` tokens the bot itself may emit: Slack date formatting, and mentions of the
 # Slack-issued user, user-group and channel IDs it was sent (never anything typed by a user).
@@ -17,7 +17,7 @@ _OWN_TOKEN = re.compile(
 
 
 def assert_valid_message(message: dict[str, Any]) -> None:
-    """Valid as Slack checks it (bot.blockkit: recursively, confirm dialogs included), with
+    """Valid as Slack checks it (bot.offline.blockkit: recursively, confirm dialogs included), with
     fallback text."""
     assert message.get("text"), "every reply needs fallback text"
     assert len(message["text"]) <= 4000, "Slack asks for fallback text within 4,000 characters"
@@ -84,7 +84,7 @@ def card_layout(message: dict[str, Any]) -> list[str]:
 def literal_problems(message: dict[str, Any]) -> list[str]:
     """Ways untrusted text could show as something other than itself.
 
-    Untrusted text goes only into plain_text (see bot/cards.py), so: every mrkdwn object is
+    Untrusted text goes only into plain_text (see bot/cards/base.py), so: every mrkdwn object is
     verbatim, no plain_text shows emoji codes, plain text holds no control or format characters
     (only the word joiner that breaks a URL scheme) and no live `scheme://`, and the fallback
     text has no unescaped `<`/`>` and no unbroken `*`, `_`, `~` or backquote. That the mrkdwn

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, DEMO_CHANNEL
-from bot.slack_standin import SlackStandIn
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.slack_standin import SlackStandIn
+from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, DEMO_CHANNEL
 
 
 def run_cli(

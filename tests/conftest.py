@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import ClientSession
 
-from bot.emulator import ChimeEmulator
-from bot.offline import DEMO_CHANNEL, OfflineBot, offline_bot
-from bot.slack_standin import SlackStandIn
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.slack_standin import SlackStandIn
+from bot.offline.wiring import DEMO_CHANNEL, OfflineBot, offline_bot
 from tests.clock import VirtualClock
 
 REQUESTER = "U0REQUESTER"

@@ -10,8 +10,8 @@ import re
 import time
 from urllib.parse import urlencode
 
-from bot.approval_cards import ActionId, BlockId
-from bot.slack_standin import TEAM_ID
+from bot.cards.approval import ActionId, BlockId
+from bot.offline.slack_standin import TEAM_ID
 from tests.conftest import CHANNEL, REQUESTER
 
 FORM = "application/x-www-form-urlencoded"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
-from bot.emulator import ChimeEmulator
-from bot.offline import BotProcess
-from bot.settings import ConfigError, load_settings
-from bot.slack_standin import SlackStandIn
+from bot.config.settings import ConfigError, load_settings
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.slack_standin import SlackStandIn
+from bot.offline.wiring import BotProcess
 from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,7 +221,7 @@ def test_check_never_passes_a_setting_serve_rejects(mistake: dict[str, str]) -> 
 
 def test_the_console_module_validates_like_the_cli() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.console"],
+        [sys.executable, "-m", "bot.offline.console"],
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,

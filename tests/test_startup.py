@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import ClientSession
 
-from bot.emulator import ChimeEmulator
-from bot.offline import BotProcess, free_port
-from bot.slack_standin import SlackStandIn
+from bot.offline.emulator import ChimeEmulator
+from bot.offline.slack_standin import SlackStandIn
+from bot.offline.wiring import BotProcess, free_port
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
 

@@ -1,11 +1,5 @@
-"""An offline Amazon Chime account-API emulator speaking the real rest-json wire format.
+"""`python -m bot.emulator`, kept where operators and scripts know it.
 
-moto has no Chime backend, so this is how the bot runs offline and how tests drive real boto3
-over HTTP. Point boto3 at it with ``AWS_ENDPOINT_URL_CHIME`` or ``endpoint_url=``.
+The emulator itself lives in `bot.offline.emulator`, with everything else that stands in for
+Slack or Chime; this package is only the old entry point.
 """
-
-from .controls import OPERATIONS, Call, Fault
-from .emulator import ChimeEmulator
-from .errors import ERRORS
-
-__all__ = ["ERRORS", "OPERATIONS", "Call", "ChimeEmulator", "Fault"]

@@ -1,0 +1,132 @@
+"""App Home: publish each person's Home tab (views.publish), when they open it and when a
+request that concerns them changes.
+
+What a tab shows is read from the store at the moment it is published, and who may decide is
+`Approvals.may_decide`, the one question every surface asks. So any replica may publish any
+tab: with several replicas the last write wins, and it carries what the store said a moment
+before. (Two replicas publishing for one person at once can leave the earlier reading on top;
+the next change, or the person opening the tab again, shows the latest.)
+
+Refreshing is bounded. A change (filed, decided, executed, failed, expired) republishes the
+tabs of its requester and of at most MAX_REFRESH of the people who may decide it (the approvers
+listed directly and the members of approver groups, in ID order). views.publish is Tier 4
+(100+ a minute, docs.slack.dev/reference/methods/views.publish); anyone beyond the bound sees
+the change the next time they open the tab, which always publishes afresh. On one replica a
+person's publishes never overlap: a change during one marks the tab to be published once more
+after it, so the last publish carries the last change. Publishing is a courtesy: a failure
+(Slack refuses, rate limits, the store cannot be read) is logged and never breaks the flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvals.engine import Approvals
+from bot.cards.base import Reply
+from bot.cards.home import MAX_RECENT, home_view
+from bot.chime.directory import Clock
+from bot.config.settings import USER_ID
+from bot.jobs import Jobs
+from bot.policy.approvers import ApproversUnknown
+from bot.store import InviteRequest, RequestStore, Status
+
+log = logging.getLogger("chime_bot.home")
+
+MAX_REFRESH = 25  # people besides the requester whose tab one change republishes
+DECIDABLE = (Status.PENDING, Status.FAILED)
+
+
+@dataclass
+class Home:
+    store: RequestStore
+    approvals: Approvals
+    client: AsyncWebClient
+    clock: Clock
+    jobs: Jobs
+    _busy: set[str] = field(default_factory=set)
+    _again: set[str] = field(default_factory=set)
+
+    async def view_for(self, user: str, notice: Reply | None = None) -> dict[str, Any]:
+        """`user`'s Home tab now: what they may decide, and their own latest requests."""
+        now = self.clock.now()
+        # A bulk invite is listed once, by its lead (the request its buttons name): its other
+        # requests follow the lead's decision, and its card has the whole list.
+        everything = await self.approvals.open_requests()
+        sizes = Counter(r.batch_id for r in everything if r.batch_id is not None)
+        waiting = [r for r in everything if r.status in DECIDABLE and r.batch_id in (None, r.id)]
+        decidable = [r for r in waiting if (await self.approvals.may_decide(user, r)).allowed]
+        recent = [
+            r
+            for r in await self.store.recent_by_requester(user, limit=MAX_RECENT)
+            if r.batch_id in (None, r.id)
+        ]
+        return home_view(
+            user, decidable=decidable, recent=recent, now=now, notice=notice, batch_sizes=sizes
+        )
+
+    async def publish(self, user: str, notice: Reply | None = None) -> bool:
+        """Publish `user`'s tab; False (and a log line) if it could not be."""
+        if not USER_ID.fullmatch(user):
+            return False
+        try:
+            view = await self.view_for(user, notice)
+            await self.client.views_publish(user_id=user, view=view)
+            return True
+        except SlackApiError as exc:
+            log.warning("could not publish the App Home of %s: %s", user, exc.response.get("error"))
+        except Exception:
+            log.warning("could not publish the App Home of %s", user, exc_info=True)
+        return False
+
+    def opened(self, user: str) -> None:
+        """`user` opened the tab: publish it, after the ack."""
+        self._spawn(self._latest(user), f"home:{user}")
+
+    def changed(self, request: InviteRequest) -> None:
+        """`request` was filed or changed: refresh the tabs it appears in (see above)."""
+        self._spawn(self._refresh(request), f"home-refresh:{request.id}")
+
+    async def _refresh(self, request: InviteRequest) -> None:
+        for user in [request.requester, *await self.deciders(request)]:
+            await self._latest(user)
+
+    async def deciders(self, request: InviteRequest) -> list[str]:
+        """Up to MAX_REFRESH people who may decide `request`, in ID order."""
+        approvers = self.approvals.approvers
+        # The request's own account's approvers (CHIME_POLICY_FILE), not the environment's.
+        rules = self.approvals.book.for_account(request.account_id, request.account_name).rules
+        try:
+            people = (await approvers.policy(rules)).approvers
+        except ApproversUnknown:  # the groups cannot be read now: their members wait a while
+            people = rules.approvers
+        found: list[str] = []
+        for user in sorted(people - {request.requester}):
+            if (await self.approvals.may_decide(user, request)).allowed:
+                found.append(user)
+                if len(found) == MAX_REFRESH:
+                    break
+        return found
+
+    async def _latest(self, user: str) -> None:
+        if user in self._busy:
+            self._again.add(user)  # the publish in flight may predate this change
+            return
+        self._busy.add(user)
+        try:
+            while True:
+                self._again.discard(user)
+                await self.publish(user)
+                if user not in self._again:
+                    return
+        finally:
+            self._busy.discard(user)
+
+    def _spawn(self, work: Any, name: str) -> None:
+        if not self.jobs.spawn(work, name=name):
+            log.warning("no room to publish App Home (%s); it is shown when next opened", name)

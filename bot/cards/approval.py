@@ -1,0 +1,460 @@
+"""Block Kit for the invite flow: the approval card in each of its states, and the notes sent to
+requesters and approvers. Built on the primitives in `bot.cards.base`: every email, reason, account
+name, Chime ID and error is plain text (`says`, `plain`, `fields`), and mrkdwn (`section`,
+`context` strings) holds only fixed wording, mentions of Slack-issued IDs and dates.
+
+One module because every card state and note shares the same status words, approver lines and
+untrusted-text rules; the notes to requesters and approvers are what splits out next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.cards.base import (
+    Block,
+    Reply,
+    clean,
+    context,
+    fields,
+    header,
+    literal,
+    plain,
+    says,
+    section,
+    shorten,
+    slack_date,
+)
+from bot.config.settings import CHANNEL_ID, USER_ID
+from bot.store.model import InviteRequest, Status
+
+MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
+MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
+MAX_BUTTON_TEXT = 75
+
+
+class ActionId(StrEnum):
+    """Every interactive element's action_id. Buttons carry only the request ID as their value."""
+
+    APPROVE = "chime_approve"
+    DENY = "chime_deny"
+    RETRY = "chime_retry"
+
+
+class BlockId(StrEnum):
+    """The block_ids of the approval card's button rows."""
+
+    DECISION = "decision"
+    RETRY = "retry"
+
+
+def user_ref(user_id: str | None) -> str:
+    """A mention for a Slack-issued user ID; anything else is never echoed into mrkdwn."""
+    if user_id and USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return "someone"
+
+
+def channel_ref(channel_id: str | None) -> str:
+    if channel_id and CHANNEL_ID.fullmatch(channel_id):
+        return f"<#{channel_id}>"
+    return "its channel"
+
+
+def _date(epoch: float | None) -> str:
+    return slack_date(datetime.fromtimestamp(epoch, UTC) if epoch else None)
+
+
+def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
+    """The exact arguments approval will send to Chime, as label/value rows."""
+    if request.account.is_team:
+        emails = ("UserEmailList", f"[{clean(request.email)}]")
+    else:
+        emails = ("Email", request.email)
+    return [("AccountId", request.account_id), emails, ("UserType", request.user_type)]
+
+
+def _button(
+    text: str,
+    action: ActionId,
+    request_id: str,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, MAX_BUTTON_TEXT),
+        "action_id": action.value,
+        "value": request_id,
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = confirm
+    return button
+
+
+def _confirm(request: InviteRequest) -> dict[str, Any]:
+    """Slack's confirm object allows a 300-character text (title 100, buttons 30 each): a long
+    email and account name are shortened in the middle here, and shown in full on the card."""
+    verb = "invite" if request.account.is_team else "create"
+    email = shorten(clean(request.email), 180, middle=True)
+    account = shorten(clean(request.account_name), 80, middle=True)
+    text = f"This will {verb} {email} in {account}, once."
+    if approvals_missing(request) > 1:
+        # Not the last approval: say what this click does, and what it does not do yet.
+        text = (
+            f"Your approval will be {len(request.approvals) + 1} of "
+            f"{request.approvals_required}; nothing is done until another approver approves."
+        )
+    return {
+        "title": plain("Approve this request?", 100),
+        "text": plain(text, MAX_CONFIRM_TEXT),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Cancel", 30),
+    }
+
+
+def approvals_missing(request: InviteRequest) -> int:
+    """How many more approvals a pending request needs (at least the one that claims it)."""
+    return max(1, request.approvals_required - len(request.approvals))
+
+
+def more_approvers(request: InviteRequest) -> str:
+    missing = approvals_missing(request)
+    return "one more approver" if missing == 1 else f"{missing} more approvers"
+
+
+def approvals_line(request: InviteRequest) -> str:
+    """'1 of 2 approvals, by <@U…>' for a request that needs more than one; mrkdwn, with only
+    Slack-issued user IDs mentioned (`user_ref`), so a stored value can never format itself."""
+    done = len(request.approvals)
+    line = f"*{done} of {request.approvals_required} approvals*"
+    if request.approvals:
+        line += " · approved by " + _approvers(request)
+    return line
+
+
+def _approvers(request: InviteRequest) -> str:
+    return " and ".join(user_ref(a) for a in request.approvals)
+
+
+def approved_by(request: InviteRequest) -> str:
+    """Who approved: both approvers under the two-person rule, else the one who decided (for a
+    retried request, the approver who retried it)."""
+    if len(request.approvals) > 1:
+        return _approvers(request)
+    return user_ref(request.decided_by)
+
+
+def asking(asks: str, reason: str) -> list[Block]:
+    """Who asks for what; the reason is the requester's own words: a block of its own, quoted,
+    on one line, through the untrusted-text path."""
+    if reason:
+        return [section(f"{asks}, saying:"), says(f"“{clean(reason)}”")]
+    return [section(f"{asks}.")]
+
+
+def approval_card(request: InviteRequest) -> Reply:
+    """The card approvers see, in whatever state the request is now."""
+    asks = f"{user_ref(request.requester)} asks for a new Amazon Chime user"
+    blocks: list[Block] = [header("Amazon Chime user request"), *asking(asks, request.reason)]
+    blocks += fields(
+        [
+            ("Email", request.email),
+            ("User type", request.user_type),
+            ("Account", f"{clean(request.account_name)} ({clean(request.account_type)})"),
+            ("Account ID", request.account_id),
+        ]
+    )
+    blocks.append(section(f"*Approval runs* `{request.account.create_operation}` with"))
+    blocks += fields(operation_fields(request))
+    blocks.append(
+        context(
+            "Request",
+            plain(request.id),
+            f"filed {_date(request.created_at)} in {channel_ref(request.origin_channel)} · "
+            f"expires {_date(request.expires_at)}",
+        )
+    )
+    blocks += _state_blocks(request)
+    text = (
+        f"{_status_word(request)}: Chime user request {literal(request.id)} for "
+        f"{literal(request.email)} in {literal(request.account_name)}"
+    )
+    return Reply(text=text, blocks=blocks)
+
+
+def _status_word(request: InviteRequest) -> str:
+    if request.status == Status.PENDING and request.approvals:
+        return f"Awaiting approval ({len(request.approvals)} of {request.approvals_required})"
+    return {
+        Status.PENDING: "Awaiting approval",
+        Status.APPROVING: "Approved, working",
+        Status.APPROVED: "Approved",
+        Status.DENIED: "Denied",
+        Status.FAILED: "Failed",
+        Status.EXPIRED: "Expired",
+    }.get(request.status, "Unknown state")
+
+
+def result_line(request: InviteRequest) -> str:
+    """What Chime said, in plain words (plain text: the IDs come from Chime)."""
+    result = request.result or {}
+    if result.get("outcome") == "already_exists":
+        found = f" (user ID {result['user_id']})" if result.get("user_id") else ""
+        return f"The user already existed in Chime{found}; nothing new was created."
+    if result.get("confirmed") == "lookup":
+        found = f"user {result['user_id']}" if result.get("user_id") else "the user"
+        return (
+            f"Created {found}. Chime's answer to CreateUser was lost, so the bot looked the "
+            "email up: this request created it."
+        )
+    if "user_id" in result and "invite_status" not in result:
+        note = " (confirmed after an interrupted attempt)" if result.get("reconciled") else ""
+        return f"Created user {result['user_id']}{note}."
+    if "invite_status" in result:
+        email_status = result.get("email_status")
+        verb = "sent" if email_status in (None, "Sent") else "created"
+        if result["invite_status"] == "Accepted":
+            verb = "already accepted"  # the person had joined the account: nothing to wait for
+        line = f"Invitation {verb}: status {result['invite_status']}"
+        if email_status not in (None, "Sent"):
+            line += f", but Chime reports its email as {email_status}"
+        if result.get("reconciled"):
+            line += " (confirmed after an interrupted attempt)"
+        return line + (f", invite {result['invite_id']}." if result.get("invite_id") else ".")
+    return "Done."
+
+
+def _state_blocks(request: InviteRequest) -> list[Block]:
+    by = user_ref(request.decided_by)
+    when = _date(request.decided_at or request.updated_at)
+    rid = request.id
+    if request.status == Status.PENDING:
+        progress: list[Block] = []
+        if request.approvals_required > 1:
+            more = more_approvers(request).capitalize()
+            progress = [
+                section(
+                    f":busts_in_silhouette: {approvals_line(request)}. {more} needed; "
+                    "each approver counts once, and the requester cannot approve."
+                )
+            ]
+        return [
+            *progress,
+            {
+                "type": "actions",
+                "block_id": BlockId.DECISION.value,
+                "elements": [
+                    _button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
+                    _button("Deny", ActionId.DENY, rid, "danger"),
+                ],
+            },
+        ]
+    if request.status == Status.APPROVING:
+        return [
+            section(
+                f":hourglass_flowing_sand: *Approved* by {approved_by(request)} {when}; "
+                f"running {request.account.create_operation} now…"
+            )
+        ]
+    if request.status == Status.APPROVED:
+        return [
+            section(f":white_check_mark: *Approved* by {approved_by(request)} {when}."),
+            says(result_line(request)),
+        ]
+    if request.status == Status.DENIED:
+        first = f" (after an approval by {_approvers(request)})" if request.approvals else ""
+        return [section(f":x: *Denied* by {by} {when}{first}. Nothing was created.")]
+    if request.status == Status.EXPIRED:
+        return [
+            section(
+                f":no_entry: *Expired* {_date(request.updated_at)} with no decision. "
+                "Nothing was created; file a new request if it is still needed."
+            )
+        ]
+    if request.status == Status.FAILED:
+        return [
+            section(f":warning: *Failed* after approval by {by} {when}. Chime said:"),
+            says(request.error or "unknown error"),
+            context(
+                "Approvers can retry; a retry first checks whether the user was created after all."
+            ),
+            {
+                "type": "actions",
+                "block_id": BlockId.RETRY.value,
+                "elements": [_button("Retry", ActionId.RETRY, rid, "primary")],
+            },
+        ]
+    return []
+
+
+def filed_note(request: InviteRequest, where: str) -> Reply:
+    return Reply(
+        text=f"Request {literal(request.id)} for {literal(request.email)} awaits approval",
+        blocks=[
+            says(
+                f"⏳ Request {request.id} to add {clean(request.email)} to "
+                f"{clean(request.account_name)} awaits approval."
+            ),
+            context(
+                f"Approvers decide in {channel_ref(where)}. "
+                "You'll get a direct message when one does."
+            ),
+        ],
+    )
+
+
+def duplicate_note(existing: InviteRequest) -> Reply:
+    where = channel_ref(existing.card_channel or existing.origin_channel)
+    return Reply(
+        text=f"{literal(existing.email)} already has an open request {literal(existing.id)}",
+        blocks=[
+            says(
+                f"ℹ️ {clean(existing.email)} already has an open request {existing.id} for "
+                f"{clean(existing.account_name)} ({_status_word(existing).lower()}). "
+                "Nothing new was filed."
+            ),
+            context(
+                f"Filed by {user_ref(existing.requester)} {_date(existing.created_at)}, in {where}."
+            ),
+        ],
+    )
+
+
+def exists_note(email: str, account_names: list[str]) -> Reply:
+    names = ", ".join(clean(n) for n in account_names)
+    return Reply(
+        text=f"{literal(email)} already exists in {literal(names)}",
+        blocks=[
+            says(f"ℹ️ {clean(email)} already exists in {names}. Nothing was filed."),
+            context("See the details with", plain(f"/chime user {email}")),
+        ],
+    )
+
+
+def outcome_note(request: InviteRequest) -> Reply:
+    """What the requester is told when their request is decided or finished."""
+    word = _status_word(request)
+    by = user_ref(request.decided_by)
+    headline, detail = {
+        Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
+        Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
+        Status.FAILED: (
+            "was approved, but it *did not go through*. Approvers can retry it.",
+            f"Why: {clean(request.error or 'unknown error')}",
+        ),
+        Status.EXPIRED: (
+            "*expired* without a decision. File a new one if it is still needed.",
+            "Nothing was created.",
+        ),
+    }.get(request.status, (f"is now {word.lower()}.", ""))
+    return Reply(
+        text=f"{word}: your Chime request for {literal(request.email)}",
+        blocks=[
+            section(f"Your Chime user request {headline}"),
+            says(
+                f"Request {request.id}: {clean(request.email)} in "
+                f"{clean(request.account_name)}. {detail}"
+            ),
+        ],
+    )
+
+
+def progress_note(request: InviteRequest) -> Reply:
+    """The requester's news when an approval lands that is not the last."""
+    return Reply(
+        text=f"Your Chime request for {literal(request.email)} has "
+        f"{len(request.approvals)} of {request.approvals_required} approvals",
+        blocks=[
+            section(
+                f"Your Chime user request has {approvals_line(request)}. It waits for "
+                f"{approvals_missing(request)} more before anything is created."
+            ),
+            says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}."),
+        ],
+    )
+
+
+def already_approved_note(request: InviteRequest) -> Reply:
+    """For an approver who clicks Approve again: their approval is in, someone else's is due."""
+    return Reply(
+        text=f"You already approved request {literal(request.id)}",
+        blocks=[
+            section(
+                f"You already approved; {more_approvers(request)} needed. Your approval "
+                f"counts once, so nothing changed. ({approvals_line(request)})"
+            ),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def decided_already_note(request: InviteRequest) -> Reply:
+    state = _status_word(request).lower()
+    when = _date(request.decided_at or request.updated_at)
+    if request.status == Status.EXPIRED:
+        # An expiry is no one's decision: the deadline passed.
+        outcome = f"expired {when} without a decision"
+    elif request.decided_by:
+        outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
+    else:
+        outcome = f"was already decided: {state} {when}"
+    return Reply(
+        text=f"Request {literal(request.id)} is already {state}",
+        blocks=[
+            section(f"That request {outcome}. Nothing changed."),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def pending_list(requests: list[InviteRequest], now: float) -> Reply:
+    if not requests:
+        return Reply(
+            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
+        )
+    blocks: list[Block] = [header(f"Open Chime requests ({len(requests)})")]
+    for request in requests[:MAX_LISTED]:
+        where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
+        blocks.append(
+            says(
+                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
+                f"{_status_word(request).lower()}"
+            )
+        )
+        blocks.append(
+            context(
+                f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
+            )
+        )
+    if len(requests) > MAX_LISTED:
+        blocks.append(context(f"…and {len(requests) - MAX_LISTED} more, oldest first."))
+    return Reply(text=f"{len(requests)} open Chime requests", blocks=blocks)
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+# ---- for App Home (bot/cards/home.py) ----------------------------------------------------------
+
+
+def status_word(request: InviteRequest) -> str:
+    """Where a request stands, in a word or two ("Awaiting approval", "Denied", ...)."""
+    return _status_word(request)
+
+
+def action_block(request: InviteRequest, block_id: str) -> Block | None:
+    """The card's own button row for the request's state (Approve and Deny, or Retry), under
+    `block_id` (a view lists many requests, and block_ids must be unique in it); None if the
+    state has no buttons."""
+    row = next((b for b in _state_blocks(request) if b.get("type") == "actions"), None)
+    return None if row is None else {**row, "block_id": block_id}

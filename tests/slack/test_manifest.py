@@ -1,0 +1,70 @@
+"""manifest.yml is a valid Slack app manifest that declares what the bot uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# Slack's v1 app-manifest schema, copied into the repository with its MIT notice (LICENSE beside
+# it says where from), so that this test runs on every clone.
+SCHEMA = ROOT / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
+
+
+@pytest.fixture
+def manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    return loaded
+
+
+@pytest.fixture
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA.read_text())
+    return loaded
+
+
+def test_manifest_matches_slacks_v1_schema(
+    manifest: dict[str, Any], schema: dict[str, Any]
+) -> None:
+    jsonschema.validate(manifest, schema)
+
+
+def test_schema_rejects_what_slack_would(manifest: dict[str, Any], schema: dict[str, Any]) -> None:
+    """The copied schema is the real one, not a permissive stand-in: Slack's own rules fail."""
+    without_name = {**manifest, "display_information": {}}
+    unknown_key = {**manifest, "featurez": {}}
+    long_command = {
+        **manifest,
+        "features": {
+            **manifest["features"],
+            "slash_commands": [
+                {**manifest["features"]["slash_commands"][0], "command": "/" + "x" * 40}
+            ],
+        },
+    }
+    for broken in (without_name, unknown_key, long_command):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
+
+
+def test_schema_copy_carries_slacks_mit_notice() -> None:
+    notice = (SCHEMA.parent / "LICENSE").read_text()
+    assert "MIT License" in notice
+    assert "Copyright (c) Slack Technologies, LLC" in notice
+    assert "github.com/slackapi/manifest-schema" in notice
+
+
+def test_manifest_declares_command_interactivity_and_scopes(manifest: dict[str, Any]) -> None:
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/chime"
+    assert command["description"] and command["usage_hint"]
+    assert command["url"].endswith("/slack/events")
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "chat:write.public", "im:write"} <= scopes
