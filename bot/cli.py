@@ -14,13 +14,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from bot import logs
 from bot.app import CannotListen, serve
-from bot.config.settings import USER_ID, ConfigError, Mode, Settings, load_settings, log_level
+from bot.config.settings import ConfigError, Mode, Settings, load_settings, log_level
 from bot.offline.console import configure_parser as configure_console
 from bot.offline.console import run_console
 from bot.offline.demo import run_demo
 from bot.offline.terminal import Style
 from bot.ops import audit, check
 from bot.slack.auth import SlackCredentialsRefused
+from bot.slack.ids import USER_ID
 from bot.store import (
     IAM_POLICY_TEMPLATE,
     StoreError,

@@ -1,16 +1,13 @@
-"""One error taxonomy and one mapper from error to reply.
+"""One error taxonomy: what went wrong, in words a user can act on.
 
-Handlers raise `BotError`s; `reply_for` turns any exception into a card. Unknown exceptions get a
-short error ID that is shown to the user and logged with the traceback, so a report from Slack can
-be matched to the log line without leaking internals into the channel.
+Handlers raise `BotError`s; bot/cards/errors.py (`reply_for`) is the one mapper from any
+exception to a card. Kept free of rendering so that Chime access and the store, far below the
+cards, can raise these.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
-
-from bot.cards.base import Reply, error_card
 
 # The IAM actions each Chime operation needs, for permission errors that say how to fix them.
 IAM_ACTIONS = {
@@ -31,9 +28,6 @@ class BotError(Exception):
         self.message = message
         if hint is not None:
             self.hint = hint
-
-    def reply(self) -> Reply:
-        return error_card(self.title, self.message, hint=self.hint)
 
 
 class InvalidInput(BotError):
@@ -148,22 +142,3 @@ class ChimeCircuitOpen(ChimeUnavailable):
 
 def new_error_id() -> str:
     return secrets.token_hex(4)
-
-
-def reply_for(exc: BaseException, log: logging.Logger, **log_fields: object) -> Reply:
-    """The reply for any failure; unexpected ones are logged with an ID the user can quote."""
-    if isinstance(exc, BotError):
-        log.info("refused: %s", exc.message, extra={"outcome": type(exc).__name__, **log_fields})
-        return exc.reply()
-    error_id = new_error_id()
-    log.error(
-        "unexpected error %s",
-        error_id,
-        exc_info=exc,
-        extra={"outcome": "error", "error_id": error_id, **log_fields},
-    )
-    return error_card(
-        "Something went wrong",
-        "The bot hit an unexpected error and did not finish your request.",
-        error_id=error_id,
-    )

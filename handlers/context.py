@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.cards.base import Reply, error_card
+from bot.cards.errors import reply_for
 from bot.deps import Deps
-from bot.errors import reply_for
 
 Ack = Callable[..., Awaitable[Any]]
 

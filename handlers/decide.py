@@ -12,8 +12,8 @@ from typing import Any
 from bot.approvals.engine import Surface
 from bot.approvals.home_surface import home_owner
 from bot.cards.approval import ActionId
+from bot.cards.errors import reply_for
 from bot.deps import Deps
-from bot.errors import reply_for
 from handlers.context import BUSY, Ack
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.cards.base import Reply, error_card
+from bot.cards.errors import reply_for
 from bot.cards.form import (
     Field,
     Origin,
@@ -35,7 +36,6 @@ from bot.cards.form import (
     requestable_anywhere,
 )
 from bot.deps import Deps
-from bot.errors import reply_for
 from bot.models import Account
 from bot.slack.commands import InviteForm
 from handlers.context import BUSY, Ack, Invocation, reply_now

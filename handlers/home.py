@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config.settings import USER_ID
 from bot.deps import Deps
+from bot.slack.ids import USER_ID
 
 
 async def on_home_opened(deps: Deps, event: dict[str, Any]) -> None:

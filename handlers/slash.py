@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.cards.base import error_card
+from bot.cards.errors import error_reply, reply_for
 from bot.deps import Deps
-from bot.errors import InvalidInput, reply_for
+from bot.errors import InvalidInput
 from bot.slack import commands
 from handlers import form as form_handler
 from handlers import help as help_handler
@@ -36,7 +37,7 @@ SUBCOMMAND_NAMES: dict[type, str] = {
 
 async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
     error = InvalidInput(cmd.problem, hint=f"Usage: {cmd.usage}")
-    await reply_now(inv, deps, error.reply(), "invalid")
+    await reply_now(inv, deps, error_reply(error), "invalid")
 
 
 ROUTES: dict[type, Handler] = {

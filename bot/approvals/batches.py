@@ -46,11 +46,11 @@ from bot.policy.effective import AccountPolicy, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
 from bot.store import AuditEvent, DuplicateRequest, InviteRequest, Status, new_request_id
+from bot.store.model import SYSTEM
 
 if TYPE_CHECKING:
     from bot.approvals.engine import Approvals
 
-SYSTEM = "system"
 SKIPPED = "skipped"  # the lead's audit event naming each skipped address and why
 _UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
 INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first"

@@ -58,10 +58,9 @@ from bot.store import (
     RequestStore,
     Status,
 )
-from bot.store.model import is_request_id
+from bot.store.model import SYSTEM, is_request_id
 
 log = logging.getLogger("chime_bot.approvals")
-SYSTEM = "system"
 
 
 @dataclass(frozen=True, slots=True)

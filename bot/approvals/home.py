@@ -31,9 +31,9 @@ from bot.approvals.engine import Approvals
 from bot.cards.base import Reply
 from bot.cards.home import MAX_RECENT, home_view
 from bot.chime.directory import Clock
-from bot.config.settings import USER_ID
 from bot.jobs import Jobs
 from bot.policy.approvers import ApproversUnknown
+from bot.slack.ids import USER_ID
 from bot.store import InviteRequest, RequestStore, Status
 
 log = logging.getLogger("chime_bot.home")

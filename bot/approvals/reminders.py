@@ -21,7 +21,6 @@ Only the winner posts. Then:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,19 +28,18 @@ from datetime import UTC, datetime
 from bot.cards.approval import approvals_missing
 from bot.cards.base import Reply, clean, context, literal, says, section, slack_date
 from bot.chime.directory import Clock
-from bot.config.settings import USER_ID
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
+from bot.slack.ids import GROUP_ID, USER_ID
 from bot.slack.notify import CardNotPosted, Notifier
 from bot.store import AuditEvent, InviteRequest, RequestStore, Status
+from bot.store.model import SYSTEM
 
 log = logging.getLogger("chime_bot.reminders")
-SYSTEM = "system"
 # Far longer than one chat.postMessage with slack_sdk's 30 s timeout and its retry.
 LEASE = 600.0
 RETRY_AFTER = 300.0
 # Slack user-group IDs begin with S (usergroups.* reference: "id": "S0614TZR7").
-SUBTEAM_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 # Room for the mentions in the section (3,000) and the fallback text (4,000), with the wording.
 MENTIONS_BUDGET = 1500
 
@@ -52,7 +50,7 @@ def mention(approver: str) -> str | None:
     else is never echoed into mrkdwn: None."""
     if USER_ID.fullmatch(approver):
         return f"<@{approver}>"
-    if SUBTEAM_ID.fullmatch(approver):
+    if GROUP_ID.fullmatch(approver):
         return f"<!subteam^{approver}>"
     return None
 

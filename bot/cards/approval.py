@@ -26,7 +26,7 @@ from bot.cards.base import (
     shorten,
     slack_date,
 )
-from bot.config.settings import CHANNEL_ID, USER_ID
+from bot.slack.ids import CHANNEL_ID, USER_ID
 from bot.store.model import InviteRequest, Status
 
 MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks

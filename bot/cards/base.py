@@ -33,42 +33,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import UserRecord
+from bot.slack.ids import APPROVER_ID
+from bot.slack.limits import MAX_FIELD, MAX_FIELDS, MAX_HEADER, MAX_TEXT
+from bot.slack.limits import units as units
+from bot.slack.message import WORD_JOINER as WORD_JOINER
+from bot.slack.message import Block as Block
+from bot.slack.message import Reply as Reply
+from bot.slack.message import shorten as shorten
 
-Block = dict[str, Any]
 TextObject = dict[str, Any]
-MAX_TEXT = 3000  # any text object (section text, context element)
-MAX_FIELD = 2000  # one section field
-MAX_HEADER = 150
-MAX_FIELDS = 10  # per section
-MAX_FALLBACK = 4000  # a message's top-level text
-WORD_JOINER = "\u2060"
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(?=//)")
 # A markup character that is not between two letters or digits: one that could open or close
 # bold, italics, strike or code (`snake_case` and `a*b` cannot, and stay untouched).
 _MARKUP = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
 _SPACES = re.compile(r"\s+")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str  # notification/fallback text: built with `literal()` for any data in it
-    blocks: list[Block] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # Slack asks for fallback text within 4,000 characters (it truncates past 40,000).
-        if units(self.text) > MAX_FALLBACK:
-            text = shorten(self.text, MAX_FALLBACK - 1)
-            if text[-2:-1] in ("*", "_", "~", "`"):
-                text = text[:-1] + WORD_JOINER + "…"  # the cut must not free a marker
-            object.__setattr__(self, "text", text)
-
-    def as_message(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": self.blocks}
 
 
 # ---- text ------------------------------------------------------------------------------------
@@ -94,35 +77,6 @@ def clean(text: object) -> str:
     if "://" in line:
         line = _SCHEME.sub(lambda m: m.group(1) + ":" + WORD_JOINER, line)
     return line
-
-
-def units(text: str) -> int:
-    """Length in UTF-16 code units: what a JavaScript client would count."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def shorten(text: str, limit: int, *, middle: bool = False) -> str:
-    """`text` within `limit` UTF-16 units, with `…` where it was cut: at the end, or in the
-    middle (for emails and names, whose end matters as much as their start)."""
-    if units(text) <= limit:
-        return text
-    if not middle:
-        return _take(text, limit - 1) + "…"
-    head = _take(text, (limit - 1) // 2)
-    tail = _take(text[::-1], limit - 1 - units(head))[::-1]
-    return head + "…" + tail
-
-
-def _take(text: str, budget: int) -> str:
-    taken, used = [], 0
-    for char in text:
-        used += units(char)
-        if used > budget:
-            break
-        taken.append(char)
-    return "".join(taken)
 
 
 def escape(text: object) -> str:
@@ -304,13 +258,12 @@ class HelpEntry:
 
 
 # Mentions: only of IDs in Slack's own form, so a member list read from Slack cannot add markup.
-_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,30}")
 MAX_MENTIONS = 25
 
 
 def mentions(ids: Iterable[str]) -> str:
     """`<@U…>` for users, `<!subteam^S…>` for user groups, at most MAX_MENTIONS of them."""
-    valid = sorted(i for i in set(ids) if _SLACK_ID.fullmatch(i))
+    valid = sorted(i for i in set(ids) if APPROVER_ID.fullmatch(i))
     shown = [f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in valid[:MAX_MENTIONS]]
     more = len(valid) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "") if shown else "no one"

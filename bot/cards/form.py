@@ -23,7 +23,6 @@ from typing import Any
 from bot.cards.base import Block, Reply, clean, context, plain, section, shorten
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.models import Account, UserType
-from bot.offline.blockkit import MAX_OPTION_TEXT, MAX_OPTIONS
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
 from bot.slack.commands import (
@@ -33,6 +32,7 @@ from bot.slack.commands import (
     email_problem,
     printable,
 )
+from bot.slack.limits import MAX_OPTION_TEXT, MAX_OPTIONS
 
 SHORTCUT_ID = "chime_request"  # manifest.yml: features.shortcuts[].callback_id
 CALLBACK_ID = "chime_request_form"

@@ -17,11 +17,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.approvals.engine import SYSTEM
 from bot.cards.approval import action_block, status_word, user_ref
 from bot.cards.base import Block, Reply, clean, context, header, says, section, shorten, slack_date
-from bot.offline.blockkit import MAX_HOME_BLOCKS
-from bot.store.model import InviteRequest, Status
+from bot.slack.limits import MAX_HOME_BLOCKS
+from bot.store.model import SYSTEM, InviteRequest, Status
 
 CALLBACK_ID = "chime_home"
 MAX_DECIDABLE = 15  # 3 blocks each (summary, who and when, buttons)

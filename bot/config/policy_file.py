@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from bot.config.settings import APPROVER_ID, CHANNEL_ID
+from bot.slack.ids import APPROVER_ID, CHANNEL_ID
 
 VARIABLE = "CHIME_POLICY_FILE"
 MAX_BYTES = 1_000_000  # a policy, not a data set: anything larger is a mistake

@@ -19,12 +19,10 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
+from bot.config.policy_file import PolicyFileError, load_policy_file
+from bot.slack.ids import APPROVER_ID, CHANNEL_ID
 from bot.store import parse_store_url, store_table
 
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-# CHIME_APPROVERS takes user IDs and user-group IDs (S..., as in usergroups.users.list), mixed.
-APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 # us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -276,11 +274,6 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
 
 
 def _policy_file_problems(path: str) -> list[str]:
-    from bot.config.policy_file import (  # it reads this module's IDs
-        PolicyFileError,
-        load_policy_file,
-    )
-
     try:
         load_policy_file(Path(path))
     except PolicyFileError as exc:

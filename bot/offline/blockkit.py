@@ -20,19 +20,30 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block, BlockElement, ConfirmObject
 
-MAX_BLOCKS = 50  # per message
-MAX_TEXT = 3000  # any text object
-MAX_FIELD = 2000  # a section field
-MAX_ID = 255  # block_id, action_id
+from bot.slack.limits import (
+    CONFIRM_LIMITS,
+    ELEMENT_TEXT_LIMITS,
+    HOME_VIEW_LIMITS,
+    MAX_BLOCKS,
+    MAX_CALLBACK_ID,
+    MAX_FIELD,
+    MAX_HEADER,
+    MAX_HOME_BLOCKS,
+    MAX_ID,
+    MAX_INPUT_LENGTH,
+    MAX_LABEL,
+    MAX_OPTION_TEXT,
+    MAX_OPTION_VALUE,
+    MAX_OPTIONS,
+    MAX_PLACEHOLDER,
+    MAX_PRIVATE_METADATA,
+    MAX_TEXT,
+    MAX_VIEW_BLOCKS,
+    MAX_VIEW_BUTTON,
+    units,
+)
+
 TEXT_KEYS = {"plain_text": {"type", "text", "emoji"}, "mrkdwn": {"type", "text", "verbatim"}}
-# A confirm dialog's four parts, all required and all plain_text but `text`.
-CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
-ELEMENT_TEXT_LIMITS = {"button": 75}
-HEADER_LIMIT = 150
-
-
-def units(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def message_problems(message: dict[str, Any]) -> list[str]:
@@ -76,7 +87,7 @@ def _block_contents(where: str, block: dict[str, Any]) -> list[str]:
     kind = block.get("type")
     text = block.get("text")
     if kind == "header":
-        problems += _text(f"{where}.text", text, HEADER_LIMIT, plain_only=True)
+        problems += _text(f"{where}.text", text, MAX_HEADER, plain_only=True)
     elif text is not None:
         problems += _text(f"{where}.text", text, MAX_TEXT)
     for j, item in enumerate(block.get("fields") or []):
@@ -169,8 +180,6 @@ def _sdk(where: str, model: Any) -> list[str]:
 # `submit`, `close` belong to modals), so anything else is refused: the stricter reading.
 # views.publish refuses a view over 250 kB with `view_too_large`
 # (docs.slack.dev/reference/methods/views.publish); that is the stand-in's check, not this one's.
-MAX_HOME_BLOCKS = 100
-HOME_VIEW_LIMITS = {"private_metadata": 3000, "callback_id": 255, "external_id": 255}
 HOME_VIEW_KEYS = {"type", "blocks", *HOME_VIEW_LIMITS}
 
 
@@ -213,16 +222,6 @@ def home_view_problems(view: object) -> list[str]:
 # 150; radio_buttons: up to 10 options). Where the reference is silent (whether an
 # `initial_option` absent from `options` is refused, whether an `initial_value` longer than
 # `max_length` is), the stricter reading is enforced here too.
-MAX_VIEW_BLOCKS = 100
-MAX_VIEW_BUTTON = 24  # title, submit, close
-MAX_PRIVATE_METADATA = 3000
-MAX_CALLBACK_ID = 255
-MAX_LABEL = 2000
-MAX_PLACEHOLDER = 150
-MAX_OPTION_TEXT = 75
-MAX_OPTION_VALUE = 150
-MAX_INPUT_LENGTH = 3000
-MAX_OPTIONS = {"static_select": 100, "radio_buttons": 10}
 INPUT_ELEMENTS = {
     "plain_text_input",
     "email_text_input",

@@ -31,7 +31,7 @@ from typing import Any, TextIO, TypeVar
 import boto3
 
 from bot import logs
-from bot.config.settings import CHANNEL_ID, USER_ID, ConfigError, Settings, load_settings, log_level
+from bot.config.settings import ConfigError, Settings, load_settings, log_level
 from bot.offline import console_form
 from bot.offline.console_home import HomeTabs, home_view_of, press
 from bot.offline.console_time import SkippingClock, parse_duration, said
@@ -47,6 +47,7 @@ from bot.offline.wiring import (
     environment_policy,
     offline_bot,
 )
+from bot.slack.ids import CHANNEL_ID, USER_ID
 
 log = logging.getLogger("chime_bot.console")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.approvals.reminders import SUBTEAM_ID
 from bot.offline.slack_standin import SlackStandIn
 from bot.offline.wiring import DEMO_APPROVER
+from bot.slack.ids import GROUP_ID
 
 DEMO_APPROVER_GROUP = "S0CHIMEADMINS"
 # Two members, so a two-approval request can be approved by the group alone.
@@ -26,7 +26,7 @@ def demo_approvers() -> str:
 
 
 def groups_in(approvers: Iterable[str]) -> list[str]:
-    return [a for a in approvers if SUBTEAM_ID.fullmatch(a)]
+    return [a for a in approvers if GROUP_ID.fullmatch(a)]
 
 
 def define_groups(slack: SlackStandIn, approvers: Iterable[str]) -> list[str]:

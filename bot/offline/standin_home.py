@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config.settings import USER_ID
 from bot.offline.blockkit import home_view_problems
+from bot.slack.ids import USER_ID
 
 MAX_VIEW_BYTES = 250_000
 APP_ID = "A0CHIMEBOT"

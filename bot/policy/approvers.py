@@ -31,9 +31,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chime.directory import Clock, RealClock
-from bot.config.settings import USER_ID
 from bot.errors import BotError
 from bot.policy.authz import Decision, Policy
+from bot.slack.ids import USER_ID
 
 log = logging.getLogger("chime_bot.approvers")
 

@@ -8,7 +8,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cards.base import Reply
+from bot.slack.message import Reply
 
 log = logging.getLogger("chime_bot.notify")
 

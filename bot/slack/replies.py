@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from yarl import URL
 
-from bot.cards.base import Reply
+from bot.slack.message import Reply
 
 log = logging.getLogger("chime_bot.replies")
 

@@ -18,6 +18,10 @@ _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ID_LENGTH = 10  # 50 random bits: collisions are negligible at chat-ops volumes
 _ID_SET = frozenset(_ID_ALPHABET)
 
+# The actor of every change the bot makes on its own (expiry, settling after a crash, a bulk
+# invite's addresses following their lead), in the audit trail and in `decided_by`.
+SYSTEM = "system"
+
 
 class Status(StrEnum):
     PENDING = "pending"

@@ -19,11 +19,11 @@ import re
 from typing import Any
 
 from bot.cards.form import CALLBACK_ID, SHORTCUT_ID
+from bot.slack.ids import ANY_ID
 
 SHORTCUTS = frozenset({SHORTCUT_ID})
 VIEW_CALLBACKS = frozenset({CALLBACK_ID})
 REBUILT = frozenset({"shortcut", "view_submission"})  # the payload types this module rebuilds
-_SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 _TRIGGER = re.compile(r"[0-9A-Za-z.]{1,128}")
 MAX_FIELD = 4000  # any one string the bot keeps from these payloads
 
@@ -50,7 +50,7 @@ def _ids(payload: dict[str, Any]) -> dict[str, Any]:
     user, team = payload.get("user"), payload.get("team")
     user_id = user.get("id") if isinstance(user, dict) else None
     team_id = team.get("id") if isinstance(team, dict) else None
-    if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (user_id, team_id)):
+    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (user_id, team_id)):
         raise Refused("payload without a user and team ID")
     return {"user": {"id": user_id, "team_id": team_id}, "team": {"id": team_id}}
 

@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.slack.ids import ANY_ID
 from bot.web.guard_views import REBUILT, Refused, rebuilt
 
 log = logging.getLogger("chime_bot.http")
@@ -206,7 +207,6 @@ def _decode(content_type: str, raw: bytes) -> str:
 SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed", "app_home_opened"})
 # app_home_opened's `tab`: the Home tab, or the app's messages (DM) tab.
 _TABS = frozenset({"home", "messages"})
-_SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 MAX_CHALLENGE = 1000
 
 
@@ -238,7 +238,7 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     if kind_of_event == "app_home_opened":
         return _home_opened(body, event)
     team, subteam = body.get("team_id"), event.get("subteam_id")
-    if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, subteam)):
+    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (team, subteam)):
         raise Answered(400, "event without a team and user-group ID")
     rebuilt: dict[str, Any] = {"type": kind, "team_id": team}
     for name in ("api_app_id", "event_id"):
@@ -254,7 +254,7 @@ def _home_opened(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     matter. The `view` it may carry is what the tab showed; the bot publishes afresh from the
     store, so it is dropped here rather than trusted."""
     team, user, tab = body.get("team_id"), event.get("user"), event.get("tab")
-    if not all(isinstance(v, str) and _SLACK_ID.fullmatch(v) for v in (team, user)):
+    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (team, user)):
         raise Answered(400, "event without a team and user ID")
     if not isinstance(tab, str) or tab not in _TABS:
         raise Answered(400, "app_home_opened without a known tab")

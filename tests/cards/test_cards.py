@@ -8,12 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.cards.base import escape, help_card, not_found_card, user_card
-from bot.errors import (
-    ChimePermissionDenied,
-    ChimeUnavailable,
-    InvalidInput,
-    reply_for,
-)
+from bot.cards.errors import error_reply, reply_for
+from bot.errors import ChimePermissionDenied, ChimeUnavailable, InvalidInput
 from bot.models import Account, ChimeUser, UserRecord
 from handlers.help import ENTRIES
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
@@ -69,9 +65,9 @@ def test_every_card_type_is_valid_block_kit() -> None:
         user_card(record()),
         not_found_card("x@example.com"),
         help_card(ENTRIES, note="unknown", footer="f"),
-        InvalidInput("bad", hint="usage").reply(),
-        ChimePermissionDenied("ListUsers", "denied", code="ForbiddenException").reply(),
-        ChimeUnavailable("GetUser", "down", code="ServiceUnavailableException").reply(),
+        error_reply(InvalidInput("bad", hint="usage")),
+        error_reply(ChimePermissionDenied("ListUsers", "denied", code="ForbiddenException")),
+        error_reply(ChimeUnavailable("GetUser", "down", code="ServiceUnavailableException")),
         reply_for(RuntimeError("boom"), __import__("logging").getLogger("t")),
     ]
     for card in cards:
