@@ -493,5 +493,5 @@ async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRu
     except BaseException:
         await runner.cleanup()
         raise
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bound = runner.addresses[0][1]  # the port the OS picked when `port` is 0
     return runner, f"http://{host}:{bound}"

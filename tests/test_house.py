@@ -1,0 +1,71 @@
+"""The house's rules that import-linter cannot see (README, "Architecture"): no module reaches
+into another's private names, every package says what it is for, and a module over 400 lines
+says why it is one piece. Read from the source with `ast`, as a reviewer would."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted([*(ROOT / "bot").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")])
+MAX_LINES = 400
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_uses(source: str) -> list[str]:
+    """`from m import _x` of the project's own modules, and `obj._x` where obj is not self/cls:
+    a name one module keeps to itself, used by another (or by another object)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {
+            "bot",
+            "handlers",
+        }:
+            found += [f"from {node.module} import {a.name}" for a in node.names if _private(a.name)]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = node.value
+            if not (isinstance(owner, ast.Name) and owner.id in {"self", "cls"}):
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    uses = [
+        f"{path.relative_to(ROOT)}: {use}"
+        for path in SOURCES
+        for use in private_uses(path.read_text(encoding="utf-8"))
+    ]
+    assert uses == [], "give what is shared a public name:\n" + "\n".join(uses)
+
+
+def test_the_check_sees_a_private_use() -> None:
+    sample = (
+        "from bot.cards.approval import _button\n"
+        "def f(ap, self):\n    ap._expire()\n    self._fine()\n    return ap.__class__\n"
+    )
+    assert private_uses(sample) == ["from bot.cards.approval import _button", "ap._expire"]
+
+
+def test_every_package_says_what_it_is_for() -> None:
+    packages = sorted({p.parent for p in SOURCES if p.name == "__init__.py"}, key=lambda p: str(p))
+    silent = [
+        str(p.relative_to(ROOT))
+        for p in packages
+        if not ast.get_docstring(ast.parse((p / "__init__.py").read_text(encoding="utf-8")))
+    ]
+    assert silent == []
+
+
+def test_a_module_over_400_lines_says_why_it_is_one_piece() -> None:
+    unexplained = []
+    for path in SOURCES:
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_LINES:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "one piece" not in doc.lower():
+                unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert unexplained == [], "split it, or say at its top why it is one piece"
