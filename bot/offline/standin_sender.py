@@ -71,23 +71,25 @@ class SlackSender:
         timestamp: int | None = None,
         secret: str | None = None,
     ) -> Exchange:
-        rid, form = self._slash_form(text, user_id, channel_id, command)
+        rid, form = self.slash_form(text, user_id, channel_id, command)
         return await self._post(urlencode(form), rid, retry_num, timestamp, secret)
 
     async def socket_command(
         self, text: str, *, user_id: str, channel_id: str, command: str = "/chime"
     ) -> Exchange:
         """The same slash command, delivered over Socket Mode instead of HTTP."""
-        rid, form = self._slash_form(text, user_id, channel_id, command)
+        rid, form = self.slash_form(text, user_id, channel_id, command)
         started = time.perf_counter()
         envelope_id = await self.standin.send_envelope("slash_commands", form)
         ack = await self.standin.wait_ack(envelope_id)
         elapsed = time.perf_counter() - started
         return Exchange(200, ack.get("payload") or None, elapsed, rid, self.standin)
 
-    def _slash_form(
+    def slash_form(
         self, text: str, user_id: str, channel_id: str, command: str
     ) -> tuple[str, dict[str, str]]:
+        """A slash command's form as Slack posts it, with a fresh response_url; and that URL's
+        ID. The benchmark signs and sends such forms over its own connections."""
         rid, response_url = self.standin.new_response_url()
         return rid, {
             "token": "deprecated-verification-token",
