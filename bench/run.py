@@ -184,7 +184,7 @@ async def scenario_single(bot: Bot, emails: Emails, samples: int) -> dict[str, f
 
 def signed_lookup(bot: Bot, email: str) -> tuple[bytes, str]:
     """The bytes of a signed `/chime user <email>` request, and its response_url's ID."""
-    rid, form = bot.sender._slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
+    rid, form = bot.sender.slash_form(f"user {email}", REQUESTER, CHANNEL, "/chime")
     body = urlencode(form).encode()
     ts = int(time.time())
     headers = (

@@ -180,7 +180,7 @@ def test_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_slow_bot_gets_a_note_and_its_late_reply_shows_next_time(
     emulator: ChimeEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.offline.console.SETTLE_MARGIN", 1.0)
+    monkeypatch.setattr("bot.offline.console_bot.SETTLE_MARGIN", 1.0)
     monkeypatch.setenv("CHIME_RETRY_BUDGET", "0.2")
     # Slower than the wait (1.2 s), and done well within the next one.
     emulator.latency_for("ListAccounts", 1.4, times=1)
