@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp
 
+from bot.backoff import backoff
 from bot.chime.breaker import BreakerState, CircuitBreaker
 from bot.chime.errors import classify, is_outage
 from bot.chime.lookup import cold_lookup
@@ -96,8 +97,8 @@ class RetryPolicy:
     cap: float = 4.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        # Full jitter (AWS Architecture Blog): spreads a burst of throttled callers apart.
-        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+        # Full jitter: spreads a burst of throttled callers apart.
+        return backoff(attempt, base=self.base, cap=self.cap, rng=rng)
 
 
 CallObserver = Callable[[str, str], None]  # (operation, outcome code or "ok")
