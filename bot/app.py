@@ -31,7 +31,8 @@ from bot.approvals.fair_use import FairUse
 from bot.approvals.home import Home
 from bot.approvals.reminders import Reminders
 from bot.chime.breaker import CircuitBreaker
-from bot.chime.directory import Clock, Directory, RealClock, RetryPolicy, chime_client
+from bot.chime.directory import Directory, RetryPolicy, chime_client
+from bot.clock import Clock, RealClock
 from bot.config.settings import Settings
 from bot.deps import Deps
 from bot.jobs import Jobs

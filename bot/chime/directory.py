@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -42,6 +41,7 @@ from bot.backoff import backoff
 from bot.chime.breaker import BreakerState, CircuitBreaker
 from bot.chime.errors import classify, is_outage
 from bot.chime.lookup import cold_lookup
+from bot.clock import Clock, RealClock
 from bot.errors import (
     CREDENTIALS_FIX,
     ChimeCircuitOpen,
@@ -67,27 +67,6 @@ ACCOUNT_LIST_TTL = 30.0
 # When set, the moment a user started waiting: every interactive call inside `one_budget`
 # shares one deadline, so a lookup of three calls cannot take three budgets.
 _SHARED_START: ContextVar[float | None] = ContextVar("chime_shared_start", default=None)
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def now(self) -> float:
-        """Wall-clock epoch seconds, for timestamps that are stored and shown."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)
