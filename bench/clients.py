@@ -44,7 +44,7 @@ def config(pool: int) -> Config:
 
 
 def static_user_agent(client: Any) -> None:
-    """The same tweak the bot applies (bot.chime.directory._keep_user_agent_static), for a fair
+    """The same tweak the bot applies (bot.chime.client._keep_user_agent_static), for a fair
     match."""
     creator = getattr(client, "_user_agent_creator", None)
     handler = getattr(creator, "rebuild_and_replace_user_agent_handler", None)

@@ -30,8 +30,8 @@ from bot.approvals.engine import Approvals
 from bot.approvals.fair_use import FairUse
 from bot.approvals.home import Home
 from bot.approvals.reminders import Reminders
-from bot.chime.breaker import CircuitBreaker
-from bot.chime.directory import Clock, Directory, RealClock, RetryPolicy, chime_client
+from bot.chime import Calls, CircuitBreaker, Directory, RetryPolicy, chime_client
+from bot.clock import Clock, RealClock
 from bot.config.settings import Settings
 from bot.deps import Deps
 from bot.jobs import Jobs
@@ -251,15 +251,18 @@ class Runtime:
             )
         )
         metrics = Metrics()
-        directory = Directory(
-            client=chime,
+        calls = Calls(
             limit=asyncio.Semaphore(workers),
             retry=RetryPolicy(budget=settings.chime_retry_budget),
             interactive=RetryPolicy(budget=settings.chime_lookup_budget),
             clock=clock,
+            breaker=CircuitBreaker(clock, on_change=metrics.breaker_state),
+        )
+        directory = Directory(
+            client=chime,
+            calls=calls,
             account_cache_ttl=settings.chime_account_cache_ttl,
             parallel_accounts=settings.chime_lookup_parallel_accounts,
-            breaker=CircuitBreaker(clock, on_change=metrics.breaker_state),
         )
         store = await open_store(
             settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
@@ -267,7 +270,7 @@ class Runtime:
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(ClientSession())
         jobs = Jobs(limit=workers * JOBS_PER_WORKER)
-        directory.observe = metrics.chime_call
+        calls.observe = metrics.chime_call
         policies = Policies.from_settings(settings)  # ConfigError if the file went bad
         policy = policies.gate()  # the channel gate; the environment's policy without a file
         client = build_web_client(settings)

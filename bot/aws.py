@@ -5,7 +5,7 @@ The AWS region, found once by botocore's own chain for every regional client.
 Settings (AWS_REGION or AWS_DEFAULT_REGION, from the environment or .env) come first; this is
 what botocore decides when they name none: AWS_DEFAULT_REGION in the process environment, then
 the `region` of the active profile (AWS_PROFILE) in the AWS config file. Chime is not regional
-here: its account API has one global endpoint (bot/chime/directory.py CHIME_REGION).
+here: its account API has one global endpoint (bot/chime/client.py CHIME_REGION).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from bot.errors import CREDENTIALS_FIX
+
 
 def botocore_region() -> str | None:
     """botocore's answer, or None when nothing names a region. Raises BotoCoreError for a
@@ -37,35 +39,43 @@ def botocore_region() -> str | None:
 # ---- what went wrong, in an operator's words ---------------------------------------------------
 
 # The codes AWS answers when it does not accept the credentials themselves (as opposed to an
-# identity it knows lacking a permission). STS says InvalidClientTokenId / SignatureDoesNotMatch
-# / ExpiredToken; JSON protocols (DynamoDB, Chime) UnrecognizedClientException /
-# InvalidSignatureException / ExpiredTokenException.
-REFUSED_CODES = frozenset(
+# identity it knows lacking a permission): AWS's common errors for requests it cannot
+# authenticate (AWS General Reference, "Common errors"), which botocore exposes as no list.
+# Query protocols (STS) say InvalidClientTokenId / SignatureDoesNotMatch / ExpiredToken; JSON
+# protocols (DynamoDB, Chime) UnrecognizedClientException / InvalidSignatureException /
+# ExpiredTokenException. Both spellings are listed.
+CREDENTIAL_CODES = frozenset(
     {
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
         "UnrecognizedClientException",
+        "InvalidClientTokenId",
         "InvalidSignatureException",
-        "IncompleteSignature",
-        "AuthFailure",
+        "SignatureDoesNotMatch",
+        "ExpiredTokenException",
+        "ExpiredToken",
         "RequestExpired",
+        "MissingAuthenticationToken",
+        "MissingAuthenticationTokenException",
+        "IncompleteSignature",
+        "IncompleteSignatureException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+        "TokenRefreshRequired",
     }
 )
 # A known identity without the permission. Chime's model names ForbiddenException (403) and
 # UnauthorizedClientException (401); the IAM layer in front of every service says AccessDenied.
 PERMISSION_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "ForbiddenException", "UnauthorizedClientException"}
+    {
+        "ForbiddenException",
+        "Forbidden",
+        "UnauthorizedClientException",
+        "Unauthorized",
+        "AccessDeniedException",
+        "AccessDenied",
+    }
 )
 # IAM's own wording: "User: arn:... is not authorized to perform: dynamodb:PutItem on resource"
 _ACTION_IN_MESSAGE = re.compile(r"perform: ([a-z0-9-]+:[A-Za-z0-9]+)")
-
-CREDENTIALS_FIX = (
-    "Give the bot an AWS identity the standard way: an IAM role (instance profile, ECS task "
-    "role, EKS pod identity), AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-    "environment."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,7 @@ def explain(exc: BaseException, *, service: str, action: str, endpoint: str) -> 
         return AwsProblem("other", f"{type(exc).__name__}: {exc}", "See the message above.")
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-    if code in REFUSED_CODES:
+    if code in CREDENTIAL_CODES:
         clock = " If they are right, check this machine's clock." if "Expired" in code else ""
         return AwsProblem(
             "refused",

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from bot.approvals.engine import Approvals
 from bot.approvals.home import Home
-from bot.chime.directory import Clock, Directory, RealClock
+from bot.chime.directory import Directory
+from bot.clock import Clock, RealClock
 from bot.config.settings import Settings
 from bot.jobs import Jobs
 from bot.metrics import Metrics

@@ -77,10 +77,13 @@ class ChimePermissionDenied(ChimeError):
         self.detail = message
 
 
+# The one fix for AWS credentials, wherever the bot finds them wanting: a Chime reply, its log,
+# and `chime-bot check` (bot/aws.py).
 CREDENTIALS_FIX = (
-    "Fix the credentials of the bot's process: the instance or task role, AWS_PROFILE, or "
-    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys, "
-    "which expire and must be refreshed); then run `chime-bot check`."
+    "Give the bot an AWS identity the standard way: an IAM role (instance profile, ECS task "
+    "role, EKS pod identity), AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+    "environment (with AWS_SESSION_TOKEN for temporary keys, which expire and must be "
+    "refreshed); `chime-bot check` tells whether they work."
 )
 
 

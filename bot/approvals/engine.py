@@ -42,7 +42,8 @@ from bot.cards.approval import (
 )
 from bot.cards.base import Reply, error_card
 from bot.chime.accounts import choose_account
-from bot.chime.directory import Clock, Directory
+from bot.chime.directory import Directory
+from bot.clock import Clock
 from bot.errors import ChimeError
 from bot.metrics import Metrics
 from bot.models import Account

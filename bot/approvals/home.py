@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approvals.engine import Approvals
 from bot.cards.base import Reply
 from bot.cards.home import MAX_RECENT, home_view
-from bot.chime.directory import Clock
+from bot.clock import Clock
 from bot.jobs import Jobs
 from bot.policy.approvers import ApproversUnknown
 from bot.slack.ids import USER_ID

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from bot.cards.approval import approvals_missing
 from bot.cards.base import Reply, clean, context, literal, says, section, slack_date
-from bot.chime.directory import Clock
+from bot.clock import Clock
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
 from bot.slack.ids import GROUP_ID, USER_ID

@@ -2,3 +2,28 @@
 the client factory, what each failure means, the circuit breaker, lookups, choosing an account
 and CreateUser exactly once.
 """
+
+from bot.chime.accounts import DIRECTORY_ACCOUNTS, choose_account
+from bot.chime.breaker import BreakerState, CircuitBreaker
+from bot.chime.calls import INTERACTIVE_BUDGET, CallObserver, Calls, RetryPolicy
+from bot.chime.client import CHIME_REGION, chime_client
+from bot.chime.create_once import create_once
+from bot.chime.directory import Directory
+from bot.chime.errors import classify, is_outage
+
+__all__ = [
+    "CHIME_REGION",
+    "DIRECTORY_ACCOUNTS",
+    "INTERACTIVE_BUDGET",
+    "BreakerState",
+    "CallObserver",
+    "Calls",
+    "CircuitBreaker",
+    "Directory",
+    "RetryPolicy",
+    "chime_client",
+    "choose_account",
+    "classify",
+    "create_once",
+    "is_outage",
+]

@@ -28,7 +28,8 @@ async def create_once(
     first_attempt: bool = True,
 ) -> CreatedUser:
     """`first_attempt`: no earlier execution of this request has sent CreateUser."""
-    clock, policy = directory.clock, directory.retry
+    calls = directory.calls
+    clock, policy = calls.clock, calls.retry
     started = clock.monotonic()
     uncertain = not first_attempt  # an earlier attempt may have created the user
     attempt = 0
@@ -48,7 +49,7 @@ async def create_once(
             found = await _look(directory, account, email, exc)
             if found is not None:
                 return CreatedUser(found.user, existed=False, confirmed=True)
-            delay = policy.backoff(attempt, directory.rng)
+            delay = policy.backoff(attempt, calls.rng)
             if clock.monotonic() - started + delay >= policy.budget:
                 raise
             attempt += 1

@@ -1,167 +1,28 @@
-"""`Directory`: the narrow async interface the handlers need, over aiobotocore's Chime client.
+"""`Directory`: the narrow async interface the handlers need to Amazon Chime, and its caches.
 
-aiobotocore runs botocore's serialization, signing and parsing on the event loop with aiohttp
-for the HTTP: no threads, and `make bench` measured it at about half the CPU per lookup of
-boto3 on a thread pool (bench/results/clients.json). In-flight calls are bounded by a semaphore
-sized like the connection pool.
-
-Retries are ours, not botocore's: botocore's `standard` mode retries 500/503 but not Chime's
-`ThrottledClientException` (429), and two retry layers would multiply each other's budget. So
-the client makes exactly one attempt and `Directory` retries by error class
-(`bot.chime.errors`), with capped exponential backoff and full jitter inside one deadline: a
-short one for what a user waits on (lookups, filing), a longer one for approvals. Every call
-goes through one circuit breaker (`bot.chime.breaker`), so an outage is answered at once.
+It speaks Chime's operations (lookups, accounts, CreateUser, InviteUsers) and remembers where
+users and accounts are, so that a warm lookup is one call. Every call goes through one `Calls`
+engine (`bot.chime.calls`: bounds, deadlines, retries, circuit breaker); the client comes from
+`bot.chime.client`, the parallel cold lookup is `bot.chime.lookup`, and what a failure means is
+`bot.chime.errors`.
 
 CreateUser is not idempotent: `send_create_user` never repeats it after an answer that leaves
 its effect unknown; `bot.chime.create_once` looks the email up first.
-
-One module because the retries, budget, breaker and cache must wrap every call the same way;
-the parallel cold lookup is in bot/chime/lookup.py and error classes in bot/chime/errors.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from aiobotocore.session import get_session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
-from botocore.utils import parse_timestamp
-
-from bot.chime.breaker import BreakerState, CircuitBreaker
-from bot.chime.errors import classify, is_outage
+from bot.chime.calls import Calls, RetryPolicy
 from bot.chime.lookup import cold_lookup
-from bot.errors import (
-    CREDENTIALS_FIX,
-    ChimeCircuitOpen,
-    ChimeCredentials,
-    ChimeNotFound,
-    ChimeUnavailable,
-)
+from bot.errors import ChimeNotFound, ChimeUnavailable
 from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
 
-log = logging.getLogger("chime_bot.chime")
-T = TypeVar("T")
-
-# Chime's account API is global: every commercial region resolves to this one endpoint, and
-# requests must be signed for it. AWS_ENDPOINT_URL_CHIME (read by botocore) overrides the URL.
-CHIME_REGION = "us-east-1"
-
-# What a user waits on (a lookup, filing a request) must be answered within 8 s even in an
-# outage: 6 s of retries leave room for the last attempt and the reply. An approval runs
-# behind a "working" card and may wait longer for Chime (CHIME_RETRY_BUDGET).
-INTERACTIVE_BUDGET = 6.0
 # How long the account list is reused when matching an --account name.
 ACCOUNT_LIST_TTL = 30.0
-# When set, the moment a user started waiting: every interactive call inside `one_budget`
-# shares one deadline, so a lookup of three calls cannot take three budgets.
-_SHARED_START: ContextVar[float | None] = ContextVar("chime_shared_start", default=None)
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def now(self) -> float:
-        """Wall-clock epoch seconds, for timestamps that are stored and shown."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    budget: float = 20.0  # seconds from the first attempt; no new attempt starts after it
-    base: float = 0.25
-    cap: float = 4.0
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        # Full jitter (AWS Architecture Blog): spreads a burst of throttled callers apart.
-        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
-
-
-CallObserver = Callable[[str, str], None]  # (operation, outcome code or "ok")
-
-
-@asynccontextmanager
-async def chime_client(
-    *,
-    max_pool_connections: int,
-    credentials: dict[str, str] | None = None,
-    read_timeout: float = 10.0,
-) -> AsyncIterator[Any]:
-    """A Chime client that makes one attempt per call; `Directory` owns the retries.
-
-    `credentials` (aws_access_key_id, aws_secret_access_key) replace the standard chain, for
-    the offline emulator. The endpoint comes from AWS_ENDPOINT_URL_CHIME when it is set.
-    """
-    config = Config(
-        region_name=CHIME_REGION,
-        retries={"mode": "standard", "total_max_attempts": 1},
-        max_pool_connections=max_pool_connections,
-        connect_timeout=3,
-        read_timeout=read_timeout,
-        # botocore's client-side check of every parameter against the model was ~3% of the
-        # bot's CPU per lookup (cProfile, bench/results/profile-*). The bot builds every
-        # parameter itself from input it has validated, and Chime validates them again: a
-        # BadRequestException is answered like any other rejection.
-        parameter_validation=False,
-    )
-    keys = {k: v for k, v in (credentials or {}).items() if k.startswith("aws_")}
-    session = get_session()
-    # dateutil's general parser was ~6% of the bot's CPU per lookup (py-spy); Chime's
-    # timestamps are ISO 8601, which datetime parses natively.
-    session.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=_parse_iso_timestamp
-    )
-    async with session.create_client("chime", config=config, **keys) as client:
-        _keep_user_agent_static(client)
-        yield client
-
-
-def _parse_iso_timestamp(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        # Epoch seconds or another form: botocore's own parser.
-        fallback: datetime = parse_timestamp(value)
-        return fallback
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _keep_user_agent_static(client: Any) -> None:
-    """Build the User-Agent header once instead of twice per request.
-
-    botocore renders it for every request and renders it again just before sending, to refresh
-    SDK feature tags; that was 15-20% of the bot's CPU per lookup under load (py-spy, `make
-    bench`). The string rendered once stays a valid header. botocore keeps the renderer on a
-    private attribute, so this is best effort and changes nothing if the attribute moves.
-    """
-    creator = getattr(client, "_user_agent_creator", None)
-    if creator is None:
-        return
-    rendered = creator.to_string()
-    creator.to_string = lambda: rendered
 
 
 @dataclass
@@ -179,15 +40,8 @@ MAX_SEEN_ACCOUNTS = 1_000
 @dataclass
 class Directory:
     client: Any
-    limit: asyncio.Semaphore
-    retry: RetryPolicy = field(default_factory=RetryPolicy)  # approvals: CreateUser, InviteUsers
-    clock: Clock = field(default_factory=RealClock)
-    rng: random.Random = field(default_factory=random.Random)
+    calls: Calls
     account_cache_ttl: float = 300.0
-    observe: CallObserver | None = None
-    # What users wait on: lookups and filing (see INTERACTIVE_BUDGET).
-    interactive: RetryPolicy = field(default_factory=lambda: RetryPolicy(INTERACTIVE_BUDGET))
-    breaker: CircuitBreaker | None = None
     account_list_ttl: float = ACCOUNT_LIST_TTL
     # A cold lookup searches the accounts it knows at once when there are at most this many
     # (bot.chime.lookup); 0 turns the parallel search off.
@@ -200,18 +54,10 @@ class Directory:
 
     # ---- what the handlers use -------------------------------------------------------------
 
-    @contextmanager
-    def one_budget(self) -> Iterator[None]:
+    def one_budget(self) -> AbstractContextManager[None]:
         """Interactive calls made inside share one budget, counted from now: a user waits for
         all of them together."""
-        token = (
-            None if _SHARED_START.get() is not None else _SHARED_START.set(self.clock.monotonic())
-        )
-        try:
-            yield
-        finally:
-            if token is not None:
-                _SHARED_START.reset(token)
+        return self.calls.one_budget()
 
     async def find_user(self, email: str) -> UserRecord | None:
         """The Chime user with this email, with the account that holds them, or None."""
@@ -226,7 +72,7 @@ class Directory:
                 return record
             # The user moved or left since we cached where they are: look again from the top.
             self._cache.pop(email, None)
-        record = await cold_lookup(self, email)
+        record = await cold_lookup(self, email, parallel=self.parallel_accounts)
         if record is not None:
             self._remember(email, record)
         return record
@@ -240,7 +86,7 @@ class Directory:
             params["Name"] = name
         if user_email is not None:
             params["UserEmail"] = user_email
-        policy = self.retry if patient else self.interactive
+        policy = self.calls.retry if patient else self.calls.interactive
         raw = await self._paginate(
             "ListAccounts", "list_accounts", "Accounts", policy=policy, **params
         )
@@ -248,7 +94,7 @@ class Directory:
 
     async def all_accounts(self, *, patient: bool = False) -> list[Account]:
         """Every account the bot can see, every page, reused for `account_list_ttl` seconds."""
-        now = self.clock.monotonic()
+        now = self.calls.clock.monotonic()
         if self._accounts is not None and self._accounts[0] > now:
             return list(self._accounts[1])
         accounts = await self.list_accounts(patient=patient)
@@ -259,7 +105,7 @@ class Directory:
     def known_accounts(self, limit: int) -> list[Account] | None:
         """The accounts ListAccounts(UserEmail) named in the last `account_cache_ttl` seconds,
         oldest first; None when there are more than `limit` (or none)."""
-        seen, now = self._seen, self.clock.monotonic()
+        seen, now = self._seen, self.calls.clock.monotonic()
         # Entries are re-inserted when seen again, so the dict is in expiry order.
         while seen and next(iter(seen.values()))[0] <= now:
             del seen[next(iter(seen))]
@@ -270,7 +116,7 @@ class Directory:
     def saw_accounts(self, accounts: list[Account]) -> None:
         if self.account_cache_ttl <= 0:
             return
-        expires = self.clock.monotonic() + self.account_cache_ttl
+        expires = self.calls.clock.monotonic() + self.account_cache_ttl
         for account in accounts:
             self._seen.pop(account.account_id, None)
             self._seen[account.account_id] = (expires, account)
@@ -288,12 +134,12 @@ class Directory:
         connection made). An answer that leaves its effect unknown is raised
         (`ChimeUnavailable.effect_unknown`) for `bot.chime.create_once` to settle by looking
         first."""
-        raw = await self._with_retries(
+        raw = await self.calls.run(
             "CreateUser",
             lambda: self.client.create_user(
                 AccountId=account.account_id, Email=email, UserType=user_type.value
             ),
-            self.retry,
+            self.calls.retry,
             idempotent=False,
             started=started,
         )
@@ -319,12 +165,12 @@ class Directory:
         # Retried even after an answer that leaves the effect unknown: inviting again changes
         # nothing in the account (the user stays pending) and at worst sends a second email,
         # while only an answer tells whether the invitation and its email went out.
-        raw = await self._with_retries(
+        raw = await self.calls.run(
             "InviteUsers",
             lambda: self.client.invite_users(
                 AccountId=account.account_id, UserEmailList=emails, UserType=user_type.value
             ),
-            self.retry,
+            self.calls.retry,
         )
         invites = [i for i in raw.get("Invites") or [] if isinstance(i, dict)]
         by_email = {str(i.get("EmailAddress", "")).lower(): i for i in invites}
@@ -348,7 +194,7 @@ class Directory:
         self, account: Account, email: str, *, patient: bool = False
     ) -> UserRecord | None:
         """The user with this email in one account, or None. `patient`: an approval's budget."""
-        policy = self.retry if patient else self.interactive
+        policy = self.calls.retry if patient else self.calls.interactive
         user_id = await self.search(account, email, policy)
         return None if user_id is None else await self.detail(account, user_id, policy)
 
@@ -385,7 +231,7 @@ class Directory:
         entry = self._cache.get(email)
         if entry is None:
             return None
-        if entry.expires <= self.clock.monotonic():
+        if entry.expires <= self.calls.clock.monotonic():
             del self._cache[email]
             return None
         return entry
@@ -397,7 +243,7 @@ class Directory:
         cache.pop(email, None)
         while len(cache) >= MAX_CACHED_EMAILS:
             del cache[next(iter(cache))]
-        expires = self.clock.monotonic() + self.account_cache_ttl
+        expires = self.calls.clock.monotonic() + self.account_cache_ttl
         cache[email] = _CacheEntry(record.account, record.user.user_id, expires)
 
     async def _refresh(self, entry: _CacheEntry, email: str) -> UserRecord | None:
@@ -430,91 +276,12 @@ class Directory:
                 items.extend(page.get(key, []))
             return items
 
-        return await self._with_retries(operation, collect, policy or self.interactive)
+        return await self.calls.run(operation, collect, policy or self.calls.interactive)
 
     async def _call(
         self, operation: str, method: str, policy: RetryPolicy | None = None, **params: Any
     ) -> dict[str, Any]:
         fn = getattr(self.client, method)
-        return await self._with_retries(operation, lambda: fn(**params), policy or self.interactive)
-
-    async def _with_retries(
-        self,
-        operation: str,
-        work: Callable[[], Awaitable[T]],
-        policy: RetryPolicy,
-        *,
-        idempotent: bool = True,
-        started: float | None = None,
-    ) -> T:
-        """Run `work` until it succeeds or fails for good, within `policy.budget` of `started`.
-
-        Throttling and connections never made are retried for every operation; other outage
-        failures only for `idempotent` ones (the rest is the caller's to settle).
-        """
-        if started is None and policy is self.interactive:
-            started = _SHARED_START.get()
-        started = self.clock.monotonic() if started is None else started
-        attempt = 0
-        while True:
-            breaker = self.breaker
-            if breaker is not None and not breaker.admit():
-                self._observed(operation, "CircuitOpen")
-                raise ChimeCircuitOpen(operation, breaker.retry_in())
-            remaining = policy.budget - (self.clock.monotonic() - started)
-            try:
-                async with self.limit:
-                    # A read that outlives the deadline is cut short; a write is left to its
-                    # socket timeout, because cutting it short would only make its effect unknown.
-                    async with asyncio.timeout(max(remaining, 0.5) if idempotent else None):
-                        result = await work()
-            except asyncio.CancelledError:
-                if breaker is not None:
-                    breaker.abandoned()
-                raise
-            except (TimeoutError, ClientError, BotoCoreError, ResponseParserError) as exc:
-                error = classify(operation, exc)
-                self._observed(operation, error.code or type(exc).__name__)
-                if breaker is not None:
-                    breaker.failed() if is_outage(error) else breaker.answered()
-                if isinstance(error, ChimeCredentials):
-                    log.error(
-                        "AWS credentials for Chime are missing, invalid or expired (%s on %s). %s",
-                        error.code,
-                        operation,
-                        CREDENTIALS_FIX,
-                    )
-                if not isinstance(error, ChimeUnavailable):
-                    raise error from exc
-                if error.effect_unknown and not idempotent:
-                    raise error from exc
-                delay = policy.backoff(attempt, self.rng)
-                elapsed = self.clock.monotonic() - started
-                given_up = breaker is not None and breaker.state == BreakerState.OPEN
-                if given_up or elapsed + delay >= policy.budget:
-                    log.warning(
-                        "giving up on %s after %d attempts in %.1fs: %s",
-                        operation,
-                        attempt + 1,
-                        elapsed,
-                        error.code,
-                    )
-                    raise error from exc
-                attempt += 1
-                log.info(
-                    "retrying %s after %s (attempt %d, waiting %.2fs)",
-                    operation,
-                    error.code,
-                    attempt + 1,
-                    delay,
-                )
-                await self.clock.sleep(delay)
-            else:
-                if breaker is not None:
-                    breaker.answered()
-                self._observed(operation, "ok")
-                return result
-
-    def _observed(self, operation: str, outcome: str) -> None:
-        if self.observe is not None:
-            self.observe(operation, outcome)
+        return await self.calls.run(
+            operation, lambda: fn(**params), policy or self.calls.interactive
+        )

@@ -36,6 +36,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
+from bot.aws import CREDENTIAL_CODES, PERMISSION_CODES
 from bot.errors import (
     ChimeConflict,
     ChimeCredentials,
@@ -64,36 +65,6 @@ TRANSIENT_CODES = frozenset(getattr(TransientRetryableChecker, "_TRANSIENT_ERROR
     "InternalFailure",
     "InternalServerError",
 }
-# AWS's common errors for requests it cannot authenticate (AWS General Reference, "Common
-# errors"): none is exposed as a list by botocore. Both spellings AWS services use are listed.
-CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "RequestExpired",
-        "MissingAuthenticationToken",
-        "MissingAuthenticationTokenException",
-        "IncompleteSignature",
-        "IncompleteSignatureException",
-        "InvalidAccessKeyId",
-        "AuthFailure",
-        "TokenRefreshRequired",
-    }
-)
-PERMISSION_CODES = frozenset(
-    {
-        "ForbiddenException",
-        "Forbidden",
-        "UnauthorizedClientException",
-        "Unauthorized",
-        "AccessDeniedException",
-        "AccessDenied",
-    }
-)
 CREDENTIAL_ERRORS = (
     NoCredentialsError,
     PartialCredentialsError,

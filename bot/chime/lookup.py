@@ -19,16 +19,28 @@ the Chime API reference does not say; either way the bot shows only what both ag
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.models import Account, UserRecord
 
-if TYPE_CHECKING:
-    from bot.chime.directory import Directory
+
+class Searchable(Protocol):
+    """What a cold lookup asks of the directory (`bot.chime.directory.Directory`)."""
+
+    def known_accounts(self, limit: int) -> list[Account] | None: ...
+
+    def saw_accounts(self, accounts: list[Account]) -> None: ...
+
+    async def list_accounts(self, *, user_email: str | None = None) -> list[Account]: ...
+
+    async def search(self, account: Account, email: str) -> str | None: ...
+
+    async def detail(self, account: Account, user_id: str) -> UserRecord: ...
 
 
-async def cold_lookup(directory: Directory, email: str) -> UserRecord | None:
-    known = directory.known_accounts(directory.parallel_accounts)
+async def cold_lookup(directory: Searchable, email: str, *, parallel: int) -> UserRecord | None:
+    """`parallel`: search the known accounts at once when there are at most this many."""
+    known = directory.known_accounts(parallel)
     if known is not None:
         return await _parallel(directory, known, email)
     holders = await directory.list_accounts(user_email=email)
@@ -36,7 +48,7 @@ async def cold_lookup(directory: Directory, email: str) -> UserRecord | None:
     return await _first_match(directory, holders, email, {})
 
 
-async def _parallel(directory: Directory, known: list[Account], email: str) -> UserRecord | None:
+async def _parallel(directory: Searchable, known: list[Account], email: str) -> UserRecord | None:
     searches = {a.account_id: asyncio.create_task(directory.search(a, email)) for a in known}
     try:
         holders = await directory.list_accounts(user_email=email)
@@ -55,7 +67,7 @@ async def _parallel(directory: Directory, known: list[Account], email: str) -> U
 
 
 async def _first_match(
-    directory: Directory,
+    directory: Searchable,
     holders: list[Account],
     email: str,
     searches: dict[str, asyncio.Task[str | None]],

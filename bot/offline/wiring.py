@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import ClientError, ClientSession
 
 from bot.app import Runtime
-from bot.chime.directory import Clock
+from bot.clock import Clock
 from bot.config.settings import Settings
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.slack_standin import SlackSender, SlackStandIn

@@ -22,8 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aws import explain
-from bot.chime.accounts import choose_account
-from bot.chime.directory import Directory, RetryPolicy, chime_client
+from bot.chime import Calls, Directory, RetryPolicy, chime_client, choose_account
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.errors import BotError, ChimeError
 from bot.ops.policy_report import policy_results
@@ -77,11 +76,11 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
     results.append(await _request_verification(settings, socket))
     results.append(await _aws_identity(settings))
     async with chime_client(max_pool_connections=2) as client:
-        directory = Directory(
-            client=client,
+        calls = Calls(
             limit=asyncio.Semaphore(2),
             retry=RetryPolicy(budget=min(CHECK_RETRY_BUDGET, settings.chime_retry_budget)),
         )
+        directory = Directory(client=client, calls=calls)
         endpoint = str(client.meta.endpoint_url)
         chime = await _chime(directory, endpoint)
         results.append(chime)

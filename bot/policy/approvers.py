@@ -30,7 +30,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chime.directory import Clock, RealClock
+from bot.clock import Clock, RealClock
 from bot.errors import BotError
 from bot.policy.authz import Decision, Policy
 from bot.slack.ids import USER_ID

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 
 from aiohttp import ClientError
@@ -21,6 +20,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.backoff import backoff
 
 log = logging.getLogger("chime_bot.slack")
 
@@ -66,9 +67,9 @@ def backoff_delays(first: float = FIRST_DELAY, cap: float = MAX_DELAY) -> Callab
 
     def next_delay() -> float:
         nonlocal attempt
-        delay = min(cap, first * 2.0**attempt)
+        delay = backoff(attempt, base=first, cap=cap, floor=0.5)
         attempt += 1
-        return delay * random.uniform(0.5, 1.0)
+        return delay
 
     return next_delay
 

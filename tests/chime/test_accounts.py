@@ -208,7 +208,7 @@ async def test_the_approvals_account_check_gets_the_approval_budget_not_the_look
     emulator: ChimeEmulator, clock: VirtualClock
 ) -> None:
     async with offline_bot(emulator=emulator, clock=clock) as bot:
-        bot.runtime.deps.directory.rng = LongestBackoff()
+        bot.runtime.deps.directory.calls.rng = LongestBackoff()
         await invite(bot, 'patient@example.com --account "Example Corp"')
         clock.advance(60)  # past the short account-list cache: approval reads the list again
         # Seven throttled answers cost 0.25+0.5+1+2+4+4+4 = 15.75 s of backoff: over the 6 s a

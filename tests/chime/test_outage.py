@@ -62,7 +62,7 @@ async def test_outage_is_answered_fast_then_at_once_and_recovers(
 
     # Chime recovers; within one cool-down the next lookup is the probe, and it works.
     bot.emulator.clear_faults()
-    cool_down = bot.runtime.deps.directory.breaker.cool_down  # type: ignore[union-attr]
+    cool_down = bot.runtime.deps.directory.calls.breaker.cool_down  # type: ignore[union-attr]
     assert cool_down < RECOVERY_LIMIT
     clock.advance(cool_down)
     card = await card_for(bot)
@@ -172,7 +172,7 @@ async def test_only_one_probe_goes_through_while_others_are_refused(
     bot.emulator.clear_faults()
     clock.advance(60)
     bot.emulator.latency_for("ListAccounts", 0.3, times=1)  # the probe takes a while
-    breaker = bot.runtime.deps.directory.breaker
+    breaker = bot.runtime.deps.directory.calls.breaker
     assert breaker is not None
     probe = await bot.sender.command("user ada@example.com", user_id=REQUESTER, channel_id=CHANNEL)
     for _ in range(200):
