@@ -3,6 +3,8 @@
 `open_store(settings.chime_store_url, data_dir=settings.data_dir())` gives a RequestStore; the
 rest of the bot should depend on that protocol, not on a backend class. `sqlite:///path` keeps
 it in one file (one machine); `dynamodb://<table>` in a DynamoDB table several replicas share.
+Every change of a request's status is a `Move` (moves.py), planned once for both backends in
+rules.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.store.model import (
     Status,
     new_request_id,
 )
+from bot.store.moves import Move
 from bot.store.sqlite import SqliteStore
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "DuplicateRequest",
     "DynamoStore",
     "InviteRequest",
+    "Move",
     "RequestStore",
     "SqliteStore",
     "Status",

@@ -17,11 +17,12 @@ Atomicity. Filing is one TransactWriteItems: put the request (if its id is new),
 audit item and its by-requester item, put its batch member item if it is part of a bulk
 invite, and take the lock for its (account, email) - new, or replacing a holder read as final or
 lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
-`version` is unchanged. A transition is one TransactWriteItems: update the request on condition
-that status, version and attempts are what was read (and `expires_at > :now` when asked), plus
-the audit item. `version` goes up by one on every transition, so a write based on a stale read
-always fails; the loser re-reads and re-applies the backend-neutral rules in rules.py. This is
-optimistic concurrency with the same outcome as SQLite's write lock.
+`version` is unchanged. A move (bot/store/moves.py) or a recorded approval is one
+TransactWriteItems: update the request on condition that status, version and attempts are what
+was read (and `expires_at > :now` when the plan asks), plus the audit item. `version` goes up by
+one on every change, so a write based on a stale read always fails; the loser re-reads and
+re-plans with the backend-neutral rules in rules.py. This is optimistic concurrency with the
+same outcome as SQLite's write lock.
 
 The duplicate check and find_open look at the lock's holder only. A holder is replaced only once
 it no longer blocks (final, or pending past its deadline), and the bot never moves such a request
@@ -88,24 +89,19 @@ from bot.store.codec import (
     to_record,
 )
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.moves import Move
 from bot.store.rules import (
-    apply_fields,
-    approval_event,
-    approval_fields,
+    Plan,
     blocks_new_request,
     filed_event,
     log_event,
-    may_record_approval,
-    may_transition,
-    normalize_expect,
-    transition_event,
-    transition_fields,
+    plan_approval,
+    plan_move,
 )
 
 T = TypeVar("T")
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
-_Plan = tuple[Record, AuditEvent]  # the fields one change writes, and its audit event
 
 INDEX = "gsi1"
 TTL_ATTRIBUTE = "ttl"
@@ -307,78 +303,35 @@ class DynamoStore:
         item = await self._run(self._set_card, request_id, channel, ts)
         return None if item is None else _request(item)
 
-    async def transition(
-        self,
-        request_id: str,
-        *,
-        expect: frozenset[Status] | set[Status],
-        to: Status,
-        actor: str,
-        now: float,
-        action: str,
-        require_unexpired: bool = False,
-        **changes: Any,
-    ) -> Transition:
-        expected, target = normalize_expect(expect), Status(to)
-
-        def plan(current: InviteRequest) -> _Plan | None:
-            if not may_transition(
-                current,
-                expected,
-                now=now,
-                require_unexpired=require_unexpired,
-                to=target,
-                actor=actor,
-            ):
-                return None
-            fields = transition_fields(current, to=target, now=now, changes=changes, actor=actor)
-            return fields, transition_event(current, fields, actor=actor, action=action, now=now)
-
-        return await self._change(
-            request_id, plan, now=now, require_unexpired=require_unexpired, what="changing"
-        )
+    async def transition(self, request_id: str, move: Move) -> Transition:
+        return await self._change(request_id, partial(plan_move, move=move), "changing")
 
     async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
-        def plan(current: InviteRequest) -> _Plan | None:
-            if not may_record_approval(current, approver, now=now):
-                return None
-            fields = approval_fields(current, approver, now=now)
-            return fields, approval_event(current, approver, now=now)
-
         # The version condition is what makes "not already approved, and not the last" hold:
         # any approval recorded since this read moved the version on, so the write fails and
         # the loop re-reads and re-judges.
-        return await self._change(
-            request_id, plan, now=now, require_unexpired=True, what="recording an approval of"
-        )
+        judge = partial(plan_approval, approver=approver, now=now)
+        return await self._change(request_id, judge, "recording an approval of")
 
     async def _change(
-        self,
-        request_id: str,
-        plan: Callable[[InviteRequest], _Plan | None],
-        *,
-        now: float,
-        require_unexpired: bool,
-        what: str,
+        self, request_id: str, judge: Callable[[InviteRequest], Plan | None], what: str
     ) -> Transition:
-        """Read, judge with `plan` (None: refused), and write on condition nothing moved."""
+        """Read, `judge` (rules.plan_move or plan_approval; None: refused), and write the plan
+        on condition nothing moved since the read."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
             item = await self._run(self._get, _request_key(request_id))
             if item is None:
                 return Transition(ok=False, request=None)
             current = _request(item)
-            planned = plan(current)
-            if planned is None:
+            plan = judge(current)
+            if plan is None:
                 return Transition(ok=False, request=current)
-            fields, event = planned
-            update = self._update_op(
-                current, _version(item), fields, now=now, require_unexpired=require_unexpired
-            )
-            ops = [update, self._put_op(_audit_item(event, self._next_seq()), _NEW_ITEM)]
+            update = self._update_op(plan, _version(item))
+            ops = [update, self._put_op(_audit_item(plan.event, self._next_seq()), _NEW_ITEM)]
             reasons = await self._run(self._transact, ops)
             if reasons is None:
-                log_event(event)
-                return Transition(ok=True, request=apply_fields(current, fields))
+                log_event(plan.event)
+                return Transition(ok=True, request=plan.after)
             await _pause(attempt, reasons)
         raise self._contended(f"{what} {request_id}")
 
@@ -607,19 +560,12 @@ class DynamoStore:
         unchanged = f"{expr.name('version')} = {expr.value('version', _version(item))}"
         return self._conditional(key, unchanged, *expr.parts())
 
-    def _update_op(
-        self,
-        current: InviteRequest,
-        version: int,
-        fields: Record,
-        *,
-        now: float,
-        require_unexpired: bool,
-    ) -> dict[str, Any]:
-        to = Status(str(fields["status"]))
+    def _update_op(self, plan: Plan, version: int) -> dict[str, Any]:
+        current = plan.before
+        to = Status(str(plan.fields["status"]))
         expr = _Expression()
-        sets = {**fields, "gsi1pk": _status_pk(to), "version": version + 1}
-        ttl = _ttl(to, current.expires_at, now)
+        sets = {**plan.fields, "gsi1pk": _status_pk(to), "version": version + 1}
+        ttl = _ttl(to, current.expires_at, plan.now)
         if ttl is not None:
             sets[TTL_ATTRIBUTE] = ttl
         update = "SET " + ", ".join(
@@ -628,28 +574,17 @@ class DynamoStore:
         )
         if ttl is None:
             update += f" REMOVE {expr.name(TTL_ATTRIBUTE)}"
-        condition = self._unchanged(expr, current, version, now, require_unexpired)
-        params = {"Key": _request_key(current.id), "UpdateExpression": update}
-        return {"Update": self._conditional(params, condition, *expr.parts())}
-
-    @staticmethod
-    def _unchanged(
-        expr: _Expression,
-        current: InviteRequest,
-        version: int,
-        now: float,
-        require_unexpired: bool,
-    ) -> str:
         terms = [
             f"{expr.name('status')} = {expr.value('was_status', current.status.value)}",
             f"{expr.name('version')} = {expr.value('was_version', version)}",
             f"{expr.name('attempts')} = {expr.value('was_attempts', current.attempts)}",
         ]
-        # rules.may_transition already checked the deadline on a consistent read and
-        # expires_at never changes; the condition re-states it where DynamoDB can compare.
-        if require_unexpired and _fits_number(current.expires_at) and _fits_number(now):
-            terms.append(f"{expr.name('expires_at')} > {expr.value('now', now)}")
-        return " AND ".join(terms)
+        # The rules already checked the deadline on a consistent read and expires_at never
+        # changes; the condition re-states it where DynamoDB can compare.
+        if plan.require_unexpired and _fits_number(current.expires_at) and _fits_number(plan.now):
+            terms.append(f"{expr.name('expires_at')} > {expr.value('now', plan.now)}")
+        params = {"Key": _request_key(current.id), "UpdateExpression": update}
+        return {"Update": self._conditional(params, " AND ".join(terms), *expr.parts())}
 
     # ---- everything below runs on the executor ---------------------------------------------
 
