@@ -21,7 +21,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bot.store.dynamodb import init_table
+from bot.store.admin import init_table
 
 REGION = "us-east-1"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -45,7 +45,7 @@ from bot.chime.accounts import choose_account
 from bot.policy.effective import AccountPolicy, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
-from bot.store import AuditEvent, DuplicateRequest, InviteRequest, Status, new_request_id
+from bot.store import AuditEvent, DuplicateRequest, InviteRequest, Move, Status, new_request_id
 from bot.store.model import SYSTEM
 
 if TYPE_CHECKING:
@@ -172,24 +172,14 @@ async def follow(ap: Approvals, lead: InviteRequest, actor: str, *, lead_claimed
     if lead.status == Status.EXPIRED:
         await ap._expire(lead, actor)
         return 0
-    approve = lead.status != Status.DENIED
+    move = Move.follow(lead, actor, now)
+    approve = move.to == Status.APPROVING
     pending = [
         m
         for m in await ap.store.list_batch(lead.id)
         if m.status == Status.PENDING and m.id != lead.id
     ]
-    moved = await _move_each(
-        ap,
-        pending,
-        expect={Status.PENDING},
-        to=Status.APPROVING if approve else Status.DENIED,
-        actor=actor,
-        now=now,
-        action="approve_claimed" if approve else "denied",
-        require_unexpired=True,
-        decided_by=lead.decided_by,
-        decided_at=lead.decided_at,
-    )
+    moved = await _move_each(ap, pending, move)
     if lead_claimed:
         moved.insert(0, lead)
     if not moved:
@@ -210,18 +200,7 @@ async def retry(ap: Approvals, request: InviteRequest, user: str) -> Reply | Non
     lead = await ap.store.get(str(request.batch_id)) or request
     now = ap.clock.now()
     failed = [m for m in await ap.store.list_batch(lead.id) if m.status == Status.FAILED]
-    claimed = await _move_each(
-        ap,
-        failed,
-        expect={Status.FAILED},
-        to=Status.APPROVING,
-        actor=user,
-        now=now,
-        action="retry_claimed",
-        decided_by=user,
-        decided_at=now,
-        error=None,
-    )
+    claimed = await _move_each(ap, failed, Move.retry(user, now))
     if not claimed:
         return decided_already_note(await ap.store.get(lead.id) or lead)
     await show(ap, lead.id)
@@ -280,23 +259,15 @@ async def expire(ap: Approvals, batch_id: str, actor: str) -> list[InviteRequest
     the requester once); returns the requests this call expired."""
     now = ap.clock.now()
     pending = [m for m in await ap.store.list_batch(batch_id) if m.status == Status.PENDING]
-    return await _move_each(
-        ap,
-        pending,
-        expect={Status.PENDING},
-        to=Status.EXPIRED,
-        actor=actor,
-        now=now,
-        action="expired",
-    )
+    return await _move_each(ap, pending, Move.expire(actor, now))
 
 
 async def _move_each(
-    ap: Approvals, members: list[InviteRequest], **transition: Any
+    ap: Approvals, members: list[InviteRequest], move: Move
 ) -> list[InviteRequest]:
-    """Make one conditional transition on each of `members`, each its own claim, all at once;
-    the requests this call moved (one a rival moved first is left to that rival)."""
-    done = await asyncio.gather(*(ap.store.transition(m.id, **transition) for m in members))
+    """Make `move` on each of `members`, each its own conditional write, all at once; the
+    requests this call moved (one a rival moved first is left to that rival)."""
+    done = await asyncio.gather(*(ap.store.transition(m.id, move) for m in members))
     return [d.request for d in done if d.ok and d.request is not None]
 
 

@@ -56,6 +56,7 @@ from bot.store import (
     AuditEvent,
     DuplicateRequest,
     InviteRequest,
+    Move,
     RequestStore,
     Status,
 )
@@ -203,17 +204,7 @@ class Approvals:
     async def _withdraw(self, requests: list[InviteRequest], error: str) -> None:
         now = self.clock.now()
         for request in requests:
-            await self.store.transition(
-                request.id,
-                expect={Status.PENDING},
-                to=Status.DENIED,
-                actor=SYSTEM,
-                now=now,
-                action="withdrawn",
-                decided_by=SYSTEM,
-                decided_at=now,
-                error=error,
-            )
+            await self.store.transition(request.id, Move.withdraw(SYSTEM, now, error))
 
     # ---- deciding --------------------------------------------------------------------------
 
@@ -255,17 +246,7 @@ class Approvals:
         if approve:
             claimed = await record_or_claim(self.store, request, user, now=now)
         else:
-            claimed = await self.store.transition(
-                request.id,
-                expect={Status.PENDING},
-                to=Status.DENIED,
-                actor=user,
-                now=now,
-                action="denied",
-                require_unexpired=True,
-                decided_by=user,
-                decided_at=now,
-            )
+            claimed = await self.store.transition(request.id, Move.deny(user, now))
         current = claimed.request
         if current is None:
             return error_card("Request not found", f"There is no request {request_id}.")
@@ -329,17 +310,7 @@ class Approvals:
 
     async def _retry(self, request: InviteRequest, user: str) -> Reply | None:
         now = self.clock.now()
-        claimed = await self.store.transition(
-            request.id,
-            expect={Status.FAILED},
-            to=Status.APPROVING,
-            actor=user,
-            now=now,
-            action="retry_claimed",
-            decided_by=user,
-            decided_at=now,
-            error=None,
-        )
+        claimed = await self.store.transition(request.id, Move.retry(user, now))
         if claimed.request is None:
             return error_card("Request not found", f"There is no request {request.id}.")
         if not claimed.ok:
@@ -354,14 +325,7 @@ class Approvals:
         if request.batch_id is not None:  # a bulk invite's requests expire together
             moved = await batches.expire(self, request.batch_id, actor)
         else:
-            expired = await self.store.transition(
-                request.id,
-                expect={Status.PENDING},
-                to=Status.EXPIRED,
-                actor=actor,
-                now=self.clock.now(),
-                action="expired",
-            )
+            expired = await self.store.transition(request.id, Move.expire(actor, self.clock.now()))
             moved = [expired.request] if expired.ok and expired.request is not None else []
         for _ in moved:
             self.metrics.approval(Status.EXPIRED.value)
@@ -404,15 +368,8 @@ class Approvals:
         quiet: bool = False,  # a batch shows its card and tells its requester once, itself
         **changes: Any,
     ) -> None:
-        done = await self.store.transition(
-            request.id,
-            expect={Status.APPROVING},
-            to=to,
-            actor=actor,
-            now=self.clock.now(),
-            action=action,
-            **changes,
-        )
+        move = Move.finish(to, actor, self.clock.now(), action=action, **changes)
+        done = await self.store.transition(request.id, move)
         if done.ok and done.request is not None:
             self.metrics.approval(to.value)
             log.info(

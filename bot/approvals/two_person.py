@@ -1,15 +1,16 @@
 """One approver's Approve click under the two-person rule (issue 13): recorded if other
 approvals must follow, else the claim of execution.
 
-Both are single conditional writes in the store (`record_approval`, and `transition` pending ->
-approving, which itself requires the other approvals to be recorded and by someone else), so the
-rule holds on every backend and replica whatever this module does; this only picks which write to
-try, and tries again when a rival approval landed between its read and its write.
+Both are single conditional writes in the store (`record_approval`, and the move
+`Move.claim_approval`, pending -> approving, which itself requires the other approvals to be
+recorded and by someone else), so the rule holds on every backend and replica whatever this
+module does; this only picks which write to try, and tries again when a rival approval landed
+between its read and its write.
 """
 
 from __future__ import annotations
 
-from bot.store import InviteRequest, RequestStore, Status, Transition
+from bot.store import InviteRequest, Move, RequestStore, Status, Transition
 from bot.store.rules import completes_approvals
 
 
@@ -26,17 +27,7 @@ async def record_or_claim(
         if current.status != Status.PENDING or user in current.approvals:
             break
         if completes_approvals(current, user):
-            outcome = await store.transition(
-                current.id,
-                expect={Status.PENDING},
-                to=Status.APPROVING,
-                actor=user,
-                now=now,
-                action="approve_claimed",
-                require_unexpired=True,
-                decided_by=user,
-                decided_at=now,
-            )
+            outcome = await store.transition(current.id, Move.claim_approval(user, now))
         else:
             outcome = await store.record_approval(current.id, approver=user, now=now)
         if outcome.ok or outcome.request is None or outcome.request.is_expired(now):

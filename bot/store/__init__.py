@@ -3,12 +3,16 @@
 `open_store(settings.chime_store_url, data_dir=settings.data_dir())` gives a RequestStore; the
 rest of the bot should depend on that protocol, not on a backend class. `sqlite:///path` keeps
 it in one file (one machine); `dynamodb://<table>` in a DynamoDB table several replicas share.
+Every change of a request's status is a `Move` (moves.py), planned once for both backends in
+rules.py; the DynamoDB backend is dynamodb.py on items.py (layout), table.py (calls) and
+admin.py (init-store, IAM).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bot.store.admin import IAM_POLICY_TEMPLATE, TABLE_NAME, init_table
 from bot.store.base import (
     DuplicateRequest,
     RequestStore,
@@ -17,7 +21,7 @@ from bot.store.base import (
     Transition,
 )
 from bot.store.codec import event_from_record, event_to_record, from_record, to_record
-from bot.store.dynamodb import IAM_POLICY_TEMPLATE, TABLE_NAME, DynamoStore, init_table
+from bot.store.dynamodb import DynamoStore
 from bot.store.model import (
     OPEN_STATUSES,
     AuditEvent,
@@ -25,6 +29,7 @@ from bot.store.model import (
     Status,
     new_request_id,
 )
+from bot.store.moves import Move
 from bot.store.sqlite import SqliteStore
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "DuplicateRequest",
     "DynamoStore",
     "InviteRequest",
+    "Move",
     "RequestStore",
     "SqliteStore",
     "Status",

@@ -8,9 +8,10 @@ transaction or a query language beyond "by id", "by dedupe key" and "by status".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from bot.store.model import AuditEvent, InviteRequest, Status
+from bot.store.moves import Move
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +70,15 @@ class RequestStore(Protocol):
         strongly consistent read: a request filed before the call is in it)."""
         ...
 
-    async def transition(
-        self,
-        request_id: str,
-        *,
-        expect: frozenset[Status] | set[Status],
-        to: Status,
-        actor: str,
-        now: float,
-        action: str,
-        require_unexpired: bool = False,
-        **changes: Any,
-    ) -> Transition:
-        """One conditional write: status in `expect` (and expires_at > now if asked) -> `to`.
+    async def transition(self, request_id: str, move: Move) -> Transition:
+        """One conditional write of `move` (bot/store/moves.py): the request's status is one
+        `move.expect` names (and expires_at > move.now if the move requires it) -> `move.to`,
+        with the fields and the audit event bot/store/rules.py plans for it, in the same write.
 
-        Also sets updated_at=now, any of decided_by/decided_at/result/error given in `changes`,
-        and attempts+1 when `to` is APPROVING; appends the audit event in the same write.
-
-        Claiming a pending request (-> APPROVING) is its final approval: it also requires that
-        the approvals recorded so far number `approvals_required - 1`, none of them by `actor`,
-        and it adds `actor` to `approvals`.
+        Besides the move's own fields it sets updated_at, and attempts+1 when the move leads to
+        APPROVING. Claiming a pending request (-> APPROVING) is its final approval: it also
+        requires that the approvals recorded so far number `approvals_required - 1`, none of
+        them by the move's actor, and it adds the actor to `approvals`.
         """
         ...
 

@@ -1,25 +1,19 @@
 """Backend-neutral rules every store applies the same way.
 
 Backends decide *how* a write is made atomic; this module decides *what* is written: whether a
-transition is allowed, which fields it changes, and which audit event it produces. Keeping it
-here is what lets a DynamoDB backend pass the same contract tests as SQLite.
+move (bot/store/moves.py) or a recorded approval is allowed on the request as read, which fields
+it changes, which audit event it produces and whether the write must re-check the deadline: a
+`Plan`. Keeping it here is what lets a DynamoDB backend pass the same contract tests as SQLite.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
 
-from bot.store.codec import (
-    Record,
-    encode_approvals,
-    encode_changes,
-    from_record,
-    stringify,
-    to_record,
-)
+from bot.store.codec import Record, encode_approvals, from_record, stringify, to_record
 from bot.store.model import AuditEvent, InviteRequest, Status
+from bot.store.moves import Move
 
 AUDIT_LOGGER = "chime_bot.audit"
 
@@ -38,11 +32,39 @@ _FILED_DETAIL = (
 )
 
 
-def normalize_expect(expect: Iterable[Status | str]) -> frozenset[Status]:
-    statuses = frozenset(Status(s) for s in expect)
-    if not statuses:
-        raise ValueError("transition needs at least one expected status")
-    return statuses
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one change writes, judged on the request as read. A backend writes exactly this in
+    one atomic write, on condition that the request is still as read (and, if
+    `require_unexpired`, that expires_at > now, re-stated where the backend can compare)."""
+
+    before: InviteRequest
+    fields: Record  # the partial record written, encoded by the codec
+    event: AuditEvent  # appended in the same write
+    now: float
+    require_unexpired: bool
+
+    @property
+    def after(self) -> InviteRequest:
+        return apply_fields(self.before, self.fields)
+
+
+def plan_move(current: InviteRequest, move: Move) -> Plan | None:
+    """What `move` writes on `current`, or None if the rules refuse it."""
+    if not allows(current, move):
+        return None
+    fields = transition_fields(current, move)
+    event = transition_event(current, fields, move)
+    return Plan(current, fields, event, move.now, move.require_unexpired)
+
+
+def plan_approval(current: InviteRequest, approver: str, *, now: float) -> Plan | None:
+    """What recording `approver`'s (not final) approval writes, or None if it may not be."""
+    if not may_record_approval(current, approver, now=now):
+        return None
+    fields = approval_fields(current, approver, now=now)
+    # A recorded approval is refused past the deadline: the write re-states it.
+    return Plan(current, fields, approval_event(current, approver, now=now), now, True)
 
 
 def blocks_new_request(existing: InviteRequest, now: float) -> bool:
@@ -50,20 +72,12 @@ def blocks_new_request(existing: InviteRequest, now: float) -> bool:
     return existing.is_open and not existing.is_expired(now)
 
 
-def may_transition(
-    current: InviteRequest,
-    expect: frozenset[Status],
-    *,
-    now: float,
-    require_unexpired: bool,
-    to: Status,
-    actor: str,
-) -> bool:
-    if current.status not in expect:
+def allows(current: InviteRequest, move: Move) -> bool:
+    if current.status not in move.expect:
         return False
-    if is_approval_claim(current, to) and not completes_approvals(current, actor):
+    if is_approval_claim(current, move.to) and not completes_approvals(current, move.actor):
         return False
-    return not require_unexpired or current.expires_at > now
+    return not move.require_unexpired or current.expires_at > move.now
 
 
 def is_approval_claim(current: InviteRequest, to: Status) -> bool:
@@ -90,18 +104,16 @@ def may_record_approval(current: InviteRequest, approver: str, *, now: float) ->
     )
 
 
-def transition_fields(
-    current: InviteRequest, *, to: Status, now: float, changes: Mapping[str, Any], actor: str
-) -> Record:
-    """The record fields a transition writes (a partial record, encoded by the codec)."""
-    fields = encode_changes(changes)
-    fields["status"] = Status(to).value
-    fields["updated_at"] = float(now)
-    if to == Status.APPROVING:
+def transition_fields(current: InviteRequest, move: Move) -> Record:
+    """The record fields a move writes (a partial record, encoded by the codec)."""
+    fields = move.fields
+    fields["status"] = move.to.value
+    fields["updated_at"] = float(move.now)
+    if move.to == Status.APPROVING:
         # Counts claims, not successes: a retry after a failure is a second attempt.
         fields["attempts"] = current.attempts + 1
-    if is_approval_claim(current, to):
-        fields["approvals"] = encode_approvals((*current.approvals, actor))
+    if is_approval_claim(current, move.to):
+        fields["approvals"] = encode_approvals((*current.approvals, move.actor))
     return fields
 
 
@@ -126,16 +138,14 @@ def apply_fields(current: InviteRequest, fields: Record) -> InviteRequest:
     return from_record({**to_record(current), **fields})
 
 
-def transition_event(
-    before: InviteRequest, fields: Record, *, actor: str, action: str, now: float
-) -> AuditEvent:
+def transition_event(before: InviteRequest, fields: Record, move: Move) -> AuditEvent:
     detail = {"from": before.status.value, "to": stringify(fields["status"])}
     detail.update(
         (name, stringify(value))
         for name, value in fields.items()
         if name not in ("status", "updated_at")
     )
-    return AuditEvent(request_id=before.id, at=now, actor=actor, action=action, detail=detail)
+    return AuditEvent(before.id, move.now, move.actor, move.action, detail)
 
 
 def filed_event(request: InviteRequest, *, now: float) -> AuditEvent:

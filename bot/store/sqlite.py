@@ -7,7 +7,7 @@ and every state change re-checks the current status inside its transaction, so a
 any number of concurrent callers wins a transition.
 
 One module because every method is a transaction over the one schema (`_SCHEMA`) and its
-in-place upgrade; the shared transition rules are in bot/store/base.py.
+in-place upgrade; what each change writes is planned in bot/store/rules.py.
 """
 
 from __future__ import annotations
@@ -39,22 +39,17 @@ from bot.store.codec import (
     to_record,
 )
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.moves import Move
 from bot.store.rules import (
-    apply_fields,
-    approval_event,
-    approval_fields,
+    Plan,
     blocks_new_request,
     filed_event,
     log_event,
-    may_record_approval,
-    may_transition,
-    normalize_expect,
-    transition_event,
-    transition_fields,
+    plan_approval,
+    plan_move,
 )
 
 T = TypeVar("T")
-_Plan = tuple[Record, AuditEvent]  # the fields one change writes, and its audit event
 
 # 2: the reminders table; 3: approvals_required and approvals; 4: requests.batch_id (bulk
 # invites). Every version upgrades in place by the same steps, so 2 and 3 both reach 4.
@@ -205,35 +200,15 @@ class SqliteStore:
     async def list_batch(self, batch_id: str) -> list[InviteRequest]:
         return await self._run(_select_many, "batch_id = ?", (batch_id,))
 
-    async def transition(
-        self,
-        request_id: str,
-        *,
-        expect: frozenset[Status] | set[Status],
-        to: Status,
-        actor: str,
-        now: float,
-        action: str,
-        require_unexpired: bool = False,
-        **changes: Any,
-    ) -> Transition:
-        outcome, event = await self._run(
-            _transition,
-            request_id,
-            normalize_expect(expect),
-            Status(to),
-            actor,
-            now,
-            action,
-            require_unexpired,
-            changes,
-        )
+    async def transition(self, request_id: str, move: Move) -> Transition:
+        outcome, event = await self._run(_change, request_id, partial(plan_move, move=move))
         if event is not None:
             log_event(event)
         return outcome
 
     async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
-        outcome, event = await self._run(_record_approval, request_id, approver, now)
+        judge = partial(plan_approval, approver=approver, now=now)
+        outcome, event = await self._run(_change, request_id, judge)
         if event is not None:
             log_event(event)
         return outcome
@@ -453,55 +428,23 @@ def _set_card(
         return _select(conn, request_id)
 
 
-def _transition(
-    conn: sqlite3.Connection,
-    request_id: str,
-    expect: frozenset[Status],
-    to: Status,
-    actor: str,
-    now: float,
-    action: str,
-    require_unexpired: bool,
-    changes: dict[str, Any],
-) -> tuple[Transition, AuditEvent | None]:
-    def plan(current: InviteRequest) -> _Plan | None:
-        if not may_transition(
-            current, expect, now=now, require_unexpired=require_unexpired, to=to, actor=actor
-        ):
-            return None
-        fields = transition_fields(current, to=to, now=now, changes=changes, actor=actor)
-        return fields, transition_event(current, fields, actor=actor, action=action, now=now)
-
-    return _change(conn, request_id, plan)
-
-
-def _record_approval(
-    conn: sqlite3.Connection, request_id: str, approver: str, now: float
-) -> tuple[Transition, AuditEvent | None]:
-    def plan(current: InviteRequest) -> _Plan | None:
-        if not may_record_approval(current, approver, now=now):
-            return None
-        fields = approval_fields(current, approver, now=now)
-        return fields, approval_event(current, approver, now=now)
-
-    return _change(conn, request_id, plan)
-
-
 def _change(
-    conn: sqlite3.Connection, request_id: str, plan: Callable[[InviteRequest], _Plan | None]
+    conn: sqlite3.Connection, request_id: str, judge: Callable[[InviteRequest], Plan | None]
 ) -> tuple[Transition, AuditEvent | None]:
-    """Read, judge with `plan` (None: refused) and write, all under one write lock."""
+    """Read, `judge` (rules.plan_move or plan_approval; None: refused) and write the plan, all
+    under one write lock."""
     with _immediate(conn):
         current = _select(conn, request_id)
         if current is None:
             return Transition(ok=False, request=None), None
-        planned = plan(current)
-        if planned is None:
+        plan = judge(current)
+        if plan is None:
             return Transition(ok=False, request=current), None
-        fields, event = planned
-        _conditional_update(conn, current, fields)
-        _insert_event(conn, event)
-    return Transition(ok=True, request=apply_fields(current, fields)), event
+        # The deadline needs no condition of its own here: the rules judged it on this very
+        # read, under the write lock, and expires_at never changes.
+        _conditional_update(conn, current, plan.fields)
+        _insert_event(conn, plan.event)
+    return Transition(ok=True, request=plan.after), plan.event
 
 
 def _conditional_update(conn: sqlite3.Connection, current: InviteRequest, fields: Record) -> None:

@@ -23,7 +23,7 @@ from bot.offline.wiring import (
     OfflineBot,
     offline_bot,
 )
-from bot.store import InviteRequest, Status, new_request_id
+from bot.store import InviteRequest, Move, Status, new_request_id
 from tests.approvals.test_invite import (  # noqa: F401  (the bot fixture, reused)
     APPROVERS,
     ENTERPRISE,
@@ -329,13 +329,7 @@ async def test_the_widest_tab_fits_slacks_limits(bot: OfflineBot) -> None:  # no
         )
         assert (await claim(store, request.id, APPROVER2, now=now)).ok
         failed = await store.transition(
-            request.id,
-            expect={Status.APPROVING},
-            to=Status.FAILED,
-            actor=APPROVER2,
-            now=now,
-            action="failed",
-            error="€" * 3000,
+            request.id, Move.finish(Status.FAILED, APPROVER2, now, error="€" * 3000)
         )
         assert failed.ok
 

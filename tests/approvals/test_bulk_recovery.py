@@ -17,7 +17,7 @@ import pytest
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.slack_standin import MethodFault, PostedMessage, SlackStandIn, buttons
 from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
-from bot.store import Status
+from bot.store import Move, Status
 from tests.approvals.test_bulk_invite import CORP, TEAM, addresses, every_request, overrides
 from tests.approvals.test_invite import (
     APPROVERS,
@@ -118,18 +118,7 @@ async def test_a_decider_stopped_half_way_is_finished_per_address_by_the_sweep(
     # What a replica that died mid-way leaves: the lead and one other claimed, the CreateUser
     # of that other one taken effect in Chime, the last two never claimed.
     for claimed in (lead, landed):
-        now = clock.now()
-        moved = await store.transition(
-            claimed.id,
-            expect={Status.PENDING},
-            to=Status.APPROVING,
-            actor=DEMO_APPROVER,
-            now=now,
-            action="approve_claimed",
-            require_unexpired=True,
-            decided_by=DEMO_APPROVER,
-            decided_at=now,
-        )
+        moved = await store.transition(claimed.id, Move.claim_approval(DEMO_APPROVER, clock.now()))
         assert moved.ok
     bot.emulator.add_user(ENTERPRISE, email=landed.email)
 

@@ -14,7 +14,7 @@ from aiohttp import ClientSession
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.slack_standin import PostedMessage, SlackStandIn, buttons
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, offline_bot
-from bot.store import AuditEvent, InviteRequest, SqliteStore, Status
+from bot.store import AuditEvent, InviteRequest, Move, SqliteStore, Status
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
 
@@ -133,14 +133,7 @@ async def test_request_that_reached_chime_before_a_crash_is_marked_approved(
         (request,) = await bot.runtime.store.list_by_status(Status.PENDING)
         # The state a crash leaves behind: claimed, and the user created by Chime.
         claim = await bot.runtime.store.transition(
-            request.id,
-            expect={Status.PENDING},
-            to=Status.APPROVING,
-            actor=DEMO_APPROVER,
-            now=request.created_at,
-            action="approve_claimed",
-            decided_by=DEMO_APPROVER,
-            decided_at=request.created_at,
+            request.id, Move.claim_approval(DEMO_APPROVER, request.created_at)
         )
         assert claim.ok
         created = emulator.add_user(

@@ -14,7 +14,7 @@ from bot.chime.breaker import BreakerState
 from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.slack_standin import buttons
 from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
-from bot.store import Status
+from bot.store import Move, Status
 from tests.approvals.test_invite import APPROVERS, click, invite, only_request, the_card
 from tests.blockkit import all_text
 from tests.chime.test_chime_errors import card_for
@@ -126,16 +126,7 @@ async def test_request_stranded_during_an_outage_is_reconciled_and_retried(
     await invite(bot, 'stranded@example.com --account "Example Corp"')
     filed = await only_request(bot)
     # A replica claimed the approval and died before calling Chime.
-    await bot.runtime.store.transition(
-        filed.id,
-        expect={Status.PENDING},
-        to=Status.APPROVING,
-        actor=DEMO_APPROVER,
-        now=clock.now(),
-        action="approve_claimed",
-        decided_by=DEMO_APPROVER,
-        decided_at=clock.now(),
-    )
+    await bot.runtime.store.transition(filed.id, Move.claim_approval(DEMO_APPROVER, clock.now()))
     clock.advance(bot.runtime.settings.chime_execution_lease + 1)
     bot.emulator.inject("ListUsers", Fault("ServiceUnavailableException", times=-1))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot.ops.audit import parse_time
-from bot.store import AuditEvent, InviteRequest, RequestStore, Status, open_store
+from bot.store import AuditEvent, InviteRequest, Move, RequestStore, Status, open_store
 from tests.cli import run_cli_async
 
 if TYPE_CHECKING:
@@ -47,17 +47,8 @@ def _request(rid: str, email: str, requester: str, at: float, reason: str = "") 
 
 
 async def _decide(store: RequestStore, rid: str, to: Status, approver: str, at: float) -> None:
-    action = "approve_claimed" if to == Status.APPROVING else "denied"
-    moved = await store.transition(
-        rid,
-        expect={Status.PENDING},
-        to=to,
-        actor=approver,
-        now=at,
-        action=action,
-        decided_by=approver,
-        decided_at=at,
-    )
+    decide = Move.claim_approval if to == Status.APPROVING else Move.deny
+    moved = await store.transition(rid, decide(approver, at))
     assert moved.ok
 
 
@@ -69,13 +60,7 @@ async def _fill(store: RequestStore) -> dict[str, str]:
     await store.file(_request(ids["bob"], "bob@example.com", "U0REQ2", T0 + 60), now=T0 + 60)
     await _decide(store, ids["ada"], Status.APPROVING, "U0APPROVER1", T0 + 120)
     done = await store.transition(
-        ids["ada"],
-        expect={Status.APPROVING},
-        to=Status.APPROVED,
-        actor="system",
-        now=T0 + 121,
-        action="approved",
-        result={"user_id": "u-1"},
+        ids["ada"], Move.finish(Status.APPROVED, "system", T0 + 121, result={"user_id": "u-1"})
     )
     assert done.ok
     await _decide(store, ids["bob"], Status.DENIED, "U0APPROVER2", T0 + 180)

@@ -1,5 +1,5 @@
 """Contract tests for the two-person rule in the store: approvals that are not the last are
-recorded (`record_approval`), the last one is the claim (`transition` pending -> approving), and
+recorded (`record_approval`), the last one is the claim (`Move.claim_approval`), and
 both are single conditional writes that hold across store objects and processes.
 
 Runs against SQLite and DynamoDB on moto's server, through the fixtures of the store contract.
@@ -163,7 +163,7 @@ async def test_two_approvers_at_once_on_two_store_objects_one_claim(backend: Bac
 _CHILD = """
 import asyncio, sys
 from pathlib import Path
-from bot.store import Status, open_store
+from bot.store import Move, open_store
 
 async def main() -> None:
     url, data_dir, request_id, name = sys.argv[1:5]
@@ -174,9 +174,7 @@ async def main() -> None:
         store.record_approval(request_id, approver=name, now=2.0) for _ in range(10)
     ))
     claimed = await asyncio.gather(*(
-        store.transition(request_id, expect={Status.PENDING}, to=Status.APPROVING, actor=name,
-                         now=2.0, action="approve_claimed", decided_by=name)
-        for _ in range(10)
+        store.transition(request_id, Move.claim_approval(name, 2.0)) for _ in range(10)
     ))
     await store.close()
     print(sum(o.ok for o in recorded), sum(o.ok for o in claimed), flush=True)

@@ -32,13 +32,13 @@ from bot.store import (
     DuplicateRequest,
     DynamoStore,
     InviteRequest,
+    Move,
     RequestStore,
     SqliteStore,
     Status,
     StoreError,
     StoreNotWritable,
     Transition,
-    dynamodb,
     event_from_record,
     event_to_record,
     from_record,
@@ -48,6 +48,7 @@ from bot.store import (
     to_record,
 )
 from bot.store.codec import REQUEST_RECORD_FIELDS
+from bot.store.items import RETENTION_SECONDS
 from bot.store.sqlite import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ TTL = 86_400.0
 ACCOUNT = "11111111-2222-3333-4444-555555555555"
 OTHER_ACCOUNT = "99999999-8888-7777-6666-555555555555"
 PENDING = frozenset({Status.PENDING})
-CLAIMABLE = frozenset({Status.PENDING, Status.FAILED})
 
 
 @dataclass
@@ -119,43 +119,17 @@ def make_request(**overrides: Any) -> InviteRequest:
 async def claim(
     store: RequestStore, request_id: str, actor: str, *, now: float = NOW + 1
 ) -> Transition:
-    return await store.transition(
-        request_id,
-        expect=PENDING,
-        to=Status.APPROVING,
-        actor=actor,
-        now=now,
-        action="approve_claimed",
-        require_unexpired=True,
-        decided_by=actor,
-        decided_at=now,
-    )
+    return await store.transition(request_id, Move.claim_approval(actor, now))
 
 
 async def deny(store: RequestStore, request_id: str, *, now: float = NOW + 1) -> Transition:
-    return await store.transition(
-        request_id,
-        expect=PENDING,
-        to=Status.DENIED,
-        actor="UAPPROVER",
-        now=now,
-        action="denied",
-        decided_by="UAPPROVER",
-        decided_at=now,
-    )
+    return await store.transition(request_id, Move.deny("UAPPROVER", now))
 
 
 async def approve(store: RequestStore, request_id: str, *, now: float = NOW + 1) -> Transition:
     assert (await claim(store, request_id, "UAPPROVER", now=now)).ok
-    return await store.transition(
-        request_id,
-        expect={Status.APPROVING},
-        to=Status.APPROVED,
-        actor="system",
-        now=now + 1,
-        action="approved",
-        result={"user_id": "u-1"},
-    )
+    done = Move.finish(Status.APPROVED, "system", now + 1, result={"user_id": "u-1"})
+    return await store.transition(request_id, done)
 
 
 # --- filing and reading ---------------------------------------------------------------------
@@ -232,13 +206,7 @@ async def test_executing_or_failed_requests_still_block(
     assert (await claim(store, first.id, "UAPPROVER")).ok
     if blocking is Status.FAILED:
         failed = await store.transition(
-            first.id,
-            expect={Status.APPROVING},
-            to=Status.FAILED,
-            actor="system",
-            now=NOW + 2,
-            action="failed",
-            error="boom",
+            first.id, Move.finish(Status.FAILED, "system", NOW + 2, error="boom")
         )
         assert failed.ok
     # Past expires_at too: only a *pending* request lapses.
@@ -316,13 +284,7 @@ async def test_count_open_by_requester(store: RequestStore) -> None:
     assert (await deny(store, mine[1].id)).ok
     assert await store.count_open_by_requester("UREQUESTER", now=NOW + 2) == 3
     failed = await store.transition(
-        mine[0].id,
-        expect={Status.APPROVING},
-        to=Status.FAILED,
-        actor="system",
-        now=NOW + 3,
-        action="failed",
-        error="boom",
+        mine[0].id, Move.finish(Status.FAILED, "system", NOW + 3, error="boom")
     )
     assert failed.ok
     assert await store.count_open_by_requester("UREQUESTER", now=NOW + 3) == 3
@@ -406,14 +368,7 @@ async def test_require_unexpired_refuses_an_expired_pending_request(store: Reque
 
     assert not refused.ok
     assert refused.request == request
-    expired = await store.transition(
-        request.id,
-        expect=PENDING,
-        to=Status.EXPIRED,
-        actor="system",
-        now=NOW + 11,
-        action="expired",
-    )
+    expired = await store.transition(request.id, Move.expire("system", NOW + 11))
     assert expired.ok
     assert expired.request is not None
     assert expired.request.status is Status.EXPIRED
@@ -422,18 +377,16 @@ async def test_require_unexpired_refuses_an_expired_pending_request(store: Reque
 
 async def test_attempts_count_claims_only(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
-    steps: list[tuple[frozenset[Status], Status, dict[str, Any]]] = [
-        (PENDING, Status.APPROVING, {"decided_by": "UALICE", "decided_at": NOW + 1}),
-        (frozenset({Status.APPROVING}), Status.FAILED, {"error": "Throttled"}),
-        (CLAIMABLE, Status.APPROVING, {"decided_by": "UBOB", "error": None}),
-        (frozenset({Status.APPROVING}), Status.APPROVED, {"result": {"user_id": "u-9"}}),
+    steps = [
+        Move.claim_approval("UALICE", NOW + 1),
+        Move.finish(Status.FAILED, "system", NOW + 2, error="Throttled"),
+        Move.retry("UBOB", NOW + 3),
+        Move.finish(Status.APPROVED, "system", NOW + 4, result={"user_id": "u-9"}),
     ]
     seen = []
-    for n, (expect, to, changes) in enumerate(steps, start=1):
-        outcome = await store.transition(
-            request.id, expect=expect, to=to, actor="UX", now=NOW + n, action=to.value, **changes
-        )
-        assert outcome.ok, (to, outcome)
+    for move in steps:
+        outcome = await store.transition(request.id, move)
+        assert outcome.ok, (move, outcome)
         assert outcome.request is not None
         seen.append(outcome.request.attempts)
 
@@ -443,33 +396,62 @@ async def test_attempts_count_claims_only(store: RequestStore) -> None:
         request,
         status=Status.APPROVED,
         decided_by="UBOB",
-        decided_at=NOW + 1,
+        decided_at=NOW + 3,
         result={"user_id": "u-9"},
         error=None,
         attempts=2,
         updated_at=NOW + 4,
-        approvals=("UX",),  # the pending claim's actor; a retry is no new approval
+        approvals=("UALICE",),  # the pending claim's approver; a retry is no new approval
     )
     # Final: nothing moves it again.
-    again = await store.transition(
-        request.id, expect=CLAIMABLE, to=Status.APPROVING, actor="UX", now=NOW + 9, action="x"
-    )
-    assert again == Transition(ok=False, request=final)
+    for again in (Move.retry("UX", NOW + 9), Move.claim_approval("UX", NOW + 9)):
+        assert await store.transition(request.id, again) == Transition(ok=False, request=final)
 
 
 async def test_transition_rejects_unknown_changes(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
     with pytest.raises(TypeError, match="email"):
-        await store.transition(
-            request.id,
-            expect=PENDING,
-            to=Status.DENIED,
-            actor="UX",
-            now=NOW + 1,
-            action="denied",
-            email="evil@example.com",
-        )
+        evil = Move(PENDING, Status.DENIED, "UX", NOW + 1, "denied", changes=(("email", "e"),))
+        await store.transition(request.id, evil)
     assert await store.get(request.id) == request
+
+
+def test_moves_say_what_they_expect_and_record() -> None:
+    """Each named move, as the workflow makes it (bot/store/moves.py)."""
+    lead = make_request(status=Status.APPROVED, decided_by="UALICE", decided_at=NOW + 1)
+    denied_lead = replace(lead, status=Status.DENIED)
+    cases = {
+        Move.claim_approval("UA", NOW): (PENDING, Status.APPROVING, "approve_claimed", True),
+        Move.deny("UA", NOW): (PENDING, Status.DENIED, "denied", True),
+        Move.follow(lead, "system", NOW): (PENDING, Status.APPROVING, "approve_claimed", True),
+        Move.follow(denied_lead, "system", NOW): (PENDING, Status.DENIED, "denied", True),
+        Move.withdraw("system", NOW, "no card"): (PENDING, Status.DENIED, "withdrawn", False),
+        Move.expire("UA", NOW): (PENDING, Status.EXPIRED, "expired", False),
+        Move.retry("UA", NOW): ({Status.FAILED}, Status.APPROVING, "retry_claimed", False),
+        Move.finish(Status.FAILED, "UA", NOW, action="reconciled", error="gone"): (
+            {Status.APPROVING},
+            Status.FAILED,
+            "reconciled",
+            False,
+        ),
+    }
+    for move, (expect, to, action, unexpired) in cases.items():
+        assert (move.expect, move.to, move.action, move.require_unexpired) == (
+            expect,
+            to,
+            action,
+            unexpired,
+        ), move
+    assert Move.follow(lead, "system", NOW).fields == {
+        "decided_by": "UALICE",
+        "decided_at": NOW + 1,
+    }
+    assert Move.retry("UA", NOW).fields == {"decided_by": "UA", "decided_at": NOW, "error": None}
+    assert Move.finish(Status.APPROVED, "UA", NOW).fields == {}
+    with pytest.raises(ValueError, match="approved or failed"):
+        Move.finish(Status.DENIED, "UA", NOW)
+    with pytest.raises(ValueError, match="at least one"):
+        Move(frozenset(), Status.DENIED, "UA", NOW, "denied")
 
 
 async def test_twenty_concurrent_claims_one_store(store: RequestStore) -> None:
@@ -511,7 +493,7 @@ async def assert_single_winner(
 _CHILD = """
 import asyncio, sys
 from pathlib import Path
-from bot.store import Status, open_store
+from bot.store import Move, open_store
 
 async def main() -> None:
     url, data_dir, request_id, name = sys.argv[1:5]
@@ -519,9 +501,7 @@ async def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()  # start line: both processes are open before either claims
     outcomes = await asyncio.gather(*(
-        store.transition(request_id, expect={Status.PENDING}, to=Status.APPROVING,
-                         actor=f"{name}{i}", now=1.0, action="approve_claimed",
-                         decided_by=f"{name}{i}")
+        store.transition(request_id, Move.claim_approval(f"{name}{i}", 1.0))
         for i in range(20)
     ))
     await store.close()
@@ -696,13 +676,7 @@ async def test_audit_trail_records_request_decision_and_outcome(
     assert not (await claim(store, request.id, "UBOB", now=NOW + 2)).ok
     await store.record(AuditEvent(request.id, NOW + 2, "UBOB", "refused", {"why": "decided"}))
     done = await store.transition(
-        request.id,
-        expect={Status.APPROVING},
-        to=Status.APPROVED,
-        actor="system",
-        now=NOW + 3,
-        action="approved",
-        result={"user_id": "u-1"},
+        request.id, Move.finish(Status.APPROVED, "system", NOW + 3, result={"user_id": "u-1"})
     )
     assert done.ok
 
@@ -1041,7 +1015,7 @@ async def test_open_store_rejects_unusable_urls(tmp_path: Path, url: str, messag
 
 # --- DynamoDB-specific ----------------------------------------------------------------------
 
-RETENTION = dynamodb.RETENTION_SECONDS
+RETENTION = RETENTION_SECONDS
 
 
 @pytest.fixture
@@ -1098,14 +1072,7 @@ async def test_dynamodb_item_layout_ttl_and_version(
     assert "ttl" not in claimed  # never deleted while it may still be executing or retried
 
     late = NOW + TTL * 3
-    done = await dynamo_store.transition(
-        request.id,
-        expect={Status.APPROVING},
-        to=Status.APPROVED,
-        actor="system",
-        now=late,
-        action="approved",
-    )
+    done = await dynamo_store.transition(request.id, Move.finish(Status.APPROVED, "system", late))
     assert done.ok
     assert item()["ttl"] == {"N": str(int(late + RETENTION))}
     audit = raw_dynamo.query(
@@ -1145,26 +1112,21 @@ async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(
 ) -> None:
     lapsed = await dynamo_store.file(make_request(expires_at=NOW + 10), now=NOW)
     stale = await asyncio.get_running_loop().run_in_executor(
-        None, dynamo_store._read_lock, f"{ACCOUNT}#ada@example.com"
+        None, dynamo_store._calls.read_lock, f"{ACCOUNT}#ada@example.com"
     )
-    # After that read, someone claims the lapsed request (no deadline check), so it blocks again.
-    revived = await dynamo_store.transition(
-        lapsed.id,
-        expect=PENDING,
-        to=Status.APPROVING,
-        actor="UALICE",
-        now=NOW + 20,
-        action="approve_claimed",
-    )
+    # After that read, someone claims the lapsed request (no deadline check: a move the bot
+    # never makes, stated field by field), so it blocks again.
+    past_deadline = Move(PENDING, Status.APPROVING, "UALICE", NOW + 20, "approve_claimed")
+    revived = await dynamo_store.transition(lapsed.id, past_deadline)
     assert revived.ok
     reads = []
-    real_read = dynamo_store._read_lock
+    real_read = dynamo_store._calls.read_lock
 
     def read_lock(key: str) -> Any:
         reads.append(key)
         return stale if len(reads) == 1 else real_read(key)
 
-    monkeypatch.setattr(dynamo_store, "_read_lock", read_lock)
+    monkeypatch.setattr(dynamo_store._calls, "read_lock", read_lock)
 
     with pytest.raises(DuplicateRequest) as caught:
         await dynamo_store.file(make_request(), now=NOW + 20)

@@ -1,0 +1,250 @@
+"""DynamoDB: how the store lays out its items in one table, and turns records into items and back.
+
+Items (one-table design; `pk` and `sk` are strings):
+
+    request       pk = REQ#<id>             sk = REQUEST             + version, gsi1pk/gsi1sk, ttl
+    audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    append-only, no ttl
+    dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
+    reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
+    batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
+    write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
+    by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
+
+GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
+<created_at>#<id>, with created_at as fixed-width text that sorts like the float does. Every
+item has a `kind` (request, audit, lock, reminder, batch_member, by_requester, meta).
+
+TTL. DynamoDB deletes an item some time (hours to days) after its `ttl` epoch second, so no
+semantics depend on it: expiry of a request is always computed from `expires_at` in code.
+`ttl` only bounds storage:
+    pending                  expires_at + RETENTION (a lapse nobody swept is still cleaned up)
+    approving, failed        none: an open request someone may still retry is never deleted
+    approved/denied/expired  max(decided, expires_at) + RETENTION
+Audit items and locks carry no ttl: the trail is kept as SQLite keeps it, and a lock must
+outlive any request that may still block (at worst one small item per person and account).
+
+Numbers. DynamoDB numbers stop at 1e126 and below 1e-130; floats outside that range (never a
+real timestamp) are stored as text, which the codec's float() reads back exactly.
+
+The records themselves come from bot/store/codec.py, as for SQLite; this module adds only the
+keys, the attributes DynamoDB needs around them and the attribute-value encoding.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.store.base import StoreError
+from bot.store.codec import (
+    DEDUPE_KEY,
+    Record,
+    Scalar,
+    event_from_record,
+    event_to_record,
+    from_record,
+    to_record,
+)
+from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+INDEX = "gsi1"
+TTL_ATTRIBUTE = "ttl"
+RETENTION_SECONDS = 30 * 86_400
+# The condition of every put that must create its item, never replace one.
+NEW_ITEM = "attribute_not_exists(pk)"
+META_KEY: Item = {"pk": {"S": "META"}, "sk": {"S": "WRITE_CHECK"}}
+AUDIT_PREFIX = "AUDIT#"
+MEMBER_PREFIX = "MEMBER#"
+
+_REQUEST_SK = "REQUEST"
+_REMINDER_SK = "REMINDER"
+_LOCK_SK = "LOCK"
+_SIGN_BIT = 1 << 63
+_ALL_BITS = (1 << 64) - 1
+_MAX_TTL = 10**11  # year 5138: a later "deadline" is a nonsense timestamp, not a retention date
+
+
+# ---- keys ----------------------------------------------------------------------------------
+
+
+def request_pk(request_id: str) -> str:
+    return f"REQ#{request_id}"
+
+
+def status_pk(status: Status) -> str:
+    return f"STATUS#{Status(status).value}"
+
+
+def batch_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def request_key(request_id: str) -> Item:
+    return {"pk": {"S": request_pk(request_id)}, "sk": {"S": _REQUEST_SK}}
+
+
+def reminder_key(request_id: str) -> Item:
+    return {"pk": {"S": request_pk(request_id)}, "sk": {"S": _REMINDER_SK}}
+
+
+def lock_key(key: str) -> Item:
+    return {"pk": {"S": f"LOCK#{key}"}, "sk": {"S": _LOCK_SK}}
+
+
+def key_of(item: Item) -> Item:
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+# ---- items ---------------------------------------------------------------------------------
+
+
+def request_item(request: InviteRequest, *, version: int, now: float) -> Item:
+    item = item_of(to_record(request))
+    item.update(request_key(request.id))
+    item["kind"] = {"S": "request"}
+    item["version"] = attr(version)
+    item["gsi1pk"] = {"S": status_pk(request.status)}
+    item["gsi1sk"] = {"S": f"{sortable(request.created_at)}#{request.id}"}
+    expiry = ttl(request.status, request.expires_at, now)
+    if expiry is not None:
+        item[TTL_ATTRIBUTE] = attr(expiry)
+    return item
+
+
+def audit_item(event: AuditEvent, seq: str) -> Item:
+    """`seq` orders events of one instant by when they were written, and makes the key one no
+    other write uses (the store numbers its writes)."""
+    item = item_of(event_to_record(event))
+    item["pk"] = {"S": request_pk(event.request_id)}
+    item["sk"] = {"S": f"{AUDIT_PREFIX}{sortable(event.at)}#{seq}"}
+    item["kind"] = {"S": "audit"}
+    return item
+
+
+def is_audit(item: Item) -> bool:
+    return item.get("kind") == {"S": "audit"}
+
+
+def lock_item(key: str, request_id: str) -> Item:
+    return {
+        **lock_key(key),
+        "kind": {"S": "lock"},
+        "holder": {"S": request_id},
+        DEDUPE_KEY: {"S": key},
+    }
+
+
+def member_item(batch_id: str, request_id: str) -> Item:
+    return {
+        "pk": {"S": batch_pk(batch_id)},
+        "sk": {"S": f"{MEMBER_PREFIX}{request_id}"},
+        "kind": {"S": "batch_member"},
+        "request_id": {"S": request_id},
+    }
+
+
+def request_of(item: Item) -> InviteRequest:
+    return from_record(plain_record(item))
+
+
+def event_of(item: Item) -> AuditEvent:
+    return event_from_record(plain_record(item))
+
+
+def version_of(item: Item) -> int:
+    return int(item["version"]["N"])
+
+
+def oldest_first(requests: Iterable[InviteRequest]) -> list[InviteRequest]:
+    # SQLite's ORDER BY created_at, id (TEXT compares by code point, as Python's str does).
+    return sorted(requests, key=lambda r: (r.created_at, r.id))
+
+
+def ttl(status: Status, expires_at: float, now: float) -> int | None:
+    """The epoch second after which DynamoDB may delete a request item; None: keep it."""
+    if status in OPEN_STATUSES and status != Status.PENDING:
+        return None
+    base = expires_at if status == Status.PENDING else max(expires_at, now)
+    deadline = base + RETENTION_SECONDS
+    if not math.isfinite(deadline) or not 0 < deadline < _MAX_TTL:
+        return None
+    return math.ceil(deadline)
+
+
+# ---- attribute values ----------------------------------------------------------------------
+
+
+def fits_number(value: float) -> bool:
+    """Whether DynamoDB's Number type can hold `value` (1e-130 <= |value| < 1e126, or zero)."""
+    magnitude = abs(value)
+    return magnitude == 0 or 1e-130 <= magnitude < 1e126
+
+
+def attr(value: Scalar) -> AttributeValue:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    # repr() is the shortest text that reads back as the same float (17 digits at most).
+    return {"N": repr(value)} if fits_number(value) else {"S": repr(value)}
+
+
+def item_of(record: Record) -> Item:
+    return {name: attr(value) for name, value in record.items()}
+
+
+def plain(value: AttributeValue) -> Scalar | Decimal:
+    if "S" in value:
+        return str(value["S"])
+    if "N" in value:
+        return Decimal(value["N"])  # the codec turns it into float or int
+    if "NULL" in value:
+        return None
+    raise StoreError(f"unexpected DynamoDB attribute type {sorted(value)}")
+
+
+def plain_record(item: Item) -> dict[str, Any]:
+    return {name: plain(value) for name, value in item.items()}
+
+
+def sortable(value: float) -> str:
+    """Fixed-width hex of the float's bits, ordered as the floats are (total order)."""
+    # `+ 0.0` turns -0.0 into 0.0: SQLite compares the two zeros as equal.
+    (bits,) = struct.unpack(">Q", struct.pack(">d", float(value) + 0.0))
+    ordered = bits ^ _ALL_BITS if bits & _SIGN_BIT else bits | _SIGN_BIT
+    return f"{ordered:016x}"
+
+
+@dataclass
+class Expression:
+    """Placeholders for one expression: every attribute name and value goes through here."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, AttributeValue] = field(default_factory=dict)
+
+    def name(self, attribute: str) -> str:
+        # Always a placeholder: status, ttl and others are DynamoDB reserved words.
+        self.names[f"#{attribute}"] = attribute
+        return f"#{attribute}"
+
+    def value(self, label: str, value: Scalar) -> str:
+        self.values[f":{label}"] = attr(value)
+        return f":{label}"
+
+    def sets(self, values: Iterable[tuple[str, Scalar]], *, prefix: str = "") -> str:
+        """`SET #a = :a, #b = :b` for these attributes (values labelled `prefix` + name)."""
+        return "SET " + ", ".join(
+            f"{self.name(name)} = {self.value(prefix + name, value)}" for name, value in values
+        )
+
+    def parts(self) -> tuple[dict[str, str], dict[str, AttributeValue]]:
+        return self.names, self.values

@@ -1,0 +1,138 @@
+"""Every change of a request's status the workflow makes, as a value: `store.transition(id, move)`.
+
+A `Move` names one rule of the workflow once: which statuses it starts from, the status it
+leads to, whether the deadline must not have passed, which fields it records, who makes it and
+the audit action it is written as. The named constructors are the only moves the bot makes:
+
+    claim_approval   pending -> approving   the final approval, which claims execution
+    deny             pending -> denied      an approver's "no"
+    follow           pending -> approving | denied   a bulk invite's request taking its lead's
+                                             decision
+    withdraw         pending -> denied      filing did not complete (no card, no batch)
+    expire           pending -> expired     past its deadline, undecided
+    retry            failed -> approving    an approver runs a failed request again
+    finish           approving -> approved | failed   what the Chime call (or a lookup) found
+
+What a move writes, given the request as it is, is planned in bot/store/rules.py, the same for
+every backend. An approval that is not the last is no move: `RequestStore.record_approval`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.store.codec import CHANGEABLE_FIELDS, Record, Scalar, encode_changes
+from bot.store.model import InviteRequest, Status
+
+_PENDING = frozenset({Status.PENDING})
+_FINISHED = frozenset({Status.APPROVED, Status.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One conditional change of status. Build it with a named constructor; the fields are
+    public so a test can state a move the workflow never makes."""
+
+    expect: frozenset[Status]  # the statuses it may start from
+    to: Status
+    actor: str  # a Slack user ID or "system"
+    now: float
+    action: str  # the audit event's action
+    # Refused once the request's deadline has passed (expires_at <= now).
+    require_unexpired: bool = False
+    # The other fields it records, encoded as the codec stores them (a subset of
+    # codec.CHANGEABLE_FIELDS; None clears one).
+    changes: tuple[tuple[str, Scalar], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.expect:
+            raise ValueError("a move needs at least one status to start from")
+        unknown = {name for name, _ in self.changes} - CHANGEABLE_FIELDS
+        if unknown:
+            raise TypeError(f"a move cannot change {', '.join(sorted(unknown))}")
+
+    @property
+    def fields(self) -> Record:
+        return dict(self.changes)
+
+    # ---- deciding --------------------------------------------------------------------------
+
+    @classmethod
+    def claim_approval(cls, user: str, now: float) -> Move:
+        """`user`'s approval that completes the request's approvals, claiming its execution.
+        The store grants it only if the other approvals are recorded, none of them by `user`
+        (rules.completes_approvals), and adds `user` to them."""
+        return cls._decision(Status.APPROVING, "approve_claimed", user, now, (user, now))
+
+    @classmethod
+    def deny(cls, user: str, now: float) -> Move:
+        return cls._decision(Status.DENIED, "denied", user, now, (user, now))
+
+    @classmethod
+    def follow(cls, lead: InviteRequest, actor: str, now: float) -> Move:
+        """A bulk invite's pending request taking the decision its lead has (approved in any
+        form but denied), recorded as the lead's decider made it; `actor` is who carries it
+        over (the decider, or the sweep)."""
+        to = Status.DENIED if lead.status == Status.DENIED else Status.APPROVING
+        action = "denied" if to == Status.DENIED else "approve_claimed"
+        return cls._decision(to, action, actor, now, (lead.decided_by, lead.decided_at))
+
+    @classmethod
+    def _decision(
+        cls,
+        to: Status,
+        action: str,
+        actor: str,
+        now: float,
+        decided: tuple[str | None, float | None],
+    ) -> Move:
+        by, at = decided
+        # Decisions check the deadline: a pending request past it only ever expires, which
+        # is also what keeps DynamoDB's dedupe lock sound (bot/store/dynamodb.py).
+        return cls(_PENDING, to, actor, now, action, True, _encoded(decided_by=by, decided_at=at))
+
+    # ---- housekeeping ----------------------------------------------------------------------
+
+    @classmethod
+    def withdraw(cls, actor: str, now: float, error: str) -> Move:
+        """Take back a pending request whose filing did not complete, saying why."""
+        changes = _encoded(decided_by=actor, decided_at=now, error=error)
+        return cls(_PENDING, Status.DENIED, actor, now, "withdrawn", changes=changes)
+
+    @classmethod
+    def expire(cls, actor: str, now: float) -> Move:
+        return cls(_PENDING, Status.EXPIRED, actor, now, "expired")
+
+    # ---- executing -------------------------------------------------------------------------
+
+    @classmethod
+    def retry(cls, user: str, now: float) -> Move:
+        """Claim a failed request's execution again (attempts goes up; no new approval)."""
+        changes = _encoded(decided_by=user, decided_at=now, error=None)
+        failed = frozenset({Status.FAILED})
+        return cls(failed, Status.APPROVING, user, now, "retry_claimed", changes=changes)
+
+    @classmethod
+    def finish(
+        cls,
+        to: Status,
+        actor: str,
+        now: float,
+        *,
+        action: str | None = None,
+        result: Mapping[str, str] | None = None,
+        error: str | None = None,
+    ) -> Move:
+        """End a claimed execution as `to` (approved or failed) with what Chime answered;
+        the audit action is the status unless it says how (e.g. "reconciled")."""
+        if to not in _FINISHED:
+            raise ValueError(f"an execution finishes approved or failed, not {to}")
+        given = {"result": result, "error": error}
+        changes = _encoded(**{name: value for name, value in given.items() if value is not None})
+        approving = frozenset({Status.APPROVING})
+        return cls(approving, to, actor, now, action or to.value, changes=changes)
+
+
+def _encoded(**changes: object) -> tuple[tuple[str, Scalar], ...]:
+    return tuple(encode_changes(changes).items())
