@@ -66,6 +66,6 @@ def test_a_module_over_400_lines_says_why_it_is_one_piece() -> None:
         text = path.read_text(encoding="utf-8")
         if text.count("\n") > MAX_LINES:
             doc = ast.get_docstring(ast.parse(text)) or ""
-            if "one piece" not in doc.lower():
+            if not any(why in doc.lower() for why in ("one piece", "one module because")):
                 unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
     assert unexplained == [], "split it, or say at its top why it is one piece"

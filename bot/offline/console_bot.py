@@ -48,10 +48,10 @@ class TaskEnded:
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop) -> TaskEnded:
         watch = cls()
-        loop.set_task_factory(watch._task)  # type: ignore[arg-type]
+        loop.set_task_factory(watch.task_factory)  # type: ignore[arg-type]
         return watch
 
-    def _task(
+    def task_factory(
         self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
     ) -> asyncio.Task[Any]:
         task = asyncio.Task(coro, loop=loop, **kwargs)
