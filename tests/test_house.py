@@ -5,6 +5,7 @@ says why it is one piece. Read from the source with `ast`, as a reviewer would."
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,3 +70,19 @@ def test_a_module_over_400_lines_says_why_it_is_one_piece() -> None:
             if not any(why in doc.lower() for why in ("one piece", "one module because")):
                 unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
     assert unexplained == [], "split it, or say at its top why it is one piece"
+
+
+def test_every_part_of_bot_has_a_place_in_the_layers() -> None:
+    """import-linter checks only the modules a contract names: a new module or package left out
+    of the layers would be free to import anything."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    parts = {
+        f"bot.{p.stem if p.is_file() else p.name}"
+        for p in (ROOT / "bot").iterdir()
+        if (p.suffix == ".py" and p.stem not in {"__init__", "__main__"})
+        or (p.is_dir() and (p / "__init__.py").exists())
+    }
+    assert parts - placed == set()
