@@ -32,7 +32,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.approvals.execution import run_batch_call
-from bot.cards.approval import decided_already_note
 from bot.cards.base import Reply
 from bot.cards.batch import (
     batch_card,
@@ -41,6 +40,7 @@ from bot.cards.batch import (
     lead_of,
     nothing_filed_note,
 )
+from bot.cards.notes import decided_already_note
 from bot.chime.accounts import choose_account
 from bot.policy.effective import AccountPolicy, draft
 from bot.slack.commands import Invite

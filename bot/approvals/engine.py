@@ -29,10 +29,10 @@ from bot.approvals import batches
 from bot.approvals.execution import run_chime_call
 from bot.approvals.fair_use import FairUse
 from bot.approvals.two_person import record_or_claim
-from bot.cards.approval import (
-    ActionId,
+from bot.cards.approval import ActionId, approval_card
+from bot.cards.base import Reply, error_card
+from bot.cards.notes import (
     already_approved_note,
-    approval_card,
     decided_already_note,
     duplicate_note,
     exists_note,
@@ -40,7 +40,6 @@ from bot.cards.approval import (
     outcome_note,
     progress_note,
 )
-from bot.cards.base import Reply, error_card
 from bot.chime.accounts import choose_account
 from bot.chime.directory import Directory
 from bot.clock import Clock
