@@ -131,7 +131,7 @@ def _where_it_stands(request: InviteRequest) -> str:
         return f"{word} {epoch_date(request.updated_at)} · {filed}"
     if request.status == Status.DENIED and request.decided_by == SYSTEM:
         # Withdrawn by the bot itself: its approval card could not be posted
-        # (bot/approvals/engine.py).
+        # (`Steps.not_posted`, bot/approvals/steps.py).
         return f"*Not filed*: its approval card could not be posted · {filed}"
     decided = epoch_date(request.decided_at or request.updated_at)
     return f"{word} by {user_ref(request.decided_by)} {decided} · {filed}"
