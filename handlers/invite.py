@@ -24,7 +24,7 @@ async def handle(cmd: Invite, inv: Invocation, deps: Deps) -> None:
 async def file_request(deps: Deps, cmd: Invite, user: str, channel: str) -> tuple[Reply, str]:
     """File `cmd` for `user` from `channel`, if anyone could decide on it: the one way a
     request is filed, from the slash command and from the request form alike. Filing itself
-    checks the account's own policy (`Approvals.rules_for_filing`)."""
+    checks the account's own policy (`Filing.rules_for_filing`, bot/approvals/filing.py)."""
     if not deps.approvals.book.from_file and not deps.policy.may_file(user).allowed:
         verdict = await deps.approvers.check(lambda p: p.may_file(user))
         if not verdict.allowed:

@@ -3,7 +3,8 @@ read Chime's answer truthfully.
 
 Team accounts get InviteUsers, judged by each invite's Status and EmailStatus; Enterprise
 accounts get CreateUser through `create_once`, which never repeats a call whose effect is
-unknown. The caller (bot/approvals/engine.py) owns the claim and the state change around this call.
+unknown. The callers (bot/approvals/decision.py, bot/approvals/batches.py) own the claim, and
+`Steps.finish` (bot/approvals/steps.py) the state change after the call.
 """
 
 from __future__ import annotations

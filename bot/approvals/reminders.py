@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.cards.approval import approvals_missing
-from bot.cards.base import Reply, clean, context, literal, says, section, slack_date
+from bot.cards.base import Reply, clean, context, epoch_date, literal, says, section
 from bot.clock import Clock
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
@@ -70,18 +70,15 @@ def mentions(approvers: Iterable[str], budget: int = MENTIONS_BUDGET) -> str:
     return " ".join(shown)
 
 
-def _date(epoch: float) -> str:
-    return slack_date(datetime.fromtimestamp(epoch, UTC))
-
-
 def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
     """The reminder: mentions and dates in the bot's own mrkdwn, the request's data plain."""
     who = mentions(approvers)
     blocks = [
         section(
             f":bell: {who or 'Approvers'}: this Chime user request is still waiting for a "
-            f"decision.{_still_needed(request)} It was filed {_date(request.created_at)} and "
-            f"expires {_date(request.expires_at)}; please approve or deny it on the card above."
+            f"decision.{_still_needed(request)} It was filed {epoch_date(request.created_at)} "
+            f"and expires {epoch_date(request.expires_at)}; please approve or deny it on the card "
+            "above."
         ),
         says(
             f"Request {request.id}: {clean(request.email)}"

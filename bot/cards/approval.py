@@ -1,14 +1,14 @@
-"""Block Kit for the invite flow: the approval card in each of its states, and the notes sent to
-requesters and approvers. Built on the primitives in `bot.cards.base`: every email, reason, account
-name, Chime ID and error is plain text (`says`, `plain`, `fields`), and mrkdwn (`section`,
-`context` strings) holds only fixed wording, mentions of Slack-issued IDs and dates.
+"""Block Kit for a single request's approval card, in each of its states, and the words every
+view of a request shares: its status word, who approved, the approvals so far, what Chime said,
+mentions of Slack-issued IDs, and the card's buttons (the App Home tab and a bulk invite's card
+reuse them). Built on the primitives in `bot.cards.base`: every email, reason, account name,
+Chime ID and error is plain text (`says`, `plain`, `fields`), and mrkdwn (`section`, `context`
+strings) holds only fixed wording, mentions of Slack-issued IDs and dates.
 
-One module because every card state and note shares the same status words, approver lines and
-untrusted-text rules; the notes to requesters and approvers are what splits out next."""
+The notes sent to requesters and approvers, in the same words, are in `bot.cards.notes`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.cards.base import (
     Reply,
     clean,
     context,
+    epoch_date,
     fields,
     header,
     literal,
@@ -24,12 +25,10 @@ from bot.cards.base import (
     says,
     section,
     shorten,
-    slack_date,
 )
 from bot.slack.ids import CHANNEL_ID, USER_ID
 from bot.store.model import InviteRequest, Status
 
-MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
 MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
 MAX_BUTTON_TEXT = 75
 
@@ -62,10 +61,6 @@ def channel_ref(channel_id: str | None) -> str:
     return "its channel"
 
 
-def _date(epoch: float | None) -> str:
-    return slack_date(datetime.fromtimestamp(epoch, UTC) if epoch else None)
-
-
 def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
     """The exact arguments approval will send to Chime, as label/value rows."""
     if request.account.is_team:
@@ -75,7 +70,7 @@ def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
     return [("AccountId", request.account_id), emails, ("UserType", request.user_type)]
 
 
-def _button(
+def button(
     text: str,
     action: ActionId,
     request_id: str,
@@ -174,19 +169,20 @@ def approval_card(request: InviteRequest) -> Reply:
         context(
             "Request",
             plain(request.id),
-            f"filed {_date(request.created_at)} in {channel_ref(request.origin_channel)} · "
-            f"expires {_date(request.expires_at)}",
+            f"filed {epoch_date(request.created_at)} in {channel_ref(request.origin_channel)} · "
+            f"expires {epoch_date(request.expires_at)}",
         )
     )
-    blocks += _state_blocks(request)
+    blocks += state_blocks(request)
     text = (
-        f"{_status_word(request)}: Chime user request {literal(request.id)} for "
+        f"{status_word(request)}: Chime user request {literal(request.id)} for "
         f"{literal(request.email)} in {literal(request.account_name)}"
     )
     return Reply(text=text, blocks=blocks)
 
 
-def _status_word(request: InviteRequest) -> str:
+def status_word(request: InviteRequest) -> str:
+    """Where a request stands, in a word or two ("Awaiting approval", "Denied", ...)."""
     if request.status == Status.PENDING and request.approvals:
         return f"Awaiting approval ({len(request.approvals)} of {request.approvals_required})"
     return {
@@ -228,9 +224,9 @@ def result_line(request: InviteRequest) -> str:
     return "Done."
 
 
-def _state_blocks(request: InviteRequest) -> list[Block]:
+def state_blocks(request: InviteRequest) -> list[Block]:
     by = user_ref(request.decided_by)
-    when = _date(request.decided_at or request.updated_at)
+    when = epoch_date(request.decided_at or request.updated_at)
     rid = request.id
     if request.status == Status.PENDING:
         progress: list[Block] = []
@@ -248,8 +244,8 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
                 "type": "actions",
                 "block_id": BlockId.DECISION.value,
                 "elements": [
-                    _button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
-                    _button("Deny", ActionId.DENY, rid, "danger"),
+                    button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
+                    button("Deny", ActionId.DENY, rid, "danger"),
                 ],
             },
         ]
@@ -271,7 +267,7 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
     if request.status == Status.EXPIRED:
         return [
             section(
-                f":no_entry: *Expired* {_date(request.updated_at)} with no decision. "
+                f":no_entry: *Expired* {epoch_date(request.updated_at)} with no decision. "
                 "Nothing was created; file a new request if it is still needed."
             )
         ]
@@ -285,176 +281,15 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
             {
                 "type": "actions",
                 "block_id": BlockId.RETRY.value,
-                "elements": [_button("Retry", ActionId.RETRY, rid, "primary")],
+                "elements": [button("Retry", ActionId.RETRY, rid, "primary")],
             },
         ]
     return []
-
-
-def filed_note(request: InviteRequest, where: str) -> Reply:
-    return Reply(
-        text=f"Request {literal(request.id)} for {literal(request.email)} awaits approval",
-        blocks=[
-            says(
-                f"⏳ Request {request.id} to add {clean(request.email)} to "
-                f"{clean(request.account_name)} awaits approval."
-            ),
-            context(
-                f"Approvers decide in {channel_ref(where)}. "
-                "You'll get a direct message when one does."
-            ),
-        ],
-    )
-
-
-def duplicate_note(existing: InviteRequest) -> Reply:
-    where = channel_ref(existing.card_channel or existing.origin_channel)
-    return Reply(
-        text=f"{literal(existing.email)} already has an open request {literal(existing.id)}",
-        blocks=[
-            says(
-                f"ℹ️ {clean(existing.email)} already has an open request {existing.id} for "
-                f"{clean(existing.account_name)} ({_status_word(existing).lower()}). "
-                "Nothing new was filed."
-            ),
-            context(
-                f"Filed by {user_ref(existing.requester)} {_date(existing.created_at)}, in {where}."
-            ),
-        ],
-    )
-
-
-def exists_note(email: str, account_names: list[str]) -> Reply:
-    names = ", ".join(clean(n) for n in account_names)
-    return Reply(
-        text=f"{literal(email)} already exists in {literal(names)}",
-        blocks=[
-            says(f"ℹ️ {clean(email)} already exists in {names}. Nothing was filed."),
-            context("See the details with", plain(f"/chime user {email}")),
-        ],
-    )
-
-
-def outcome_note(request: InviteRequest) -> Reply:
-    """What the requester is told when their request is decided or finished."""
-    word = _status_word(request)
-    by = user_ref(request.decided_by)
-    headline, detail = {
-        Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
-        Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
-        Status.FAILED: (
-            "was approved, but it *did not go through*. Approvers can retry it.",
-            f"Why: {clean(request.error or 'unknown error')}",
-        ),
-        Status.EXPIRED: (
-            "*expired* without a decision. File a new one if it is still needed.",
-            "Nothing was created.",
-        ),
-    }.get(request.status, (f"is now {word.lower()}.", ""))
-    return Reply(
-        text=f"{word}: your Chime request for {literal(request.email)}",
-        blocks=[
-            section(f"Your Chime user request {headline}"),
-            says(
-                f"Request {request.id}: {clean(request.email)} in "
-                f"{clean(request.account_name)}. {detail}"
-            ),
-        ],
-    )
-
-
-def progress_note(request: InviteRequest) -> Reply:
-    """The requester's news when an approval lands that is not the last."""
-    return Reply(
-        text=f"Your Chime request for {literal(request.email)} has "
-        f"{len(request.approvals)} of {request.approvals_required} approvals",
-        blocks=[
-            section(
-                f"Your Chime user request has {approvals_line(request)}. It waits for "
-                f"{approvals_missing(request)} more before anything is created."
-            ),
-            says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}."),
-        ],
-    )
-
-
-def already_approved_note(request: InviteRequest) -> Reply:
-    """For an approver who clicks Approve again: their approval is in, someone else's is due."""
-    return Reply(
-        text=f"You already approved request {literal(request.id)}",
-        blocks=[
-            section(
-                f"You already approved; {more_approvers(request)} needed. Your approval "
-                f"counts once, so nothing changed. ({approvals_line(request)})"
-            ),
-            context("Request", plain(request.id)),
-        ],
-    )
-
-
-def decided_already_note(request: InviteRequest) -> Reply:
-    state = _status_word(request).lower()
-    when = _date(request.decided_at or request.updated_at)
-    if request.status == Status.EXPIRED:
-        # An expiry is no one's decision: the deadline passed.
-        outcome = f"expired {when} without a decision"
-    elif request.decided_by:
-        outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
-    else:
-        outcome = f"was already decided: {state} {when}"
-    return Reply(
-        text=f"Request {literal(request.id)} is already {state}",
-        blocks=[
-            section(f"That request {outcome}. Nothing changed."),
-            context("Request", plain(request.id)),
-        ],
-    )
-
-
-def pending_list(requests: list[InviteRequest], now: float) -> Reply:
-    if not requests:
-        return Reply(
-            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
-        )
-    blocks: list[Block] = [header(f"Open Chime requests ({len(requests)})")]
-    for request in requests[:MAX_LISTED]:
-        where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
-        blocks.append(
-            says(
-                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
-                f"{_status_word(request).lower()}"
-            )
-        )
-        blocks.append(
-            context(
-                f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
-            )
-        )
-    if len(requests) > MAX_LISTED:
-        blocks.append(context(f"…and {len(requests) - MAX_LISTED} more, oldest first."))
-    return Reply(text=f"{len(requests)} open Chime requests", blocks=blocks)
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
-
-
-# ---- for App Home (bot/cards/home.py) ----------------------------------------------------------
-
-
-def status_word(request: InviteRequest) -> str:
-    """Where a request stands, in a word or two ("Awaiting approval", "Denied", ...)."""
-    return _status_word(request)
 
 
 def action_block(request: InviteRequest, block_id: str) -> Block | None:
     """The card's own button row for the request's state (Approve and Deny, or Retry), under
     `block_id` (a view lists many requests, and block_ids must be unique in it); None if the
     state has no buttons."""
-    row = next((b for b in _state_blocks(request) if b.get("type") == "actions"), None)
+    row = next((b for b in state_blocks(request) if b.get("type") == "actions"), None)
     return None if row is None else {**row, "block_id": block_id}

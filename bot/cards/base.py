@@ -182,6 +182,12 @@ def slack_date(moment: datetime | None) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def epoch_date(epoch: float | None) -> str:
+    """`slack_date` of a stored time (seconds since the epoch): the one date every card and note
+    about a request shows. No time (None, or 0, which no request was ever filed at) is "—"."""
+    return slack_date(datetime.fromtimestamp(epoch, UTC) if epoch else None)
+
+
 # ---- cards -----------------------------------------------------------------------------------
 
 

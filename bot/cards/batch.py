@@ -16,22 +16,20 @@ from collections.abc import Mapping
 from bot.cards.approval import (
     ActionId,
     BlockId,
-    _button,
-    _date,
     approvals_line,
     asking,
+    button,
     channel_ref,
     result_line,
+    state_blocks,
     user_ref,
-)
-from bot.cards.approval import (
-    _state_blocks as _single_state_blocks,
 )
 from bot.cards.base import (
     Block,
     Reply,
     clean,
     context,
+    epoch_date,
     fields,
     header,
     listing,
@@ -153,11 +151,11 @@ def batch_card(members: list[InviteRequest], skipped: Mapping[str, str]) -> Repl
         context(
             "Request",
             plain(lead.id),
-            f"filed {_date(lead.created_at)} in {channel_ref(lead.origin_channel)} · "
-            f"expires {_date(lead.expires_at)}",
+            f"filed {epoch_date(lead.created_at)} in {channel_ref(lead.origin_channel)} · "
+            f"expires {epoch_date(lead.expires_at)}",
         )
     )
-    blocks += _state_blocks(lead, members)
+    blocks += _batch_state_blocks(lead, members)
     text = (
         f"{batch_word(members)}: Chime user request {literal(lead.id)} for {count} addresses "
         f"in {literal(lead.account_name)}"
@@ -165,9 +163,9 @@ def batch_card(members: list[InviteRequest], skipped: Mapping[str, str]) -> Repl
     return Reply(text=text, blocks=blocks)
 
 
-def _state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Block]:
+def _batch_state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Block]:
     counts = Counter(m.status for m in members)
-    by, when = user_ref(lead.decided_by), _date(lead.decided_at or lead.updated_at)
+    by, when = user_ref(lead.decided_by), epoch_date(lead.decided_at or lead.updated_at)
     if lead.status == Status.PENDING:
         progress = [section(approvals_line(lead))] if lead.approvals_required > 1 else []
         return [
@@ -176,14 +174,14 @@ def _state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Blo
                 "type": "actions",
                 "block_id": BlockId.DECISION.value,
                 "elements": [
-                    _button(
+                    button(
                         f"Approve all {len(members)}",
                         ActionId.APPROVE,
                         lead.id,
                         "primary",
                         _confirm(lead, len(members)),
                     ),
-                    _button("Deny all", ActionId.DENY, lead.id, "danger"),
+                    button("Deny all", ActionId.DENY, lead.id, "danger"),
                 ],
             },
         ]
@@ -196,7 +194,7 @@ def _state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Blo
             )
         ]
     if lead.status in (Status.EXPIRED, Status.DENIED):
-        return _single_state_blocks(lead)  # worded as for a single request
+        return state_blocks(lead)  # worded as for a single request
     blocks = [section(f":white_check_mark: *Approved* by {by} {when}: {_counts(members)}.")]
     failed = counts[Status.FAILED]
     if failed:
@@ -209,7 +207,7 @@ def _state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> list[Blo
                 "type": "actions",
                 "block_id": BlockId.RETRY.value,
                 "elements": [
-                    _button(f"Retry the {failed} that failed", ActionId.RETRY, lead.id, "primary")
+                    button(f"Retry the {failed} that failed", ActionId.RETRY, lead.id, "primary")
                 ],
             },
         ]

@@ -14,11 +14,20 @@ home-tab-views); the budget below keeps within it whatever the numbers, and says
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.cards.approval import action_block, status_word, user_ref
-from bot.cards.base import Block, Reply, clean, context, header, says, section, shorten, slack_date
+from bot.cards.base import (
+    Block,
+    Reply,
+    clean,
+    context,
+    epoch_date,
+    header,
+    says,
+    section,
+    shorten,
+)
 from bot.slack.limits import MAX_HOME_BLOCKS
 from bot.store.model import SYSTEM, InviteRequest, Status
 
@@ -49,7 +58,7 @@ def home_view(
     blocks += _decidable(decidable, batch_sizes or {})
     blocks.append({"type": "divider"})
     blocks += _recent(recent)
-    blocks.append(context(f"Updated {_date(now)}. Opening this tab again shows the latest."))
+    blocks.append(context(f"Updated {epoch_date(now)}. Opening this tab again shows the latest."))
     assert len(blocks) <= MAX_HOME_BLOCKS, len(blocks)  # the budgets above guarantee it
     return {
         "type": "home",
@@ -85,8 +94,8 @@ def _decidable(requests: Sequence[InviteRequest], batch_sizes: Mapping[str, int]
         state = status_word(request).lower()
         blocks.append(
             context(
-                f"{state} · from {user_ref(request.requester)} {_date(request.created_at)} · "
-                f"expires {_date(request.expires_at)}"
+                f"{state} · from {user_ref(request.requester)} {epoch_date(request.created_at)} · "
+                f"expires {epoch_date(request.expires_at)}"
             )
         )
         row = action_block(request, f"home:{request.id}")
@@ -115,18 +124,14 @@ def _recent(requests: Sequence[InviteRequest]) -> list[Block]:
 
 def _where_it_stands(request: InviteRequest) -> str:
     word = f"*{status_word(request)}*"
-    filed = f"filed {_date(request.created_at)}"
+    filed = f"filed {epoch_date(request.created_at)}"
     if request.status == Status.PENDING:
-        return f"{word} · {filed} · expires {_date(request.expires_at)}"
+        return f"{word} · {filed} · expires {epoch_date(request.expires_at)}"
     if request.status == Status.EXPIRED:
-        return f"{word} {_date(request.updated_at)} · {filed}"
+        return f"{word} {epoch_date(request.updated_at)} · {filed}"
     if request.status == Status.DENIED and request.decided_by == SYSTEM:
         # Withdrawn by the bot itself: its approval card could not be posted
-        # (bot/approvals/engine.py).
+        # (`Steps.not_posted`, bot/approvals/steps.py).
         return f"*Not filed*: its approval card could not be posted · {filed}"
-    decided = _date(request.decided_at or request.updated_at)
+    decided = epoch_date(request.decided_at or request.updated_at)
     return f"{word} by {user_ref(request.decided_by)} {decided} · {filed}"
-
-
-def _date(epoch: float) -> str:
-    return slack_date(datetime.fromtimestamp(epoch, UTC))

@@ -15,17 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cards.approval import (
-    already_approved_note,
-    approval_card,
-    decided_already_note,
-    duplicate_note,
-    exists_note,
-    filed_note,
-    outcome_note,
-    pending_list,
-    progress_note,
-)
+from bot.cards.approval import approval_card
 from bot.cards.base import (
     WORD_JOINER,
     Reply,
@@ -35,6 +25,16 @@ from bot.cards.base import (
     literal,
     not_found_card,
     user_card,
+)
+from bot.cards.notes import (
+    already_approved_note,
+    decided_already_note,
+    duplicate_note,
+    exists_note,
+    filed_note,
+    outcome_note,
+    pending_list,
+    progress_note,
 )
 from bot.models import Account, ChimeUser, UserRecord
 from bot.offline.blockkit import message_problems

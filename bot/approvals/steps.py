@@ -1,0 +1,227 @@
+"""The steps a single request and a bulk invite share: each state change that ends or undoes a
+request (withdraw, finish, settle from what Chime says, expire), and telling people about it
+(the card, the requester's note, the App Home refresh).
+
+Both paths use them alike: the single-request path in bot/approvals/decision.py and
+bot/approvals/filing.py, the bulk path in bot/approvals/batches.py, housekeeping in
+bot/approvals/engine.py. Each state change is one conditional write in the store (a `Move`), so
+only the caller whose write succeeds counts it, shows it and tells the requester.
+
+A request of a bulk invite (`batch_id`) is shown and reported as its batch: one card rendered
+from all its requests, and one note once none of them is pending or working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.cards.approval import approval_card
+from bot.cards.base import Reply, error_card
+from bot.cards.batch import batch_card, batch_outcome_note, lead_of
+from bot.cards.notes import outcome_note
+from bot.chime.directory import Directory
+from bot.clock import Clock
+from bot.errors import ChimeError
+from bot.metrics import Metrics
+from bot.slack.notify import CardNotPosted, Notifier
+from bot.store import InviteRequest, Move, RequestStore, Status
+from bot.store.model import SYSTEM
+
+log = logging.getLogger("chime_bot.approvals")
+
+SKIPPED = "skipped"  # a bulk invite lead's audit event naming each skipped address and why
+INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first"
+_UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """The workflow's parts every step needs, and the steps shared by both paths."""
+
+    store: RequestStore
+    directory: Directory
+    notifier: Notifier
+    clock: Clock
+    metrics: Metrics
+    # Told of every request filed or changed (App Home refreshes, bot/approvals/home.py); must
+    # not block.
+    on_change: Callable[[InviteRequest], None] | None = None
+
+    # ---- undoing and ending ----------------------------------------------------------------
+
+    async def withdraw(self, requests: list[InviteRequest], error: str) -> None:
+        now = self.clock.now()
+        for request in requests:
+            await self.store.transition(request.id, Move.withdraw(SYSTEM, now, error))
+
+    async def not_posted(
+        self, requests: list[InviteRequest], channel: str, exc: CardNotPosted
+    ) -> tuple[Reply, str]:
+        """Withdraw requests whose card Slack refused: nothing half-done, since without a
+        card no one can approve them."""
+        await self.withdraw(requests, f"approval card not posted: {exc}")
+        return error_card(
+            "Request not filed",
+            f"The approval card could not be posted in channel {channel} (Slack said "
+            f"{exc}), so nothing was filed.",
+            hint="Ask an admin to add the bot to that channel or fix CHIME_APPROVAL_CHANNEL.",
+        ), "card_failed"
+
+    async def finish(
+        self,
+        request: InviteRequest,
+        to: Status,
+        actor: str,
+        action: str,
+        quiet: bool = False,  # a batch shows its card and tells its requester once, itself
+        **changes: Any,
+    ) -> None:
+        """End an `approving` request as `to`, with the fields to store with it."""
+        move = Move.finish(to, actor, self.clock.now(), action=action, **changes)
+        done = await self.store.transition(request.id, move)
+        if done.ok and done.request is not None:
+            self.metrics.approval(to.value)
+            log.info(
+                "request %s %s",
+                request.id,
+                to.value,
+                extra={"request_id": request.id, "outcome": to.value, "user": actor},
+            )
+            if not quiet:
+                await self.show(done.request)
+                await self.tell_requester(done.request)
+
+    async def settle_from_chime(
+        self,
+        request: InviteRequest,
+        actor: str,
+        if_missing: str | None,
+        retrying: bool = False,
+        quiet: bool = False,
+    ) -> bool:
+        """Finish an `approving` request from what Chime says now. True if it was settled:
+        the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
+        account = request.account
+        try:
+            record = await self.directory.user_in(account, request.email, patient=True)
+        except ChimeError as exc:
+            await self.finish(
+                request,
+                Status.FAILED,
+                actor,
+                "reconciled",
+                error=f"could not confirm with Chime: {exc.message}",
+                quiet=quiet,
+            )
+            return True
+        if record is not None and account.is_team and record.user.invitation_status == "Failed":
+            record = None  # a failed invitation is no invitation: it may be sent again
+        if (
+            record is not None
+            and retrying
+            and account.is_team
+            and record.user.invitation_status != "Accepted"
+        ):
+            # Inviting again is safe (no second user) and is the only way to learn whether
+            # the invitation and its email went out this time.
+            record = None
+        if record is not None:
+            result = {"user_id": record.user.user_id, "reconciled": "true"}
+            if account.is_team:
+                result["invite_status"] = record.user.invitation_status or "Pending"
+            await self.finish(
+                request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result
+            )
+            return True
+        if if_missing is not None:
+            await self.finish(
+                request, Status.FAILED, actor, "reconciled", quiet=quiet, error=if_missing
+            )
+            return True
+        return False
+
+    async def expire(self, request: InviteRequest, actor: str) -> Reply:
+        """Expire a request past its deadline (a bulk invite's pending requests together), show
+        it and tell the requester once; the note for whoever clicked on it."""
+        if request.batch_id is not None:
+            now = self.clock.now()
+            batch = await self.store.list_batch(request.batch_id)
+            pending = [m for m in batch if m.status == Status.PENDING]
+            moved = await self.move_each(pending, Move.expire(actor, now))
+        else:
+            expired = await self.store.transition(request.id, Move.expire(actor, self.clock.now()))
+            moved = [expired.request] if expired.ok and expired.request is not None else []
+        for _ in moved:
+            self.metrics.approval(Status.EXPIRED.value)
+        if moved:
+            await self.show(moved[0])
+            await self.tell_requester(moved[0])
+        return error_card(
+            "This request has expired",
+            f"Request {request.id} passed its deadline without a decision, so it "
+            "can no longer be approved or denied. Nothing was created.",
+        )
+
+    async def move_each(self, members: list[InviteRequest], move: Move) -> list[InviteRequest]:
+        """Make `move` on each of `members`, each its own conditional write, all at once; the
+        requests this call moved (one a rival moved first is left to that rival)."""
+        done = await asyncio.gather(*(self.store.transition(m.id, move) for m in members))
+        return [d.request for d in done if d.ok and d.request is not None]
+
+    # ---- telling people --------------------------------------------------------------------
+
+    async def show(self, request: InviteRequest) -> None:
+        """Bring the request's card (its batch's, for a bulk invite) up to date."""
+        if request.batch_id is not None:
+            await self.show_batch(request.batch_id)
+            return
+        if request.card_channel and request.card_ts:
+            await self.notifier.update_card(
+                request.card_channel, request.card_ts, approval_card(request)
+            )
+        self.changed(request)
+
+    async def show_batch(self, batch_id: str) -> None:
+        members = await self.store.list_batch(batch_id)
+        if not members:
+            return
+        lead = lead_of(members)
+        if lead.card_channel and lead.card_ts:
+            card = batch_card(members, await self.skipped_of(lead.id))
+            await self.notifier.update_card(lead.card_channel, lead.card_ts, card)
+        self.changed(lead)  # App Home: a bulk invite is shown by its lead
+
+    async def skipped_of(self, batch_id: str) -> dict[str, str]:
+        """The addresses a bulk invite left out at filing, and why."""
+        events = await self.store.audit_trail(batch_id)
+        return {k: v for e in events if e.action == SKIPPED for k, v in e.detail.items()}
+
+    def changed(self, request: InviteRequest) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(request)
+        except Exception:  # a refresh is a courtesy: it never breaks the flow
+            log.warning("could not schedule a refresh for %s", request.id, exc_info=True)
+
+    async def tell_requester(self, request: InviteRequest) -> None:
+        if request.batch_id is not None:
+            await self.tell_batch_requester(request.batch_id)
+            return
+        await self.notifier.tell_user(
+            request.requester, request.origin_channel, outcome_note(request)
+        )
+
+    async def tell_batch_requester(self, batch_id: str) -> None:
+        """One note once the whole batch is settled (none pending or working)."""
+        members = await self.store.list_batch(batch_id)
+        if not members or any(m.status in _UNSETTLED for m in members):
+            return
+        lead = lead_of(members)
+        await self.notifier.tell_user(
+            lead.requester, lead.origin_channel, batch_outcome_note(members)
+        )

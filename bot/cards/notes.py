@@ -1,0 +1,190 @@
+"""Block Kit for what the invite flow tells people about a single request, outside its card: the
+requester's notes (filed, already open, already in Chime, its outcome, an approval under way),
+the approver's notes on a click that changed nothing, and the `/chime pending` list.
+
+Worded with the approval card's own words (`bot.cards.approval`: status words, approver lines,
+Chime's result) and the same rule for untrusted text: emails, reasons, account names and errors
+are plain text (`says`, `plain`); mrkdwn holds only fixed wording, mentions of Slack-issued IDs
+and dates. A bulk invite's notes are in `bot.cards.batch`."""
+
+from __future__ import annotations
+
+from bot.cards.approval import (
+    approvals_line,
+    approvals_missing,
+    approved_by,
+    channel_ref,
+    more_approvers,
+    result_line,
+    status_word,
+    user_ref,
+)
+from bot.cards.base import (
+    Block,
+    Reply,
+    clean,
+    context,
+    epoch_date,
+    header,
+    literal,
+    plain,
+    says,
+    section,
+)
+from bot.store.model import InviteRequest, Status
+
+MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
+
+
+def filed_note(request: InviteRequest, where: str) -> Reply:
+    return Reply(
+        text=f"Request {literal(request.id)} for {literal(request.email)} awaits approval",
+        blocks=[
+            says(
+                f"⏳ Request {request.id} to add {clean(request.email)} to "
+                f"{clean(request.account_name)} awaits approval."
+            ),
+            context(
+                f"Approvers decide in {channel_ref(where)}. "
+                "You'll get a direct message when one does."
+            ),
+        ],
+    )
+
+
+def duplicate_note(existing: InviteRequest) -> Reply:
+    where = channel_ref(existing.card_channel or existing.origin_channel)
+    return Reply(
+        text=f"{literal(existing.email)} already has an open request {literal(existing.id)}",
+        blocks=[
+            says(
+                f"ℹ️ {clean(existing.email)} already has an open request {existing.id} for "
+                f"{clean(existing.account_name)} ({status_word(existing).lower()}). "
+                "Nothing new was filed."
+            ),
+            context(
+                f"Filed by {user_ref(existing.requester)} {epoch_date(existing.created_at)}, "
+                f"in {where}."
+            ),
+        ],
+    )
+
+
+def exists_note(email: str, account_names: list[str]) -> Reply:
+    names = ", ".join(clean(n) for n in account_names)
+    return Reply(
+        text=f"{literal(email)} already exists in {literal(names)}",
+        blocks=[
+            says(f"ℹ️ {clean(email)} already exists in {names}. Nothing was filed."),
+            context("See the details with", plain(f"/chime user {email}")),
+        ],
+    )
+
+
+def outcome_note(request: InviteRequest) -> Reply:
+    """What the requester is told when their request is decided or finished."""
+    word = status_word(request)
+    by = user_ref(request.decided_by)
+    headline, detail = {
+        Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
+        Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
+        Status.FAILED: (
+            "was approved, but it *did not go through*. Approvers can retry it.",
+            f"Why: {clean(request.error or 'unknown error')}",
+        ),
+        Status.EXPIRED: (
+            "*expired* without a decision. File a new one if it is still needed.",
+            "Nothing was created.",
+        ),
+    }.get(request.status, (f"is now {word.lower()}.", ""))
+    return Reply(
+        text=f"{word}: your Chime request for {literal(request.email)}",
+        blocks=[
+            section(f"Your Chime user request {headline}"),
+            says(
+                f"Request {request.id}: {clean(request.email)} in "
+                f"{clean(request.account_name)}. {detail}"
+            ),
+        ],
+    )
+
+
+def progress_note(request: InviteRequest) -> Reply:
+    """The requester's news when an approval lands that is not the last."""
+    return Reply(
+        text=f"Your Chime request for {literal(request.email)} has "
+        f"{len(request.approvals)} of {request.approvals_required} approvals",
+        blocks=[
+            section(
+                f"Your Chime user request has {approvals_line(request)}. It waits for "
+                f"{approvals_missing(request)} more before anything is created."
+            ),
+            says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}."),
+        ],
+    )
+
+
+def already_approved_note(request: InviteRequest) -> Reply:
+    """For an approver who clicks Approve again: their approval is in, someone else's is due."""
+    return Reply(
+        text=f"You already approved request {literal(request.id)}",
+        blocks=[
+            section(
+                f"You already approved; {more_approvers(request)} needed. Your approval "
+                f"counts once, so nothing changed. ({approvals_line(request)})"
+            ),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def decided_already_note(request: InviteRequest) -> Reply:
+    state = status_word(request).lower()
+    when = epoch_date(request.decided_at or request.updated_at)
+    if request.status == Status.EXPIRED:
+        # An expiry is no one's decision: the deadline passed.
+        outcome = f"expired {when} without a decision"
+    elif request.decided_by:
+        outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
+    else:
+        outcome = f"was already decided: {state} {when}"
+    return Reply(
+        text=f"Request {literal(request.id)} is already {state}",
+        blocks=[
+            section(f"That request {outcome}. Nothing changed."),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def pending_list(requests: list[InviteRequest], now: float) -> Reply:
+    if not requests:
+        return Reply(
+            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
+        )
+    blocks: list[Block] = [header(f"Open Chime requests ({len(requests)})")]
+    for request in requests[:MAX_LISTED]:
+        where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
+        blocks.append(
+            says(
+                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
+                f"{status_word(request).lower()}"
+            )
+        )
+        blocks.append(
+            context(
+                f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
+            )
+        )
+    if len(requests) > MAX_LISTED:
+        blocks.append(context(f"…and {len(requests) - MAX_LISTED} more, oldest first."))
+    return Reply(text=f"{len(requests)} open Chime requests", blocks=blocks)
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
