@@ -15,6 +15,10 @@ one on every change, so a write based on a stale read always fails; the loser re
 re-plans with the backend-neutral rules in rules.py. This is optimistic concurrency with the
 same outcome as SQLite's write lock.
 
+Audit order. Every write that appends to a request's trail moves its `version` on (a recorded
+event or a reminder's outcome with a bare conditional bump), and the audit item keeps the version
+its write made: that, not the writer's clock, orders the trail (bot/store/trail.py).
+
 The duplicate check and find_open look at the lock's holder only. A holder is replaced only once
 it no longer blocks (final, or pending past its deadline), and the bot never moves such a request
 back to an open status (claims use require_unexpired), so "the holder blocks" is the same
@@ -52,6 +56,7 @@ from bot.store.items import (
     audit_item,
     batch_pk,
     event_of,
+    in_trail_order,
     member_item,
     oldest_first,
     reminder_key,
@@ -71,6 +76,7 @@ from bot.store.rules import (
     plan_move,
 )
 from bot.store.table import Op, Table
+from bot.store.trail import in_time_order
 
 T = TypeVar("T")
 
@@ -143,7 +149,7 @@ class DynamoStore:
         key = dedupe_key(stored.email, stored.account_id)
         event = filed_event(stored, now=now)
         item = request_item(stored, version=0, now=now)
-        audit = audit_item(event, self._next_seq())
+        audit = audit_item(event, self._next_seq(), version=0)
         calls = self.calls
         for attempt in range(MAX_WRITE_ATTEMPTS):
             holder = await self.run(calls.read_lock, key)
@@ -200,9 +206,10 @@ class DynamoStore:
             plan = judge(current)
             if plan is None:
                 return Transition(ok=False, request=current)
+            version = version_of(item)
             ops = [
-                self.calls.change_op(plan, version_of(item)),
-                self.calls.put_op(audit_item(plan.event, self._next_seq())),
+                self.calls.change_op(plan, version),
+                self.calls.put_op(audit_item(plan.event, self._next_seq(), version + 1)),
             ]
             reasons = await self.run(self.calls.transact, ops)
             if reasons is None:
@@ -246,26 +253,27 @@ class DynamoStore:
         return oldest_first(request_of(item) for item in items)[::-1]
 
     async def record(self, event: AuditEvent) -> None:
-        await self.run(self.calls.put, audit_item(event, self._next_seq()))
-        log_event(event)
+        await self._append(event, None, f"recording an event of {event.request_id}")
 
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
-        return [event_of(item) for item in await self.run(self.calls.audit_items, request_id)]
+        items = await self.run(self.calls.audit_items, request_id)
+        return [event_of(item) for item in in_trail_order(items)]
 
     async def audit_events(
         self, *, since: float | None = None, until: float | None = None
     ) -> list[AuditEvent]:
-        items = await self.run(self.calls.all_audit_items)
-        found = [(event_of(item), item["sk"]["S"]) for item in items]
-        # The bounds are applied here, as SQLite compares floats, rather than in a filter
-        # expression: a Scan reads (and is billed for) every item either way.
-        kept = [
-            (event, sk)
-            for event, sk in found
-            if (since is None or event.at >= since) and (until is None or event.at < until)
-        ]
-        # sk is AUDIT#<at>#<write sequence>: within one instant, the order of writing.
-        return [event for event, _ in sorted(kept, key=lambda pair: (pair[0].at, pair[1]))]
+        # The bounds are applied after the Scan, as SQLite compares floats, and on whole trails:
+        # where an event sorts depends on the events before it in its trail.
+        trails: dict[str, list[Item]] = {}
+        for item in await self.run(self.calls.all_audit_items):
+            trails.setdefault(str(item["pk"]["S"]), []).append(item)
+        # The key (AUDIT#<at>#<write sequence>) is the order of writing, as far as one is known
+        # across requests.
+        ordered = (
+            [(event_of(item), str(item["sk"]["S"])) for item in in_trail_order(trail)]
+            for trail in trails.values()
+        )
+        return in_time_order(ordered, since=since, until=until)
 
     async def claim_reminder(
         self, request: InviteRequest, *, now: float, lease: float
@@ -281,28 +289,37 @@ class DynamoStore:
         return token if await self.run(self.calls.transact, ops) is None else None
 
     async def reminder_sent(self, request_id: str, event: AuditEvent) -> bool:
-        return await self._reminder_write(
-            request_id, self.calls.reminder_sent_op(request_id, event.at), event
-        )
+        update = self.calls.reminder_sent_op(request_id, event.at)
+        return await self._append(event, update, f"recording the reminder of {request_id}")
 
     async def release_reminder(
         self, request_id: str, token: str, *, retry_at: float, event: AuditEvent
     ) -> bool:
-        return await self._reminder_write(
-            request_id, self.calls.reminder_release_op(request_id, token, retry_at), event
-        )
+        update = self.calls.reminder_release_op(request_id, token, retry_at)
+        return await self._append(event, update, f"releasing the reminder of {request_id}")
 
-    async def _reminder_write(self, request_id: str, update: Op, event: AuditEvent) -> bool:
-        ops = [update, self.calls.put_op(audit_item(event, self._next_seq()))]
+    async def _append(self, event: AuditEvent, update: Op | None, what: str) -> bool:
+        """Put `event` in its request's trail, numbered with the version this write moves the
+        request on to, in one transaction with `update` if given; False if `update`'s own
+        condition failed (nothing written)."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
+            item = await self.run(self.calls.get, request_key(event.request_id))
+            ops = [] if update is None else [update]
+            if item is None:
+                version = await self.run(self.calls.next_trail_version, event.request_id)
+            else:
+                version = version_of(item) + 1
+                ops.append(self.calls.bump_op(event.request_id, version - 1))
+            ops.append(self.calls.put_op(audit_item(event, self._next_seq(), version)))
             reasons = await self.run(self.calls.transact, ops)
             if reasons is None:
                 log_event(event)
                 return True
-            if "TransactionConflict" not in reasons:
-                return False  # the condition failed: the claim is not (or no longer) ours
+            if update is not None and reasons[0] == "ConditionalCheckFailed":
+                return False  # the reminder is not (or no longer) ours to write
+            # Else the request moved on since the read (re-read), or a write is in flight.
             await _pause(attempt, reasons)
-        raise self._contended(f"recording the reminder of {request_id}")
+        raise self._contended(what)
 
     async def check_writable(self) -> None:
         try:
@@ -335,7 +352,7 @@ class DynamoStore:
         return await self.run(self.calls.batch_get, keys)
 
     def _next_seq(self) -> str:
-        """Orders audit events that share a timestamp by when they were written."""
+        """Keeps audit keys apart, in the order this store wrote them."""
         self._last_ns = max(time.time_ns(), self._last_ns + 1)
         # The random tail keeps keys from two writers in the same nanosecond apart.
         return f"{self._last_ns:020d}{secrets.token_hex(4)}"
