@@ -4,7 +4,8 @@
 rest of the bot should depend on that protocol, not on a backend class. `sqlite:///path` keeps
 it in one file (one machine); `dynamodb://<table>` in a DynamoDB table several replicas share.
 Every change of a request's status is a `Move` (moves.py), planned once for both backends in
-rules.py; the DynamoDB backend is dynamodb.py on items.py (layout), table.py (calls) and
+rules.py; the audit trail's order (each request's events as they took effect, merged by time)
+is trail.py. The DynamoDB backend is dynamodb.py on items.py (layout), table.py (calls) and
 admin.py (init-store, IAM).
 """
 

@@ -104,19 +104,22 @@ class RequestStore(Protocol):
         ...
 
     async def record(self, event: AuditEvent) -> None:
-        """Append an audit event on its own (e.g. "refused")."""
+        """Append an audit event on its own (e.g. "refused"), after every event of its request
+        already written."""
         ...
 
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
-        """Oldest first."""
+        """The request's events in the order they took effect: the order of the writes that
+        made them, whatever clock stamped their `at` (bot/store/trail.py)."""
         ...
 
     async def audit_events(
         self, *, since: float | None = None, until: float | None = None
     ) -> list[AuditEvent]:
         """Every audit event with since <= at < until (either bound optional), of every
-        request, oldest first; events at the same instant in the order they were written.
-        For `chime-bot audit`: it reads the whole trail, so it is not for the request path."""
+        request, by time, with each request's own events in their trail's order; events at the
+        same instant in the order they were written (bot/store/trail.py). For `chime-bot
+        audit`: it reads the whole trail, so it is not for the request path."""
         ...
 
     async def claim_reminder(

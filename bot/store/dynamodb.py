@@ -15,6 +15,10 @@ one on every change, so a write based on a stale read always fails; the loser re
 re-plans with the backend-neutral rules in rules.py. This is optimistic concurrency with the
 same outcome as SQLite's write lock.
 
+Audit order. Every write that appends to a request's trail moves its `version` on (a recorded
+event or a reminder's outcome with a bare conditional bump), and the audit item keeps the version
+its write made: that, not the writer's clock, orders the trail (bot/store/trail.py).
+
 The duplicate check and find_open look at the lock's holder only. A holder is replaced only once
 it no longer blocks (final, or pending past its deadline), and the bot never moves such a request
 back to an open status (claims use require_unexpired), so "the holder blocks" is the same
@@ -52,6 +56,7 @@ from bot.store.items import (
     audit_item,
     batch_pk,
     event_of,
+    in_trail_order,
     member_item,
     oldest_first,
     reminder_key,
@@ -71,6 +76,7 @@ from bot.store.rules import (
     plan_move,
 )
 from bot.store.table import Op, Table
+from bot.store.trail import in_time_order
 
 T = TypeVar("T")
 
@@ -87,7 +93,7 @@ class DynamoStore:
         self._region = region
         self._executor = executor
         self._client = client
-        self._calls = Table(client, table)
+        self.calls = Table(client, table)  # the table's calls, for tests to look at
         self._closed = False
         self._last_ns = 0
 
@@ -109,7 +115,7 @@ class DynamoStore:
         store = cls(table, region, executor, client)
         try:
             # Fail at start-up, not at the first click, if the table is missing or foreign.
-            await store._run(store._calls.verify)
+            await store.run(store.calls.verify)
         except BaseException as exc:
             await store.close()
             if isinstance(exc, StoreError):
@@ -119,11 +125,11 @@ class DynamoStore:
 
     @property
     def table(self) -> str:
-        return self._calls.name
+        return self.calls.name
 
     @property
     def url(self) -> str:
-        return self._calls.url
+        return self.calls.url
 
     async def __aenter__(self) -> Self:
         return self
@@ -143,10 +149,10 @@ class DynamoStore:
         key = dedupe_key(stored.email, stored.account_id)
         event = filed_event(stored, now=now)
         item = request_item(stored, version=0, now=now)
-        audit = audit_item(event, self._next_seq())
-        calls = self._calls
+        audit = audit_item(event, self._next_seq(), version=0)
+        calls = self.calls
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            holder = await self._run(calls.read_lock, key)
+            holder = await self.run(calls.read_lock, key)
             current = holder.request
             if current is not None and blocks_new_request(current, now):
                 raise DuplicateRequest(current)
@@ -155,7 +161,7 @@ class DynamoStore:
                 ops.append(calls.put_op(member_item(stored.batch_id, stored.id)))
             # Last, so the request's own put stays first among the cancellation reasons.
             ops.append(calls.put_op(by_requester.index_item(item)))
-            reasons = await self._run(calls.transact, ops)
+            reasons = await self.run(calls.transact, ops)
             if reasons is None:
                 log_event(event)
                 return stored
@@ -165,16 +171,16 @@ class DynamoStore:
         raise self._contended(f"filing {stored.id}")
 
     async def get(self, request_id: str) -> InviteRequest | None:
-        item = await self._run(self._calls.get, request_key(request_id))
+        item = await self.run(self.calls.get, request_key(request_id))
         return None if item is None else request_of(item)
 
     async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
-        holder = await self._run(self._calls.read_lock, dedupe_key(email, account_id))
+        holder = await self.run(self.calls.read_lock, dedupe_key(email, account_id))
         current = holder.request
         return current if current is not None and blocks_new_request(current, now) else None
 
     async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:
-        item = await self._run(self._calls.set_card, request_id, channel, ts)
+        item = await self.run(self.calls.set_card, request_id, channel, ts)
         return None if item is None else request_of(item)
 
     async def transition(self, request_id: str, move: Move) -> Transition:
@@ -193,18 +199,19 @@ class DynamoStore:
         """Read, `judge` (rules.plan_move or plan_approval; None: refused), and write the plan
         on condition nothing moved since the read."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            item = await self._run(self._calls.get, request_key(request_id))
+            item = await self.run(self.calls.get, request_key(request_id))
             if item is None:
                 return Transition(ok=False, request=None)
             current = request_of(item)
             plan = judge(current)
             if plan is None:
                 return Transition(ok=False, request=current)
+            version = version_of(item)
             ops = [
-                self._calls.change_op(plan, version_of(item)),
-                self._calls.put_op(audit_item(plan.event, self._next_seq())),
+                self.calls.change_op(plan, version),
+                self.calls.put_op(audit_item(plan.event, self._next_seq(), version + 1)),
             ]
-            reasons = await self._run(self._calls.transact, ops)
+            reasons = await self.run(self.calls.transact, ops)
             if reasons is None:
                 log_event(plan.event)
                 return Transition(ok=True, request=plan.after)
@@ -224,7 +231,7 @@ class DynamoStore:
 
     async def list_batch(self, batch_id: str) -> list[InviteRequest]:
         # The member items were written with their requests: a consistent Query finds them all.
-        keys = await self._run(self._calls.batch_keys, batch_pk(batch_id))
+        keys = await self.run(self.calls.batch_keys, batch_pk(batch_id))
         return oldest_first(request_of(item) for item in await self._read_all(keys))
 
     async def list_open(self, *, now: float) -> list[InviteRequest]:
@@ -234,80 +241,90 @@ class DynamoStore:
 
     async def list_by_status(self, status: Status) -> list[InviteRequest]:
         status = Status(status)
-        keys = await self._run(self._calls.index_keys, status)
+        keys = await self.run(self.calls.index_keys, status)
         # The index may lag the table: the consistent read decides, stale entries drop out.
         current = (request_of(item) for item in await self._read_all(keys))
         return oldest_first(r for r in current if r.status == status)
 
     async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
         # bot/store/by_requester.py: one Query for the ids, then consistent reads.
-        ids = await self._run(by_requester.newest_ids, self._client, self.table, requester, limit)
+        ids = await self.run(by_requester.newest_ids, self._client, self.table, requester, limit)
         items = await self._read_all([request_key(i) for i in ids])
         return oldest_first(request_of(item) for item in items)[::-1]
 
     async def record(self, event: AuditEvent) -> None:
-        await self._run(self._calls.put, audit_item(event, self._next_seq()))
-        log_event(event)
+        await self._append(event, None, f"recording an event of {event.request_id}")
 
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
-        return [event_of(item) for item in await self._run(self._calls.audit_items, request_id)]
+        items = await self.run(self.calls.audit_items, request_id)
+        return [event_of(item) for item in in_trail_order(items)]
 
     async def audit_events(
         self, *, since: float | None = None, until: float | None = None
     ) -> list[AuditEvent]:
-        items = await self._run(self._calls.all_audit_items)
-        found = [(event_of(item), item["sk"]["S"]) for item in items]
-        # The bounds are applied here, as SQLite compares floats, rather than in a filter
-        # expression: a Scan reads (and is billed for) every item either way.
-        kept = [
-            (event, sk)
-            for event, sk in found
-            if (since is None or event.at >= since) and (until is None or event.at < until)
-        ]
-        # sk is AUDIT#<at>#<write sequence>: within one instant, the order of writing.
-        return [event for event, _ in sorted(kept, key=lambda pair: (pair[0].at, pair[1]))]
+        # The bounds are applied after the Scan, as SQLite compares floats, and on whole trails:
+        # where an event sorts depends on the events before it in its trail.
+        trails: dict[str, list[Item]] = {}
+        for item in await self.run(self.calls.all_audit_items):
+            trails.setdefault(str(item["pk"]["S"]), []).append(item)
+        # The key (AUDIT#<at>#<write sequence>) is the order of writing, as far as one is known
+        # across requests.
+        ordered = (
+            [(event_of(item), str(item["sk"]["S"])) for item in in_trail_order(trail)]
+            for trail in trails.values()
+        )
+        return in_time_order(ordered, since=since, until=until)
 
     async def claim_reminder(
         self, request: InviteRequest, *, now: float, lease: float
     ) -> str | None:
         # A consistent read first: once a reminder is sent, later sweeps cost no write.
-        held = await self._run(self._calls.get, reminder_key(request.id))
+        held = await self.run(self.calls.get, reminder_key(request.id))
         if held is not None and "sent_at" in held:
             return None
         token = secrets.token_hex(8)
-        ops = self._calls.reminder_claim_ops(request, token, now=now, lease=lease)
+        ops = self.calls.reminder_claim_ops(request, token, now=now, lease=lease)
         # Any refusal (a condition, or a transaction in flight on either item) loses this
         # sweep's race; the next sweep looks again.
-        return token if await self._run(self._calls.transact, ops) is None else None
+        return token if await self.run(self.calls.transact, ops) is None else None
 
     async def reminder_sent(self, request_id: str, event: AuditEvent) -> bool:
-        return await self._reminder_write(
-            request_id, self._calls.reminder_sent_op(request_id, event.at), event
-        )
+        update = self.calls.reminder_sent_op(request_id, event.at)
+        return await self._append(event, update, f"recording the reminder of {request_id}")
 
     async def release_reminder(
         self, request_id: str, token: str, *, retry_at: float, event: AuditEvent
     ) -> bool:
-        return await self._reminder_write(
-            request_id, self._calls.reminder_release_op(request_id, token, retry_at), event
-        )
+        update = self.calls.reminder_release_op(request_id, token, retry_at)
+        return await self._append(event, update, f"releasing the reminder of {request_id}")
 
-    async def _reminder_write(self, request_id: str, update: Op, event: AuditEvent) -> bool:
-        ops = [update, self._calls.put_op(audit_item(event, self._next_seq()))]
+    async def _append(self, event: AuditEvent, update: Op | None, what: str) -> bool:
+        """Put `event` in its request's trail, numbered with the version this write moves the
+        request on to, in one transaction with `update` if given; False if `update`'s own
+        condition failed (nothing written)."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            reasons = await self._run(self._calls.transact, ops)
+            item = await self.run(self.calls.get, request_key(event.request_id))
+            ops = [] if update is None else [update]
+            if item is None:
+                version = await self.run(self.calls.next_trail_version, event.request_id)
+            else:
+                version = version_of(item) + 1
+                ops.append(self.calls.bump_op(event.request_id, version - 1))
+            ops.append(self.calls.put_op(audit_item(event, self._next_seq(), version)))
+            reasons = await self.run(self.calls.transact, ops)
             if reasons is None:
                 log_event(event)
                 return True
-            if "TransactionConflict" not in reasons:
-                return False  # the condition failed: the claim is not (or no longer) ours
+            if update is not None and reasons[0] == "ConditionalCheckFailed":
+                return False  # the reminder is not (or no longer) ours to write
+            # Else the request moved on since the read (re-read), or a write is in flight.
             await _pause(attempt, reasons)
-        raise self._contended(f"recording the reminder of {request_id}")
+        raise self._contended(what)
 
     async def check_writable(self) -> None:
         try:
-            await self._run(self._calls.verify)
-            await self._run(self._calls.touch)
+            await self.run(self.calls.verify)
+            await self.run(self.calls.touch)
         except StoreError as exc:
             detail = str(exc).removeprefix(f"request store {self.url}: ")
             raise StoreNotWritable(f"request store {self.url} is not writable: {detail}") from exc
@@ -321,7 +338,7 @@ class DynamoStore:
 
     # ---- plumbing --------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise StoreError(f"request store {self.url} is closed")
         loop = asyncio.get_running_loop()
@@ -332,10 +349,10 @@ class DynamoStore:
             raise StoreError(f"request store {self.url}: {explain(exc, self._region)}") from exc
 
     async def _read_all(self, keys: list[Item]) -> list[Item]:
-        return await self._run(self._calls.batch_get, keys)
+        return await self.run(self.calls.batch_get, keys)
 
     def _next_seq(self) -> str:
-        """Orders audit events that share a timestamp by when they were written."""
+        """Keeps audit keys apart, in the order this store wrote them."""
         self._last_ns = max(time.time_ns(), self._last_ns + 1)
         # The random tail keeps keys from two writers in the same nanosecond apart.
         return f"{self._last_ns:020d}{secrets.token_hex(4)}"

@@ -3,7 +3,7 @@
 Items (one-table design; `pk` and `sk` are strings):
 
     request       pk = REQ#<id>             sk = REQUEST             + version, gsi1pk/gsi1sk, ttl
-    audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    append-only, no ttl
+    audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    + version; append-only, no ttl
     dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
     reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
     batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
@@ -22,6 +22,12 @@ semantics depend on it: expiry of a request is always computed from `expires_at`
     approved/denied/expired  max(decided, expires_at) + RETENTION
 Audit items and locks carry no ttl: the trail is kept as SQLite keeps it, and a lock must
 outlive any request that may still block (at worst one small item per person and account).
+
+Audit order. The request item's `version` goes up by one on every write that appends to its
+trail, on condition that it is still what was read, and the audit item keeps the version its
+write made: the trail is ordered by it (`in_trail_order`), not by the key, whose <at> is only the
+writer's clock. Audit items of a build before that number have no `version` and come first
+(during a rolling upgrade, an event an old replica writes after a new one's still comes first).
 
 Numbers. DynamoDB numbers stop at 1e126 and below 1e-130; floats outside that range (never a
 real timestamp) are stored as text, which the codec's float() reads back exactly.
@@ -118,14 +124,27 @@ def request_item(request: InviteRequest, *, version: int, now: float) -> Item:
     return item
 
 
-def audit_item(event: AuditEvent, seq: str) -> Item:
-    """`seq` orders events of one instant by when they were written, and makes the key one no
-    other write uses (the store numbers its writes)."""
+def audit_item(event: AuditEvent, seq: str, version: int) -> Item:
+    """`seq` makes the key one no other write uses (the store numbers its writes); `version` is
+    the request's version that the write putting this item makes (its place in the trail)."""
     item = item_of(event_to_record(event))
     item["pk"] = {"S": request_pk(event.request_id)}
     item["sk"] = {"S": f"{AUDIT_PREFIX}{sortable(event.at)}#{seq}"}
     item["kind"] = {"S": "audit"}
+    item["version"] = attr(version)
     return item
+
+
+def in_trail_order(items: Iterable[Item]) -> list[Item]:
+    """One request's audit items in the order their writes took effect: by the version each
+    write made. Items of an older build have none; they predate every numbered one, so they
+    come first, in key order (time, then write sequence) as that build read them."""
+    return sorted(items, key=lambda item: (trail_version(item), item["sk"]["S"]))
+
+
+def trail_version(item: Item) -> int:
+    """An audit item's place in its request's trail; -1 for an item of an older build."""
+    return version_of(item) if "version" in item else -1
 
 
 def is_audit(item: Item) -> bool:

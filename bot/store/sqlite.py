@@ -6,8 +6,13 @@ file: `BEGIN IMMEDIATE` serializes writers (waiting up to the busy timeout rathe
 and every state change re-checks the current status inside its transaction, so at most one of
 any number of concurrent callers wins a transition.
 
-One module because every method is a transaction over the one schema (`_SCHEMA`) and its
-in-place upgrade; what each change writes is planned in bot/store/rules.py.
+Audit order. Every audit row is inserted in the transaction of the write that made its event
+(filing, a move, an approval, a reminder's outcome, or a recorded event on its own), and writers
+are serialized, so its AUTOINCREMENT `seq` is commit order: a request's trail is ordered by `seq`
+alone, never by `at` (a caller's clock), and bot/store/trail.py merges the trails by time.
+
+Why one piece: every method is a transaction over the one schema (`_SCHEMA`) and its in-place
+upgrade; what each change writes is planned in bot/store/rules.py.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from bot.store.rules import (
     plan_approval,
     plan_move,
 )
+from bot.store.trail import in_time_order
 
 T = TypeVar("T")
 
@@ -481,8 +487,9 @@ def _record(conn: sqlite3.Connection, event: AuditEvent) -> None:
 
 
 def _audit_trail(conn: sqlite3.Connection, request_id: str) -> list[AuditEvent]:
+    # `seq` alone: it is commit order (bot/store/trail.py), where `at` is only a caller's clock.
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM audit WHERE request_id = ? ORDER BY at, seq",
+        f"SELECT {_EVENT_COLUMNS} FROM audit WHERE request_id = ? ORDER BY seq",
         (request_id,),
     ).fetchall()
     return [event_from_record(row) for row in rows]
@@ -491,13 +498,20 @@ def _audit_trail(conn: sqlite3.Connection, request_id: str) -> list[AuditEvent]:
 def _audit_events(
     conn: sqlite3.Connection, since: float | None, until: float | None
 ) -> list[AuditEvent]:
-    # NULL bounds are open: `? IS NULL` keeps the statement one fixed string.
+    # Whole trails of the requests with an event in range: where an event sorts depends on the
+    # events before it in its trail (bot/store/trail.py). NULL bounds are open: `? IS NULL`
+    # keeps the statement one fixed string.
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM audit WHERE (? IS NULL OR at >= ?) "
-        "AND (? IS NULL OR at < ?) ORDER BY at, seq",
+        f"SELECT seq, {_EVENT_COLUMNS} FROM audit WHERE request_id IN (SELECT request_id "
+        "FROM audit WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)) "
+        "ORDER BY request_id, seq",
         (since, since, until, until),
     ).fetchall()
-    return [event_from_record(row) for row in rows]
+    trails: dict[str, list[tuple[AuditEvent, int]]] = {}
+    for row in rows:
+        event = event_from_record(row)
+        trails.setdefault(event.request_id, []).append((event, int(row["seq"])))
+    return in_time_order(trails.values(), since=since, until=until)
 
 
 def _claim_reminder(

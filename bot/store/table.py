@@ -8,6 +8,9 @@ against a rival replica (the layout is in bot/store/items.py):
   blocks on condition that the lock still names it and the holder's `version` is unchanged;
 - a planned change (bot/store/rules.py) updates the request on condition that its status,
   version and attempts are what was read, and that `expires_at > now` if the plan asks;
+- every other write that appends to a request's trail (a recorded event, a reminder sent or
+  released) moves the request's `version` on, on condition that it is what was read, so the
+  version its audit item keeps is its place in the trail;
 - a reminder is claimed on condition that its request is pending and unexpired, and that no
   other claim holds it.
 
@@ -47,6 +50,7 @@ from bot.store.items import (
     request_of,
     request_pk,
     status_pk,
+    trail_version,
     ttl,
     version_of,
 )
@@ -150,6 +154,15 @@ class Table:
             terms.append(f"{expr.name('expires_at')} > {expr.value('now', plan.now)}")
         params = {"Key": request_key(current.id), "UpdateExpression": update}
         return {"Update": self.conditional(params, " AND ".join(terms), *expr.parts())}
+
+    def bump_op(self, request_id: str, version: int) -> Op:
+        """Move the request item read at `version` on by one, changing nothing else: the place
+        in the trail of an event that changes no field of the request."""
+        expr = Expression()
+        update = expr.sets([("version", version + 1)], prefix="new_")
+        unchanged = f"{expr.name('version')} = {expr.value('was_version', version)}"
+        params = {"Key": request_key(request_id), "UpdateExpression": update}
+        return {"Update": self.conditional(params, unchanged, *expr.parts())}
 
     def reminder_claim_ops(
         self, request: InviteRequest, token: str, *, now: float, lease: float
@@ -316,6 +329,12 @@ class Table:
             ConsistentRead=True,
         )
         return [item for page in pages for item in page["Items"]]
+
+    def next_trail_version(self, request_id: str) -> int:
+        """The place for one more event in the trail of a request that has no item (never
+        filed, or deleted by TTL): after its numbered events. Only such events are written for
+        it; two written at once may share a number, and then go by key (time, then sequence)."""
+        return 1 + max((trail_version(item) for item in self.audit_items(request_id)), default=-1)
 
     def all_audit_items(self) -> list[Item]:
         # No index reaches every request's events by time; an audit read is an operator's

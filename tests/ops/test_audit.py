@@ -150,6 +150,32 @@ async def test_json_lines_carry_the_request_and_the_event(trail: Trail) -> None:
     assert json.loads(approved["detail"]["result"]) == {"user_id": "u-1"}
 
 
+async def test_a_request_reads_in_the_order_its_steps_took_effect(
+    trail: Trail, tmp_path: Path
+) -> None:
+    # Two replicas: the second stamps the outcome with a clock 10 s behind the first's claim.
+    dave = "REQ-DAVEDAVEDA"
+    first = await open_store(trail.env["CHIME_STORE_URL"], data_dir=tmp_path)
+    second = await open_store(trail.env["CHIME_STORE_URL"], data_dir=tmp_path)
+    try:
+        await first.file(_request(dave, "dave@example.com", "U0REQ2", T0 + 200), now=T0 + 200)
+        await _decide(first, dave, Status.APPROVING, "U0APPROVER1", T0 + 260)
+        done = Move.finish(Status.APPROVED, "system", T0 + 250, result={"user_id": "u-4"})
+        assert (await second.transition(dave, done)).ok
+    finally:
+        await first.close()
+        await second.close()
+
+    every = await _json(trail.env, "--since", "2023-11-14T22:16:00Z", "--until", "2023-11-15")
+
+    assert [(line["request_id"], line["action"], line["ts"]) for line in every] == [
+        (trail.ids["bob"], "denied", T0 + 180),
+        (dave, "filed", T0 + 200),
+        (dave, "approve_claimed", T0 + 260),
+        (dave, "approved", T0 + 250),  # as its clock stamped it, after the claim it ended
+    ]
+
+
 async def test_nothing_matching_says_so(trail: Trail) -> None:
     code, out, _ = await run_audit(trail.env, "--email", "nobody@example.com")
     assert code == 0 and out.strip() == "No audit events match."

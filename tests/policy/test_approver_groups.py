@@ -390,7 +390,9 @@ async def test_concurrent_checks_read_a_group_once_and_a_change_is_never_lost(
         slack.usergroups[GROUP] = [BOB]
         approvers.changed(GROUP)
         stale = asyncio.ensure_future(approvers.members(GROUP))
-        await asyncio.sleep(0.05)
+        # The stand-in answers as of the request (late): once it has the read, the answer is
+        # fixed, however long this machine takes to get there.
+        await slack.wait_for(lambda: [c.method for c in slack.attempts].count(LIST) == 2)
         slack.usergroups[GROUP] = [ALICE]
         approvers.changed(GROUP)
         assert await stale == {BOB}, "that read saw the members before the second change"

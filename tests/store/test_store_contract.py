@@ -1112,7 +1112,7 @@ async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(
 ) -> None:
     lapsed = await dynamo_store.file(make_request(expires_at=NOW + 10), now=NOW)
     stale = await asyncio.get_running_loop().run_in_executor(
-        None, dynamo_store._calls.read_lock, f"{ACCOUNT}#ada@example.com"
+        None, dynamo_store.calls.read_lock, f"{ACCOUNT}#ada@example.com"
     )
     # After that read, someone claims the lapsed request (no deadline check: a move the bot
     # never makes, stated field by field), so it blocks again.
@@ -1120,13 +1120,13 @@ async def test_dynamodb_filing_rechecks_a_holder_that_changed_after_it_was_read(
     revived = await dynamo_store.transition(lapsed.id, past_deadline)
     assert revived.ok
     reads = []
-    real_read = dynamo_store._calls.read_lock
+    real_read = dynamo_store.calls.read_lock
 
     def read_lock(key: str) -> Any:
         reads.append(key)
         return stale if len(reads) == 1 else real_read(key)
 
-    monkeypatch.setattr(dynamo_store._calls, "read_lock", read_lock)
+    monkeypatch.setattr(dynamo_store.calls, "read_lock", read_lock)
 
     with pytest.raises(DuplicateRequest) as caught:
         await dynamo_store.file(make_request(), now=NOW + 20)
