@@ -13,10 +13,11 @@ import logging
 import re
 
 from bot.config.settings import Settings
+from bot.durations import said
 from bot.offline import console_form
 from bot.offline.console_bot import BotThread
 from bot.offline.console_home import home_view_of
-from bot.offline.console_time import parse_duration, said
+from bot.offline.console_time import parse_skip
 from bot.offline.console_transcript import Outcome, Transcript
 from bot.offline.demo_groups import groups_line
 from bot.offline.terminal import Style
@@ -219,7 +220,7 @@ class Console:
         return self._show(self.bot.home(self.user))
 
     def _later(self, args: list[str]) -> list[str]:
-        seconds = parse_duration("".join(args))
+        seconds = parse_skip("".join(args))
         if isinstance(seconds, str):
             return [self.hint(f"later {seconds}: it skips ahead in time, e.g. later 4h")]
         lines = [self.style.dim(f"  ({said(seconds)} later)")]
