@@ -271,7 +271,8 @@ def _state_blocks(request: InviteRequest) -> list[Block]:
     if request.status == Status.EXPIRED:
         return [
             section(
-                f":no_entry: *Expired* {_date(request.updated_at)} with no decision. "
+                # Its deadline, not when a sweep or a click noticed it had passed.
+                f":no_entry: *Expired* {_date(request.expires_at)} with no decision. "
                 "Nothing was created; file a new request if it is still needed."
             )
         ]
@@ -396,8 +397,8 @@ def decided_already_note(request: InviteRequest) -> Reply:
     state = _status_word(request).lower()
     when = _date(request.decided_at or request.updated_at)
     if request.status == Status.EXPIRED:
-        # An expiry is no one's decision: the deadline passed.
-        outcome = f"expired {when} without a decision"
+        # An expiry is no one's decision: the deadline passed, and that is when it expired.
+        outcome = f"expired {_date(request.expires_at)} without a decision"
     elif request.decided_by:
         outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
     else:

@@ -118,8 +118,8 @@ def _where_it_stands(request: InviteRequest) -> str:
     filed = f"filed {_date(request.created_at)}"
     if request.status == Status.PENDING:
         return f"{word} · {filed} · expires {_date(request.expires_at)}"
-    if request.status == Status.EXPIRED:
-        return f"{word} {_date(request.updated_at)} · {filed}"
+    if request.status == Status.EXPIRED:  # at its deadline, whenever a sweep noticed
+        return f"{word} {_date(request.expires_at)} · {filed}"
     if request.status == Status.DENIED and request.decided_by == SYSTEM:
         # Withdrawn by the bot itself: its approval card could not be posted
         # (bot/approvals/engine.py).
