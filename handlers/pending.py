@@ -3,8 +3,8 @@ CHIME_POLICY_FILE, each approver sees the requests of the accounts they approve 
 
 from __future__ import annotations
 
-from bot.cards.approval import pending_list
 from bot.cards.base import Reply, error_card
+from bot.cards.pending import pending_list
 from bot.deps import Deps
 from bot.policy.authz import Policy
 from bot.slack.commands import Pending

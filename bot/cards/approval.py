@@ -29,7 +29,6 @@ from bot.cards.base import (
 from bot.slack.ids import CHANNEL_ID, USER_ID
 from bot.store.model import InviteRequest, Status
 
-MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
 MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
 MAX_BUTTON_TEXT = 75
 
@@ -410,39 +409,6 @@ def decided_already_note(request: InviteRequest) -> Reply:
             context("Request", plain(request.id)),
         ],
     )
-
-
-def pending_list(requests: list[InviteRequest], now: float) -> Reply:
-    if not requests:
-        return Reply(
-            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
-        )
-    blocks: list[Block] = [header(f"Open Chime requests ({len(requests)})")]
-    for request in requests[:MAX_LISTED]:
-        where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
-        blocks.append(
-            says(
-                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
-                f"{_status_word(request).lower()}"
-            )
-        )
-        blocks.append(
-            context(
-                f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
-            )
-        )
-    if len(requests) > MAX_LISTED:
-        blocks.append(context(f"…and {len(requests) - MAX_LISTED} more, oldest first."))
-    return Reply(text=f"{len(requests)} open Chime requests", blocks=blocks)
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 # ---- for App Home (bot/cards/home.py) ----------------------------------------------------------
