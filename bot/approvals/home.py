@@ -100,7 +100,7 @@ class Home:
         """Up to MAX_REFRESH people who may decide `request`, in ID order."""
         approvers = self.approvals.approvers
         # The request's own account's approvers (CHIME_POLICY_FILE), not the environment's.
-        rules = self.approvals.book.for_account(request.account_id, request.account_name).rules
+        rules = self.approvals.deciders.rules(request.account_id, request.account_name).rules
         try:
             people = (await approvers.policy(rules)).approvers
         except ApproversUnknown:  # the groups cannot be read now: their members wait a while
