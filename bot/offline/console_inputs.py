@@ -19,6 +19,7 @@ from bot.offline.console_bot import BotThread
 from bot.offline.console_home import home_view_of
 from bot.offline.console_time import parse_skip
 from bot.offline.console_transcript import Outcome, Transcript
+from bot.offline.demo_groups import DEMO_GROUP_MEMBERS
 from bot.offline.terminal import Style
 from bot.offline.wiring import DEMO_CHANNEL, DEMO_REQUESTER, ChimeBackend
 from bot.slack.ids import CHANNEL_ID, USER_ID
@@ -149,6 +150,7 @@ class Console:
             return []
         s, book = self.settings, self.bot.policies
         approvers = [i for p in book.everyone() for i in sorted(p.rules.approvers)]
+        approvers += DEMO_GROUP_MEMBERS if self.bot.groups else ()  # the groups' made-up members
         choices = {
             "/chime": [f"{w} " for w in CHIME_WORDS],
             "as": [DEMO_REQUESTER, *approvers],
