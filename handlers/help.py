@@ -1,7 +1,8 @@
 """`/chime help`: the usage card, showing what this user may do here (authz as a dry run) and
 who can approve now, with the approver groups' members read from Slack. With CHIME_POLICY_FILE,
 the dry run is per account: which accounts this person may request for from this channel (and
-which user types), and which they may approve for."""
+which user types), and which they may approve for. "May approve" is bot/policy/deciders.py's
+answer, the one a click gets."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from bot.policy.approvers import ApproversUnknown
 from bot.policy.authz import Policy
 from bot.slack.commands import SYNTAX, Help
 from handlers.context import Invocation, reply_later, reply_now
-from handlers.pending import approves
 
 ENTRIES = [
     HelpEntry(
@@ -38,14 +38,14 @@ APPROVER_ENTRIES = [HelpEntry(*SYNTAX["pending"], "List open requests awaiting a
 
 def help_reply(
     deps: Deps,
-    user_id: str,
+    approver: bool,
     unknown: str | None = None,
     policy: Policy | None = None,
     problem: str | None = None,
 ) -> Reply:
-    """`policy` is the one with its groups expanded; without it, the listed users alone."""
+    """`approver`: whether the user decides requests (`Deciders.anywhere`); `policy` is the one
+    with its groups expanded, for the list of approvers; without it, the listed users alone."""
     policy = policy or deps.policy
-    approver = policy.is_approver(user_id).allowed
     entries = ENTRIES + (APPROVER_ENTRIES if approver else [])
     note = f"I don't know the subcommand “{unknown}”. Here is what I can do:" if unknown else None
     role = (
@@ -66,15 +66,17 @@ async def dry_run(deps: Deps, user: str, channel: str) -> DryRun:
     except ChimeError as exc:
         run.problems.append(f"Could not list the Chime accounts: {exc.message}")
         return run
+    deciders = deps.approvals.deciders
     for account in accounts:
-        rules = book.for_account(account.account_id, account.name, accounts)
-        if rules.blocked:
-            continue
         try:
-            if await approves(deps, user, rules.rules):
+            # As a click on a request for it is decided: without the account list.
+            if await deciders.approves_for(user, account.account_id, account.name):
                 run.may_approve.append(account.name)
         except ApproversUnknown as exc:
             run.problems.append(exc.message)
+        rules = book.for_account(account.account_id, account.name, accounts)
+        if rules.blocked:
+            continue
         if account.is_suspended or account.account_type in DIRECTORY_ACCOUNTS:
             continue  # the bot adds no one there, whatever the policy says
         if not rules.may_request_from(channel, account.name).allowed:
@@ -102,16 +104,20 @@ async def handle(cmd: Help, inv: Invocation, deps: Deps) -> None:
 
         await reply_later(inv, deps, per_account)
         return
+    deciders = deps.approvals.deciders
     if not deps.approvers.groups:
-        await reply_now(inv, deps, help_reply(deps, inv.user_id, cmd.unknown), "help")
+        approver = await deciders.anywhere(inv.user_id)  # the listed users: no Slack call
+        await reply_now(inv, deps, help_reply(deps, approver, cmd.unknown), "help")
         return
 
     async def expanded() -> tuple[Reply, str]:
         # Reading the groups takes a Slack call, so this card comes after the ack.
         try:
             policy, problem = await deps.approvers.policy(), None
+            approver = await deciders.anywhere(inv.user_id)
         except ApproversUnknown as exc:
             policy, problem = deps.policy, f"{exc.message} {exc.hint or ''}".strip()
-        return help_reply(deps, inv.user_id, cmd.unknown, policy, problem), "help"
+            approver = deciders.listed_anywhere(inv.user_id)
+        return help_reply(deps, approver, cmd.unknown, policy, problem), "help"
 
     await reply_later(inv, deps, expanded)

@@ -32,6 +32,7 @@ from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.policy.approvers import Approvers
 from bot.policy.authz import Decision, Policy
+from bot.policy.deciders import Deciders
 from bot.policy.effective import Policies
 from bot.slack.commands import Invite
 from bot.slack.notify import Notifier
@@ -87,6 +88,11 @@ class Approvals:
     @property
     def book(self) -> Policies:
         return self.policies or Policies(self.policy, int(self.ttl))
+
+    @property
+    def deciders(self) -> Deciders:
+        """Who may decide, as every surface asks it (bot/policy/deciders.py)."""
+        return Deciders(self.book, self.approvers)
 
     # Told of every request filed or changed (App Home refreshes, bot/approvals/home.py); must not
     # block. Set after construction (App Home needs the Approvals it is told by).
@@ -150,14 +156,9 @@ class Approvals:
 
     async def may_decide(self, user: str, request: InviteRequest) -> Decision:
         """Whether `user` may decide on `request` now: the one question every surface asks.
-        Answered by the approvers of the request's account (bot/policy/effective.py), with no Chime
-        call."""
-        rules = self.book.for_account(request.account_id, request.account_name)
-        if rules.blocked:
-            return Decision(False, rules.blocked)
-        return await self.approvers.check(
-            lambda p: p.may_decide(user, request.requester), rules.rules
-        )
+        Answered by the approvers of the request's account (bot/policy/deciders.py), with no
+        Chime call."""
+        return await self.deciders.may_decide(user, request)
 
     async def _refuse(
         self, request: InviteRequest, user: str, action: ActionId, reason: str, **detail: str

@@ -20,7 +20,6 @@ after it, so the last publish carries the last change. Publishing is a courtesy:
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals.engine import Approvals
 from bot.cards.base import Reply
+from bot.cards.batch import entries
 from bot.cards.home import MAX_RECENT, home_view
 from bot.clock import Clock
 from bot.jobs import Jobs
@@ -55,11 +55,11 @@ class Home:
     async def view_for(self, user: str, notice: Reply | None = None) -> dict[str, Any]:
         """`user`'s Home tab now: what they may decide, and their own latest requests."""
         now = self.clock.now()
-        # A bulk invite is listed once, by its lead (the request its buttons name): its other
-        # requests follow the lead's decision, and its card has the whole list.
-        everything = await self.approvals.open_requests()
-        sizes = Counter(r.batch_id for r in everything if r.batch_id is not None)
-        waiting = [r for r in everything if r.status in DECIDABLE and r.batch_id in (None, r.id)]
+        # A bulk invite is one entry, listed by its lead (the request its buttons name), as
+        # `/chime pending` lists it: its other requests follow the lead's decision.
+        listed = entries(await self.approvals.open_requests())
+        sizes = {e.id: len(e.requests) for e in listed if e.is_bulk}
+        waiting = [e.lead for e in listed if e.lead_listed and e.lead.status in DECIDABLE]
         decidable = [r for r in waiting if (await self.approvals.may_decide(user, r)).allowed]
         recent = [
             r
@@ -100,7 +100,7 @@ class Home:
         """Up to MAX_REFRESH people who may decide `request`, in ID order."""
         approvers = self.approvals.approvers
         # The request's own account's approvers (CHIME_POLICY_FILE), not the environment's.
-        rules = self.approvals.book.for_account(request.account_id, request.account_name).rules
+        rules = self.approvals.deciders.rules(request.account_id, request.account_name).rules
         try:
             people = (await approvers.policy(rules)).approvers
         except ApproversUnknown:  # the groups cannot be read now: their members wait a while

@@ -56,9 +56,9 @@ from bot.cards.notes import (
     exists_note,
     filed_note,
     outcome_note,
-    pending_list,
     progress_note,
 )
+from bot.cards.pending import pending_list
 from bot.cards.policy import DryRun, dry_run_blocks
 
 __all__ = [

@@ -267,7 +267,8 @@ def state_blocks(request: InviteRequest) -> list[Block]:
     if request.status == Status.EXPIRED:
         return [
             section(
-                f":no_entry: *Expired* {epoch_date(request.updated_at)} with no decision. "
+                # Its deadline, not when a sweep or a click noticed it had passed.
+                f":no_entry: *Expired* {epoch_date(request.expires_at)} with no decision. "
                 "Nothing was created; file a new request if it is still needed."
             )
         ]

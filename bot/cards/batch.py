@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from bot.cards.approval import (
     ActionId,
@@ -52,6 +53,36 @@ def lead_of(members: list[InviteRequest]) -> InviteRequest:
 
 def in_order(members: list[InviteRequest]) -> list[InviteRequest]:
     return sorted(members, key=lambda m: (m.email, m.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing to decide, as every list shows it (`/chime pending`, App Home): a request, or
+    a bulk invite's requests together under one ID, its lead's, which its buttons carry."""
+
+    id: str
+    requests: tuple[InviteRequest, ...]  # the ones listed, in the order given
+
+    @property
+    def lead(self) -> InviteRequest:
+        """The request that stands for the entry: the bulk invite's lead if it is listed."""
+        return lead_of(list(self.requests))
+
+    @property
+    def lead_listed(self) -> bool:
+        return self.lead.id == self.id
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.lead.batch_id is not None
+
+
+def entries(requests: list[InviteRequest]) -> list[Entry]:
+    """`requests` as entries, in the order of each entry's first request."""
+    grouped: dict[str, list[InviteRequest]] = {}
+    for request in requests:
+        grouped.setdefault(request.batch_id or request.id, []).append(request)
+    return [Entry(key, tuple(members)) for key, members in grouped.items()]
 
 
 def outcome(member: InviteRequest) -> str:

@@ -127,8 +127,8 @@ def _where_it_stands(request: InviteRequest) -> str:
     filed = f"filed {epoch_date(request.created_at)}"
     if request.status == Status.PENDING:
         return f"{word} · {filed} · expires {epoch_date(request.expires_at)}"
-    if request.status == Status.EXPIRED:
-        return f"{word} {epoch_date(request.updated_at)} · {filed}"
+    if request.status == Status.EXPIRED:  # at its deadline, whenever a sweep noticed
+        return f"{word} {epoch_date(request.expires_at)} · {filed}"
     if request.status == Status.DENIED and request.decided_by == SYSTEM:
         # Withdrawn by the bot itself: its approval card could not be posted
         # (`Steps.not_posted`, bot/approvals/steps.py).

@@ -20,20 +20,16 @@ from bot.cards.approval import (
     user_ref,
 )
 from bot.cards.base import (
-    Block,
     Reply,
     clean,
     context,
     epoch_date,
-    header,
     literal,
     plain,
     says,
     section,
 )
 from bot.store.model import InviteRequest, Status
-
-MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
 
 
 def filed_note(request: InviteRequest, where: str) -> Reply:
@@ -142,8 +138,8 @@ def decided_already_note(request: InviteRequest) -> Reply:
     state = status_word(request).lower()
     when = epoch_date(request.decided_at or request.updated_at)
     if request.status == Status.EXPIRED:
-        # An expiry is no one's decision: the deadline passed.
-        outcome = f"expired {when} without a decision"
+        # An expiry is no one's decision: the deadline passed, and that is when it expired.
+        outcome = f"expired {epoch_date(request.expires_at)} without a decision"
     elif request.decided_by:
         outcome = f"was already decided: {state} by {user_ref(request.decided_by)} {when}"
     else:
@@ -155,36 +151,3 @@ def decided_already_note(request: InviteRequest) -> Reply:
             context("Request", plain(request.id)),
         ],
     )
-
-
-def pending_list(requests: list[InviteRequest], now: float) -> Reply:
-    if not requests:
-        return Reply(
-            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
-        )
-    blocks: list[Block] = [header(f"Open Chime requests ({len(requests)})")]
-    for request in requests[:MAX_LISTED]:
-        where = f" · card in {channel_ref(request.card_channel)}" if request.card_channel else ""
-        blocks.append(
-            says(
-                f"{request.id}  {clean(request.email)} → {clean(request.account_name)} · "
-                f"{status_word(request).lower()}"
-            )
-        )
-        blocks.append(
-            context(
-                f"from {user_ref(request.requester)} {_age(now - request.created_at)} ago{where}"
-            )
-        )
-    if len(requests) > MAX_LISTED:
-        blocks.append(context(f"…and {len(requests) - MAX_LISTED} more, oldest first."))
-    return Reply(text=f"{len(requests)} open Chime requests", blocks=blocks)
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"

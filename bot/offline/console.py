@@ -10,8 +10,9 @@ This module is the entry point: it picks the Chime backend, starts the bot and r
 a terminal (with readline) or from a pipe (echoed, so the output reads as a transcript). The
 parts: each input in bot/offline/console_inputs.py, the bot on its own loop and thread in
 bot/offline/console_bot.py, what is shown in bot/offline/console_transcript.py (Block Kit
-rendered by bot/offline/terminal.py), and `home`, `later` and `form` in console_home.py,
-console_time.py and console_form.py.
+rendered by bot/offline/terminal.py), what it says of the policy (the banner, `as`, `in`) in
+console_banner.py, and `home`, `later` and `form` in console_home.py, console_time.py and
+console_form.py.
 """
 
 from __future__ import annotations

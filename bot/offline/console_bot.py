@@ -23,6 +23,9 @@ from bot.offline.console_transcript import Button, Feed, Outcome, Shown
 from bot.offline.demo_groups import define_groups
 from bot.offline.slack_standin import Exchange
 from bot.offline.wiring import ChimeBackend, OfflineBot, offline_bot
+from bot.policy.approvers import ApproversUnknown
+from bot.policy.authz import Policy
+from bot.policy.effective import Policies
 
 log = logging.getLogger("chime_bot.console")
 
@@ -102,6 +105,14 @@ class Driver:
             button.message, button.label, user_id=user, channel_id=button.channel
         )
         return await self._settle(await asyncio.shield(self._followed(sent, user, button.channel)))
+
+    async def approver(self, user: str) -> bool | str:
+        """Whether `user` decides some request, as the bot answers a click
+        (bot/policy/deciders.py); why it cannot tell, if a user group cannot be read."""
+        try:
+            return await self.bot.runtime.deps.approvals.deciders.anywhere(user)
+        except ApproversUnknown as exc:
+            return exc.reason
 
     async def later(self, clock: SkippingClock, seconds: float) -> Outcome:
         """Skip `seconds` ahead and run the sweep that would have run meanwhile: reminders
@@ -190,6 +201,24 @@ class BotThread:
     def later(self, seconds: float) -> Outcome:
         return self._call(self._live().later(self.clock, seconds))
 
+    def approver(self, user: str) -> bool | str:
+        return self._call(self._live().approver(user))
+
+    @property
+    def policies(self) -> Policies:
+        """The running bot's policy: the environment's, and the policy file's per account."""
+        return self._live().bot.runtime.deps.approvals.book
+
+    @property
+    def gate(self) -> Policy:
+        """The channel gate every /chime command passes in the running bot."""
+        return self._live().bot.runtime.deps.policy
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """Every user group that approves for some account (they get made-up members)."""
+        return self._live().bot.runtime.deps.approvers.groups
+
     def send(
         self, make: Callable[[OfflineBot], Awaitable[Exchange]], user: str, channel: str
     ) -> Outcome:
@@ -230,7 +259,8 @@ class BotThread:
         ended = TaskEnded.install(self._loop)
         self._stop = asyncio.Event()
         async with offline_bot(self._overrides, chime=self._chime, clock=self.clock) as bot:
-            define_groups(bot.slack, bot.runtime.settings.chime_approvers)
+            # Every group that approves somewhere: CHIME_APPROVERS's and the policy file's.
+            define_groups(bot.slack, bot.runtime.deps.approvers.groups)
             wait = bot.runtime.settings.chime_retry_budget + SETTLE_MARGIN
             self._driver = Driver(bot, ended, Feed(bot.slack), wait)
             self._ready.set()

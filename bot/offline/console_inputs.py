@@ -13,12 +13,13 @@ import logging
 import re
 
 from bot.config.settings import Settings
-from bot.offline import console_form
+from bot.durations import said
+from bot.offline import console_banner, console_form
 from bot.offline.console_bot import BotThread
 from bot.offline.console_home import home_view_of
-from bot.offline.console_time import parse_duration, said
+from bot.offline.console_time import parse_skip
 from bot.offline.console_transcript import Outcome, Transcript
-from bot.offline.demo_groups import groups_line
+from bot.offline.demo_groups import DEMO_GROUP_MEMBERS
 from bot.offline.terminal import Style
 from bot.offline.wiring import DEMO_CHANNEL, DEMO_REQUESTER, ChimeBackend
 from bot.slack.ids import CHANNEL_ID, USER_ID
@@ -54,7 +55,7 @@ class Console:
         self.bot, self.settings, self.style = bot, settings, style
         self.chime, self.own_settings = chime, own_settings
         self.user = DEMO_REQUESTER
-        self.channel = next(iter(settings.chime_allowed_channels), DEMO_CHANNEL)
+        self.channel = next(iter(bot.policies.channels_listed()), DEMO_CHANNEL)
         self.transcript = Transcript(style)  # numbers the buttons shown, for `click <n>`
 
     @property
@@ -97,29 +98,29 @@ class Console:
         return [self._unknown(words)]
 
     def banner(self) -> list[str]:
-        s, style = self.settings, self.style
+        s, style, bot = self.settings, self.style, self.bot
         chime = (
             "the embedded Chime emulator with sample data"
             if self.chime is None
             else f"Chime at {self.chime.describe()}"
         )
         source = "Settings from the environment" if self.own_settings else "Made-up settings"
+        approvers = console_banner.approvers_line(s, bot.policies, bot.groups)
         lines = [
             style.bold("chime-bot console")
             + f": the real bot, a local stand-in for Slack, and {chime}.",
-            f"{source}: {self._channels_line(s)}",
-            f"{self._approvers_line(s)} You are {self.user} in #{self.channel}.",
+            f"{source}: {console_banner.channels_line(s, bot.policies)}",
+            f"{approvers} You are {self.user} in #{self.channel}.",
         ]
         if s.chime_policy_file:
             lines.append(
-                f"Per-account policy from {s.chime_policy_file} over those: /chime help shows "
-                "what you may request and approve where you stand."
+                f"Per-account policy from {s.chime_policy_file}: /chime help shows what you may "
+                "request and approve where you stand."
             )
-        if s.chime_approvers:
+        someone = console_banner.an_approver(s, bot.policies, bot.groups)
+        if someone is not None:
             where = s.chime_approval_channel or "the channel of the request"
-            lines.append(
-                f"To decide a request: as {s.chime_approvers[0]}, in {where}, then click <n>."
-            )
+            lines.append(f"To decide a request: as {someone}, in {where}, then click <n>.")
         if self.chime is None:
             lines.append("Try: /chime user ada@example.com   (help lists every input, quit leaves)")
         else:
@@ -127,21 +128,6 @@ class Console:
         if self.chime is not None and self.chime.endpoint is None:
             lines.append(style.bold("This is your real AWS account: approving creates real users."))
         return lines
-
-    @staticmethod
-    def _channels_line(s: Settings) -> str:
-        if not s.chime_allowed_channels:
-            works = "/chime works nowhere (CHIME_ALLOWED_CHANNELS is empty)"
-        else:
-            works = "/chime works in " + ", ".join(f"#{c}" for c in s.chime_allowed_channels)
-        cards = f"#{s.chime_approval_channel}" if s.chime_approval_channel else "their channel"
-        return f"{works}; approval cards go to {cards}."
-
-    @staticmethod
-    def _approvers_line(s: Settings) -> str:
-        if not s.chime_approvers:
-            return "No approvers (CHIME_APPROVERS is empty), so no request can be decided."
-        return f"Approvers: {', '.join(s.chime_approvers)}.{groups_line(s.chime_approvers)}"
 
     def completions(self, line: str) -> list[str]:
         """Candidates for the word being typed at the end of `line`, for readline."""
@@ -162,11 +148,16 @@ class Console:
             ]
         if position > 1:
             return []
-        s = self.settings
+        s, book = self.settings, self.bot.policies
+        approvers = [i for p in book.everyone() for i in sorted(p.rules.approvers)]
+        approvers += DEMO_GROUP_MEMBERS if self.bot.groups else ()  # the groups' made-up members
         choices = {
             "/chime": [f"{w} " for w in CHIME_WORDS],
-            "as": [DEMO_REQUESTER, *s.chime_approvers],
-            "in": [*s.chime_allowed_channels, *filter(None, [s.chime_approval_channel])],
+            "as": [DEMO_REQUESTER, *approvers],
+            "in": [
+                *book.channels_listed(),
+                *filter(None, [s.chime_approval_channel]),
+            ],
             "click": [str(n) for n in self.transcript.buttons],
         }
         return list(dict.fromkeys(choices.get(words[0].lower(), [])))
@@ -184,7 +175,8 @@ class Console:
         if not USER_ID.fullmatch(user):
             return [self._id_hint("as", "a Slack user ID", "U0APPROVER", args, USER_ID)]
         self.user = user
-        role = "an approver" if user in self.settings.chime_approvers else "not an approver"
+        # The bot's own answer, as a click by this user gets it: groups and the policy file too.
+        role = console_banner.approver_note(self.bot.approver(user))
         return [self.style.dim(f"now acting as {user} ({role})")]
 
     def _in(self, args: list[str]) -> list[str]:
@@ -193,7 +185,7 @@ class Console:
             return [self._id_hint("in", "a channel ID", "C0APPROVALS", args, CHANNEL_ID)]
         self.channel = channel
         notes = []
-        if channel not in self.settings.chime_allowed_channels:
+        if not self.bot.gate.may_use_channel(channel).allowed:  # the gate every command passes
             notes.append("not on the allowlist, so /chime is refused here")
         if channel == self.settings.chime_approval_channel:
             notes.append("approval cards are posted here")
@@ -219,7 +211,7 @@ class Console:
         return self._show(self.bot.home(self.user))
 
     def _later(self, args: list[str]) -> list[str]:
-        seconds = parse_duration("".join(args))
+        seconds = parse_skip("".join(args))
         if isinstance(seconds, str):
             return [self.hint(f"later {seconds}: it skips ahead in time, e.g. later 4h")]
         lines = [self.style.dim(f"  ({said(seconds)} later)")]

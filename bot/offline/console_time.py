@@ -11,12 +11,11 @@ skipping never makes a Chime or Slack call look late. After a skip the console r
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
+from bot.durations import NotADuration, parse_duration
+
 MAX_SKIP = 30 * 86_400.0  # a month: more than any TTL or reminder delay a setting would take
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
-_DURATION = re.compile(r"(\d{1,7})([smhd])")
 
 
 class SkippingClock:
@@ -38,25 +37,15 @@ class SkippingClock:
         self.skipped += seconds
 
 
-def parse_duration(text: str) -> float | str:
-    """Seconds for `4h`, `30m`, `1d`, `90s` or `1h30m`; otherwise what is wrong, in words."""
-    text = text.strip().lower()
-    parts = _DURATION.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
+def parse_skip(text: str) -> float | str:
+    """Seconds to skip for a duration (bot/durations.py: `4h`, `30m`, `1d`, `1h30m`), more than
+    nothing and at most MAX_SKIP; otherwise what is wrong, in words."""
+    try:
+        seconds = float(parse_duration(text))
+    except NotADuration:
         return "say how long, like 4h, 30m, 1d or 1h30m"
-    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
         return "skip ahead by more than nothing"
     if seconds > MAX_SKIP:
         return "skip at most 30 days at a time"
     return seconds
-
-
-def said(seconds: float) -> str:
-    """`seconds` as the user would say it: 4h, 1d 2h, 90m → 1h 30m."""
-    out, left = [], int(seconds)
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size:
-            out.append(f"{left // size}{unit}")
-            left %= size
-    return " ".join(out)

@@ -13,14 +13,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from bot.durations import NotADuration, parse_duration
 from bot.store import AuditEvent, InviteRequest, RequestStore
 
 # A decision by a person, as opposed to the requester filing or the system settling.
 DECISIONS = frozenset({"approve_claimed", "approval_recorded", "denied", "retry_claimed"})
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Terminal control characters (and DEL, C1) in stored text must not reach a terminal raw: a
 # reason could otherwise move the cursor, recolour or rewrite what an operator reads.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -45,12 +44,13 @@ class AuditRow:
 
 def parse_time(text: str, *, now: datetime) -> float:
     """`2026-11-23`, `2026-11-23T10:00`, `…+02:00` or `…Z` (UTC unless an offset is given),
-    or an age such as `90m`, `24h`, `7d` counted back from `now`. ValueError otherwise."""
+    or an age such as `90m`, `24h`, `7d`, `1d12h` (bot/durations.py) counted back from `now`.
+    ValueError otherwise."""
     value = text.strip()
-    relative = _RELATIVE.fullmatch(value.lower())
-    if relative:
-        amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
-        return (now - timedelta(**{unit: amount})).timestamp()
+    try:
+        return now.timestamp() - parse_duration(value)
+    except NotADuration:
+        pass  # not an age: a date or a time, then
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -28,6 +28,7 @@ from bot.errors import BotError, ChimeError
 from bot.ops.policy_report import policy_results
 from bot.policy.approvers import ApproversUnknown, slack_fetch
 from bot.policy.authz import Policy
+from bot.policy.effective import Policies
 from bot.store import StoreError, open_store, store_table
 
 # auth.test's answers for a token Slack will not accept (api.slack.com/methods/auth.test).
@@ -295,7 +296,7 @@ async def _posting(settings: Settings, slack: AsyncWebClient | None) -> list[Che
     if settings.chime_approval_channel:
         channels: tuple[str, ...] = (settings.chime_approval_channel,)
     else:
-        channels = settings.chime_allowed_channels[:MAX_CHANNELS]
+        channels = _request_channels(settings)[:MAX_CHANNELS]
     if not channels:
         return []
     if slack is None:
@@ -304,6 +305,15 @@ async def _posting(settings: Settings, slack: AsyncWebClient | None) -> list[Che
             for c in channels
         ]
     return list(await asyncio.gather(*(_can_post(slack, channel) for channel in channels)))
+
+
+def _request_channels(settings: Settings) -> tuple[str, ...]:
+    """Where /chime may run, as the bot's channel gate has it: with a policy file, every
+    account's channels (the file's check reports a file gone bad since it was loaded)."""
+    try:
+        return tuple(Policies.from_settings(settings).channels_listed())
+    except ConfigError:
+        return settings.chime_allowed_channels
 
 
 async def _can_post(slack: AsyncWebClient, channel: str) -> Check:

@@ -42,7 +42,7 @@ async def policy_results(
     plural = "entry" if entries == 1 else "entries"
     summary = (
         f"{settings.chime_policy_file}: {entries} account {plural}, {default}; "
-        f"/chime works in {_ids(book.channels())}"
+        f"/chime works in {', '.join(book.channels_listed()) or 'none'}"
     )
     results: list[Result] = [("Policy file", True, summary, None)]
     if not chime_ok:

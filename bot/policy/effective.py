@@ -89,6 +89,7 @@ class Policies:
     file: PolicyFile | None = None
     path: str | None = None
     approvals_required: int = 1  # CHIME_APPROVALS_REQUIRED: the file may say otherwise
+    listed_order: tuple[str, ...] = ()  # CHIME_ALLOWED_CHANNELS as written, for lists people read
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policies:
@@ -105,6 +106,7 @@ class Policies:
             file,
             path,
             settings.chime_approvals_required,
+            tuple(settings.chime_allowed_channels),
         )
 
     @property
@@ -187,6 +189,13 @@ class Policies:
     def channels(self) -> frozenset[str]:
         """Where /chime may run at all: wherever any account may be requested for."""
         return frozenset().union(*(p.rules.allowed_channels for p in self.everyone()))
+
+    def channels_listed(self) -> list[str]:
+        """Where /chime may run (`gate`), for people to read (the console, `chime-bot check`):
+        in CHIME_ALLOWED_CHANNELS's order, then the policy file's channels, sorted."""
+        allowed = self.gate().allowed_channels
+        first = [c for c in self.listed_order if c in allowed]
+        return first + sorted(allowed - set(first))
 
     def groups(self) -> frozenset[str]:
         """Every user group that approves for some account: their members are cached."""

@@ -7,6 +7,7 @@ DynamoDB on moto.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.slack_standin import buttons
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import InviteRequest, Status, new_request_id
+from tests.approvals.test_app_home import home_text, open_home
 from tests.approvals.test_invite import APPROVERS, click, dms_to, invite, the_card
 from tests.blockkit import all_text, assert_valid_message
 from tests.clock import VirtualClock
@@ -218,6 +220,33 @@ async def test_chime_failing_during_the_checks_files_nothing(bot: OfflineBot) ->
     assert "chime:ListAccounts" in all_text(note)
     assert await every_request(bot) == []
     assert bot.slack.calls_to("chat.postMessage") == []
+
+
+async def test_pending_and_home_show_a_bulk_invite_as_one_entry_with_one_id(
+    bot: OfflineBot,
+) -> None:
+    emails = addresses(3)
+    await invite(bot, " ".join(emails) + f" {TEAM}")
+    await invite(bot, f"single@example.com {CORP}", user="U0SECOND")
+    filed = await every_request(bot)
+    (lead,) = [r for r in filed if r.batch_id == r.id]
+    (single,) = [r for r in filed if r.batch_id is None]
+    exchange = await bot.sender.command("pending", user_id=DEMO_APPROVER, channel_id=CHANNEL)
+    listing = await exchange.reply()
+    assert_valid_message(listing)
+    home = home_text(await open_home(bot, DEMO_APPROVER))
+
+    def ids(text: str) -> set[str]:
+        return set(re.findall(r"REQ-[0-9A-Z]+", text))
+
+    # The same entries under the same IDs: the bulk invite's, and the single request's.
+    assert ids(all_text(listing)) == ids(home) == {lead.id, single.id}
+    assert "Open Chime requests (2)" in all_text(listing)
+    assert "Waiting for your decision (2)" in home
+    # With its addresses: every one in the list, the lead and how many more in Home.
+    assert all(email in all_text(listing) for email in emails)
+    assert "bulk invite of 3 addresses" in all_text(listing)
+    assert f"{lead.email} and 2 more addresses (bulk invite" in home
 
 
 async def test_a_bulk_invite_counts_as_one_request_for_fair_use(

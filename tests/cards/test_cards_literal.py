@@ -33,9 +33,9 @@ from bot.cards.notes import (
     exists_note,
     filed_note,
     outcome_note,
-    pending_list,
     progress_note,
 )
+from bot.cards.pending import pending_list
 from bot.models import Account, ChimeUser, UserRecord
 from bot.offline.blockkit import message_problems
 from bot.store import InviteRequest, Status
@@ -166,6 +166,18 @@ def test_notes_about_a_request(request: InviteRequest) -> None:
 @given(st.lists(requests, max_size=25))
 def test_pending_list(batch: list[InviteRequest]) -> None:
     check(lambda b: pending_list(b, EPOCH + 7200), batch)
+
+
+@FAST
+@given(st.lists(requests, min_size=1, max_size=25), st.integers(1, 12))
+def test_pending_list_with_bulk_invites(drawn: list[InviteRequest], size: int) -> None:
+    """Bulk invites of `size` addresses: one entry each, its addresses on one line."""
+    listed = []
+    for i, request in enumerate(drawn):
+        lead = f"REQ-{i // size:010d}"
+        first = i % size == 0
+        listed.append(replace(request, id=lead if first else f"REQ-M{i:09d}", batch_id=lead))
+    check(lambda b: pending_list(b, EPOCH + 7200), listed)
 
 
 @FAST

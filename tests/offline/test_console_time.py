@@ -3,7 +3,8 @@ and its expiry, as the bot's own sweep would post them; mistakes get a plain hin
 
 from __future__ import annotations
 
-from bot.offline.console_time import MAX_SKIP, parse_duration, said
+from bot.durations import said
+from bot.offline.console_time import MAX_SKIP, parse_skip
 from tests.offline.test_console import console, steps
 
 
@@ -30,10 +31,10 @@ def test_later_explains_what_it_takes() -> None:
 
 
 def test_durations() -> None:
-    assert parse_duration("4h") == 4 * 3600
-    assert parse_duration("1h30m") == 5400
-    assert parse_duration(" 1D ") == 86_400
-    assert isinstance(parse_duration("4 hours"), str)
-    assert isinstance(parse_duration("-1h"), str)
-    assert isinstance(parse_duration(f"{int(MAX_SKIP) + 1}s"), str)
+    assert parse_skip("4h") == 4 * 3600
+    assert parse_skip("1h30m") == 5400
+    assert parse_skip(" 1D ") == 86_400
+    assert isinstance(parse_skip("4 hours"), str)
+    assert isinstance(parse_skip("-1h"), str)
+    assert isinstance(parse_skip(f"{int(MAX_SKIP) + 1}s"), str)
     assert said(5400) == "1h 30m" and said(90_000) == "1d 1h"

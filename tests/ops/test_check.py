@@ -22,6 +22,7 @@ from bot.offline.slack_standin import SlackStandIn
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL
 from tests.cli import offline_env, run_cli_async
 from tests.conftest import CHANNEL
+from tests.policy.test_policy import TEAM_CHANNEL, policy_file
 
 if TYPE_CHECKING:
     from tests.dynamo import MotoDynamo
@@ -174,6 +175,25 @@ async def test_a_private_approval_channel_needs_the_bot_invited(
     checked = await run_check(world)
     assert checked.code == 0, checked.out
     assert "#approvals (private): the bot is a member" in checked.out
+
+
+async def test_with_a_policy_file_posting_is_checked_wherever_chime_works(
+    world: dict[str, str], peers: tuple[ChimeEmulator, SlackStandIn], tmp_path: Any
+) -> None:
+    """No approval channel: each card goes to its request's channel, any channel /chime works
+    in, which a policy file extends per account. `check` lists those and checks each."""
+    _, slack = peers
+    slack.channels[TEAM_CHANNEL] = {"name": "team", "is_private": True, "is_member": False}
+    text = f"accounts:\n  Example Team: {{channels: [{TEAM_CHANNEL}], approvers: [U0A]}}\n"
+    env = {**world, "CHIME_APPROVAL_CHANNEL": "", "CHIME_POLICY_FILE": policy_file(tmp_path, text)}
+    checked = await run_check(env)
+    summary = checked.line("Policy file").splitlines()[0]
+    works = [c.strip() for c in summary.split("/chime works in ", 1)[1].split(",")]
+    assert works == [CHANNEL, TEAM_CHANNEL]
+    posting = [line for line in checked.out.splitlines() if line[2:].startswith("Post in ")]
+    assert [line[2:].split()[2] for line in posting] == works
+    line = checked.line(f"Post in {TEAM_CHANNEL}")
+    assert "✗" in line and "/invite @chime-bot" in line, line
 
 
 async def test_a_public_channel_without_membership_needs_chat_write_public(

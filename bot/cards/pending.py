@@ -1,0 +1,58 @@
+"""`/chime pending`: the open requests, one entry for each thing to decide, oldest first.
+
+A bulk invite is one entry, as on its card and in App Home (`bot.cards.batch.entries`): its ID
+(the one its buttons carry), every address still open in it, and where it stands as a whole.
+Emails and account names are plain text (`says`); mrkdwn holds only mentions, ages and fixed
+wording.
+"""
+
+from __future__ import annotations
+
+from bot.cards.approval import channel_ref, status_word, user_ref
+from bot.cards.base import Block, Reply, clean, context, header, says, section
+from bot.cards.batch import Entry, batch_word, entries, in_order
+from bot.store.model import InviteRequest
+
+MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
+
+
+def pending_list(requests: list[InviteRequest], now: float) -> Reply:
+    listed = entries(requests)
+    if not listed:
+        return Reply(
+            text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
+        )
+    blocks: list[Block] = [header(f"Open Chime requests ({len(listed)})")]
+    for entry in listed[:MAX_LISTED]:
+        blocks += _entry(entry, now)
+    if len(listed) > MAX_LISTED:
+        blocks.append(context(f"…and {len(listed) - MAX_LISTED} more, oldest first."))
+    return Reply(text=f"{len(listed)} open Chime requests", blocks=blocks)
+
+
+def _entry(entry: Entry, now: float) -> list[Block]:
+    lead = entry.lead
+    where = f" · card in {channel_ref(lead.card_channel)}" if lead.card_channel else ""
+    account = clean(lead.account_name)
+    if entry.is_bulk:
+        members = in_order(list(entry.requests))
+        count = len(members)
+        state = batch_word(members).lower()
+        summary = says(
+            f"{entry.id}  bulk invite of {count} address{'es' if count != 1 else ''} → "
+            f"{account} · {state}",
+            ", ".join(clean(m.email) for m in members),
+        )
+    else:
+        summary = says(f"{entry.id}  {clean(lead.email)} → {account} · {status_word(lead).lower()}")
+    age = _age(now - lead.created_at)
+    return [summary, context(f"from {user_ref(lead.requester)} {age} ago{where}")]
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
