@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import botocore.session
 import pytest
 from aiohttp import ClientSession
+from botocore.loaders import create_loader
 
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.slack_standin import SlackStandIn
@@ -15,6 +18,28 @@ from tests.clock import VirtualClock
 
 REQUESTER = "U0REQUESTER"
 CHANNEL = DEMO_CHANNEL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_loader() -> Iterator[None]:
+    """Every botocore session in a test process shares one loader of botocore's data files.
+
+    Each bot a test starts makes its own botocore sessions (Chime, DynamoDB, STS), as `serve`
+    does once per process, and every new session parsed endpoints.json (about 65 ms of CPU) and
+    the service's model again: a tenth of the suite's in-process CPU. botocore caches what a
+    loader has read, so sharing one is what a single long-lived session does; the data and the
+    code reading it are the same. Child processes (`chime-bot serve`, check, ...) are untouched.
+    """
+    loaders: dict[str | None, Any] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from bot.config.policy_file import shown
 from bot.config.settings import ConfigError, Settings
 from bot.errors import ChimeError
 from bot.models import Account
+from bot.ops.check_result import Check
 from bot.policy.approvers import ApproversUnknown, Fetch, slack_fetch
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
 
-Result = tuple[str, bool, str, str | None]  # name, ok, detail, fix: check.py's Check fields
 FIX_ENTRY = (
     "Correct the entry's name in the policy file, or name the account by its account ID "
     "(the accounts Chime has are listed above)."
@@ -29,13 +29,13 @@ FIX_ENTRY = (
 
 async def policy_results(
     settings: Settings, directory: Directory, chime_ok: bool, slack: AsyncWebClient | None
-) -> list[Result]:
+) -> list[Check]:
     if not settings.chime_policy_file:
         return []
     try:
         book = Policies.from_settings(settings)
     except ConfigError as exc:  # changed since load_settings read it
-        return [("Policy file", False, "; ".join(exc.problems), "Fix the file.")]
+        return [Check("Policy file", False, "; ".join(exc.problems), "Fix the file.")]
     assert book.file is not None
     entries = len(book.entries())
     default = "a default section" if book.file.default is not None else "no default section"
@@ -44,20 +44,20 @@ async def policy_results(
         f"{settings.chime_policy_file}: {entries} account {plural}, {default}; "
         f"/chime works in {', '.join(book.channels_listed()) or 'none'}"
     )
-    results: list[Result] = [("Policy file", True, summary, None)]
+    results: list[Check] = [Check("Policy file", True, summary, None)]
     if not chime_ok:
         why = "not checked: Amazon Chime failed above"
-        return [*results, ("Policy per account", False, why, "Fix Amazon Chime first.")]
+        return [*results, Check("Policy per account", False, why, "Fix Amazon Chime first.")]
     try:
         accounts = await directory.all_accounts()
     except ChimeError as exc:
-        return [*results, ("Policy per account", False, exc.message, exc.hint or "Try again.")]
+        return [*results, Check("Policy per account", False, exc.message, exc.hint or "Try again.")]
     fetch = slack_fetch(slack) if slack is not None else None
     for account in accounts:
         results.append(await _account(book, account, accounts, fetch))
     for key in book.unmatched(accounts):
         results.append(
-            (
+            Check(
                 f"Policy entry {shown(key)}",
                 False,
                 "matches no account Chime has; until it does, accounts the file does not name "
@@ -70,11 +70,11 @@ async def policy_results(
 
 async def _account(
     book: Policies, account: Account, accounts: list[Account], fetch: Fetch | None
-) -> Result:
+) -> Check:
     name = f"Policy for {clean(account.name)}"
     rules = book.for_account(account.account_id, account.name, accounts)
     if rules.blocked:
-        return (name, False, clean(rules.blocked), "Fix the policy file as the message says.")
+        return Check(name, False, clean(rules.blocked), "Fix the policy file as the message says.")
     approvers, problem, count = await _approvers(rules.rules, fetch)
     detail = (
         f"{account.account_id} ({rules.source}): channels {_ids(rules.rules.allowed_channels)}; "
@@ -82,13 +82,13 @@ async def _account(
         f"user types {', '.join(rules.user_types)}; TTL {rules.ttl} s"
     )
     if problem is not None:
-        return (name, False, f"{detail}; {problem}", "See the approver group checks above.")
+        return Check(name, False, f"{detail}; {problem}", "See the approver group checks above.")
     if count < rules.approvals_required:
         why = f"{detail}; fewer approvers than approvals required: no request could be approved"
-        return (name, False, why, "Add approvers to its entry, or lower approvals_required.")
+        return Check(name, False, why, "Add approvers to its entry, or lower approvals_required.")
     if not rules.rules.allowed_channels:
-        return (name, True, f"{detail}; no channel may request for it", None)
-    return (name, True, detail, None)
+        return Check(name, True, f"{detail}; no channel may request for it", None)
+    return Check(name, True, detail, None)
 
 
 async def _approvers(rules: Policy, fetch: Fetch | None) -> tuple[str, str | None, int]:

@@ -1,0 +1,149 @@
+"""`chime-bot check`'s AWS side: the credentials (STS), Amazon Chime and the read permissions a
+lookup needs, the default account, and the request store with the reads and writes serve makes.
+
+Failures are put in an operator's words by bot/aws.py's `explain`, which tells an unreachable
+endpoint from refused credentials from a missing IAM action; bot/ops/check.py runs these in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.aws import explain
+from bot.chime.accounts import choose_account
+from bot.chime.directory import Directory
+from bot.config.settings import Settings
+from bot.errors import BotError, ChimeError
+from bot.ops.check_result import Check, failed, passed
+from bot.store import StoreError, open_store, store_table
+
+GLOBAL_STS_REGION = "us-east-1"
+
+
+async def aws_identity(settings: Settings) -> Check:
+    name = "AWS credentials"
+    endpoint = "STS"
+
+    def whoami() -> str:
+        nonlocal endpoint
+        # No region: STS's global endpoint, which signs for us-east-1. botocore picks it itself,
+        # but not when AWS_ENDPOINT_URL_STS overrides the URL, so say it for both cases.
+        region = settings.aws_region or GLOBAL_STS_REGION
+        sts = boto3.session.Session().client("sts", region_name=region)
+        endpoint = str(sts.meta.endpoint_url)
+        try:
+            return str(sts.get_caller_identity()["Arn"])
+        finally:
+            sts.close()
+
+    try:
+        arn = await asyncio.to_thread(whoami)
+    except (BotoCoreError, ClientError) as exc:
+        problem = explain(exc, service="STS", action="sts:GetCallerIdentity", endpoint=endpoint)
+        return failed(name, problem.detail, problem.fix)
+    return passed(name, f"resolved to {arn}")
+
+
+async def chime_access(directory: Directory, endpoint: str) -> Check:
+    name = "Amazon Chime"
+    try:
+        await directory.ping()
+    except ChimeError as exc:
+        # The bot's error carries the SDK's own exception: classify that, not the user wording.
+        cause: BaseException = exc.__cause__ or exc
+        problem = explain(
+            cause, service="Amazon Chime", action="chime:ListAccounts", endpoint=endpoint
+        )
+        if problem.kind == "other" and exc.code:
+            return failed(name, exc.message, exc.hint or problem.fix)
+        return failed(name, problem.detail, problem.fix)
+    return passed(name, f"reachable at {endpoint}, and chime:ListAccounts is allowed")
+
+
+async def chime_lookups(client: Any, endpoint: str, chime_ok: bool) -> Check:
+    """The other read permissions a lookup needs (ListUsers, GetUser), on a real account.
+    CreateUser and InviteUsers cannot be tried without creating someone: see the README."""
+    name = "Chime user lookups"
+    if not chime_ok:
+        return failed(name, "not checked: Amazon Chime failed above", "Fix Amazon Chime first.")
+    action = "chime:ListAccounts"
+    try:
+        accounts = (await client.list_accounts(MaxResults=1)).get("Accounts") or []
+        if not accounts:
+            return failed(
+                name,
+                "the bot's AWS identity sees no Amazon Chime account",
+                "Run the bot with an identity in the AWS account that holds the Chime accounts.",
+            )
+        account = accounts[0]
+        action = "chime:ListUsers"
+        users = (await client.list_users(AccountId=account["AccountId"], MaxResults=1)).get(
+            "Users"
+        ) or []
+        if users:
+            action = "chime:GetUser"
+            await client.get_user(AccountId=account["AccountId"], UserId=users[0]["UserId"])
+    except (BotoCoreError, ClientError) as exc:
+        problem = explain(exc, service="Amazon Chime", action=action, endpoint=endpoint)
+        return failed(name, problem.detail, problem.fix)
+    tried = "ListUsers and GetUser" if users else "ListUsers"
+    return passed(name, f"{tried} allowed (tried on {account.get('Name', 'an account')})")
+
+
+async def default_account(settings: Settings, directory: Directory, chime_ok: bool) -> Check:
+    name = "Default account"
+    if not settings.chime_default_account:
+        return passed(name, "not set (optional): invites use --account, or the only account")
+    if not chime_ok:
+        return failed(name, "not checked: Amazon Chime failed above", "Fix Amazon Chime first.")
+    try:
+        account = await choose_account(directory, None, settings.chime_default_account)
+    except BotError as exc:
+        return failed(name, exc.message, exc.hint or "Fix CHIME_DEFAULT_ACCOUNT.")
+    return passed(name, f"{account.name} ({account.account_id}, {account.account_type})")
+
+
+async def request_store(settings: Settings) -> Check:
+    name = "Request store"
+    table = store_table(settings.chime_store_url)
+    where = settings.chime_store_url or str(settings.data_dir() / "state.db")
+    try:
+        store = await open_store(
+            settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
+        )
+        try:
+            await store.check_writable()
+            # The reads serve makes, so a read permission missing shows here rather than at
+            # the first click: GetItem, and Query (plus BatchGetItem) for the open requests.
+            await store.get("REQ-CHECKCHECK")
+            await store.list_open(now=time.time())
+        finally:
+            await store.close()
+    except StoreError as exc:
+        cause = exc.__cause__
+        while isinstance(cause, StoreError) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        if table is not None and isinstance(cause, BotoCoreError | ClientError):
+            problem = explain(
+                cause,
+                service="DynamoDB",
+                action="dynamodb:DescribeTable",
+                endpoint=f"DynamoDB in {settings.aws_region}",
+            )
+            if problem.kind != "other":
+                return failed(name, problem.detail, problem.fix)
+        fix = (
+            "Run `chime-bot init-store`, or check AWS_REGION and CHIME_STORE_URL."
+            if table is not None
+            else "Check CHIME_STORE_URL, and that the bot may write there."
+        )
+        return failed(name, str(exc), fix)
+    except Exception as exc:  # never a traceback from check
+        return failed(name, f"{type(exc).__name__}: {exc}", "Check CHIME_STORE_URL.")
+    kind = f"DynamoDB table {table} in {settings.aws_region}" if table else f"SQLite {where}"
+    return passed(name, f"readable and writable ({kind})")
