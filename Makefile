@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Most tests wait on sockets and child processes, not the CPU: four workers halve the run on 2
 # cores. PYTEST_WORKERS=0 runs in one process (for debugging with -s or pdb).

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from bot.durations import NotADuration, parse_duration
 from bot.store import AuditEvent, InviteRequest, RequestStore
+from bot.store.trail import within
 
 # A decision by a person, as opposed to the requester filing or the system settling.
 DECISIONS = frozenset({"approve_claimed", "approval_recorded", "denied", "retry_claimed"})
@@ -65,7 +66,7 @@ async def read_audit(store: RequestStore, query: AuditQuery) -> list[AuditRow]:
         events = [
             e
             for e in await store.audit_trail(query.request_id)
-            if _within(e.at, query.since, query.until)
+            if within(e.at, query.since, query.until)
         ]
     else:
         events = await store.audit_events(since=query.since, until=query.until)
@@ -74,10 +75,6 @@ async def read_audit(store: RequestStore, query: AuditQuery) -> list[AuditRow]:
     rows = [AuditRow(e, requests[e.request_id]) for e in events]
     keep = _matching_requests(rows, query)
     return [row for row in rows if row.event.request_id in keep]
-
-
-def _within(at: float, since: float | None, until: float | None) -> bool:
-    return (since is None or at >= since) and (until is None or at < until)
 
 
 def _matching_requests(rows: list[AuditRow], query: AuditQuery) -> set[str]:

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.aws import botocore_region
+from bot.aws import CREDENTIAL_CODES, botocore_region
 from bot.store.base import StoreError
 from bot.store.items import INDEX, RETENTION_SECONDS, TTL_ATTRIBUTE
 
@@ -40,9 +40,6 @@ INIT_ACTIONS = (
     "dynamodb:DescribeTable",
     "dynamodb:UpdateTimeToLive",
     "dynamodb:DescribeTimeToLive",
-)
-_BAD_CREDENTIALS = frozenset(
-    {"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}
 )
 
 # What the bot's role needs (first statement), what `chime-bot init-store` needs (second) and
@@ -132,7 +129,7 @@ def explain(exc: BaseException, region: str) -> str:
             f"{', '.join(RUNTIME_ACTIONS)} on the table and its indexes "
             "(see the IAM policy in the README)"
         )
-    if code in _BAD_CREDENTIALS:
+    if code in CREDENTIAL_CODES:
         return f"AWS rejected the bot's credentials ({code}: {message})"
     return f"{code}: {message}"
 

@@ -35,7 +35,6 @@ may not be listed yet (the next sweep or listing sees it).
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from typing import Any, Self, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.backoff import backoff
 from bot.store import by_requester
 from bot.store.admin import explain, make_dynamodb_client, resolve_region
 from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
@@ -373,4 +373,4 @@ async def _pause(attempt: int, reasons: list[str]) -> None:
     # A failed condition means the item changed and a re-read shows how. TransactionConflict
     # means another transaction is in flight on it: give that one a moment to commit.
     if "TransactionConflict" in reasons:
-        await asyncio.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+        await asyncio.sleep(backoff(attempt, base=0.01, cap=0.5))

@@ -20,7 +20,6 @@ there: see `landed`.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bot.backoff import backoff
 from bot.store.admin import error_code, schema_problem, store_url
 from bot.store.base import StoreError
 from bot.store.items import (
@@ -315,7 +315,7 @@ class Table:
             if not pending:
                 return items
             # Unprocessed keys mean the table is throttling us: back off before asking again.
-            time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+            time.sleep(backoff(attempt, base=0.05, cap=1.0))
         raise StoreError(f"request store {self.url}: reads kept being throttled")
 
     def audit_items(self, request_id: str) -> list[Item]:
