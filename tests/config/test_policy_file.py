@@ -5,7 +5,7 @@ account, marking what Chime lacks."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +24,11 @@ from tests.policy.test_policy import (
     TEAM_ID,
     policy_file,
 )
+
+if TYPE_CHECKING:
+    from tests.dynamo import MotoDynamo
+
+pytest_plugins = ("tests.dynamo",)
 
 # ---- a bad file: one line per problem, exit 2, whichever command reads it --------------------
 
@@ -112,7 +117,7 @@ def test_every_command_refuses_a_bad_file_the_same_way(tmp_path: Path, command: 
 
 
 async def test_check_prints_the_effective_policy_and_marks_what_chime_lacks(
-    peers: tuple[ChimeEmulator, SlackStandIn], tmp_path: Path
+    peers: tuple[ChimeEmulator, SlackStandIn], moto_dynamo: MotoDynamo, tmp_path: Path
 ) -> None:
     emulator, slack = peers
     slack.usergroups[CORP_GROUP] = [ALICE]
@@ -127,7 +132,15 @@ accounts:
     ttl: 3600
   {TEAM_ID}: {{approvers: [{TEAM_BOSS}], approvals_required: 2}}
 """
-    env = offline_env(slack, emulator, tmp_path, CHIME_POLICY_FILE=policy_file(tmp_path, text))
+    env = offline_env(
+        slack,
+        emulator,
+        tmp_path,
+        CHIME_POLICY_FILE=policy_file(tmp_path, text),
+        # STS too, as in a deployment: else check asks AWS's real STS, which a test cannot
+        # reach, and waits out botocore's retries (10 s and more) for a line not read here.
+        AWS_ENDPOINT_URL_STS=moto_dynamo.url,
+    )
     checked = await run_check(env)
     assert "2 account entries, a default section" in checked.line("Policy file")
     corp = checked.line("Policy for Example Corp")

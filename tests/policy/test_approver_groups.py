@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -27,6 +27,11 @@ from tests.cli import offline_env, run_cli
 from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 from tests.ops.test_check import run_check
+
+if TYPE_CHECKING:
+    from tests.dynamo import MotoDynamo
+
+pytest_plugins = ("tests.dynamo",)
 
 GROUP = "S0APPROVERS"
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -303,7 +308,7 @@ def test_bad_approver_ids_and_ttl_are_one_line_each_and_exit_2() -> None:
 
 
 async def test_check_shows_each_group_and_who_can_approve_now(
-    peers: tuple[ChimeEmulator, SlackStandIn], tmp_path: Any
+    peers: tuple[ChimeEmulator, SlackStandIn], moto_dynamo: MotoDynamo, tmp_path: Any
 ) -> None:
     emulator, slack = peers
     slack.usergroups[GROUP] = [ALICE, BOB]
@@ -314,6 +319,9 @@ async def test_check_shows_each_group_and_who_can_approve_now(
         CHIME_APPROVERS=f"U0DIRECT,{GROUP}",
         CHIME_APPROVAL_CHANNEL="",
         CHIME_DEFAULT_ACCOUNT="",
+        # STS too, as in a deployment: else check asks AWS's real STS, which a test cannot
+        # reach, and waits out botocore's retries (10 s and more) for a line not read here.
+        AWS_ENDPOINT_URL_STS=moto_dynamo.url,
     )
     checked = await run_check(env)
     assert f"✓ Approver group {GROUP}" in checked.out
