@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.durations import NotADuration, parse_duration
+from bot.logs import escape_controls
 from bot.store import AuditEvent, InviteRequest, RequestStore
 from bot.store.trail import within
 
@@ -23,7 +23,6 @@ from bot.store.trail import within
 DECISIONS = frozenset({"approve_claimed", "approval_recorded", "denied", "retry_claimed"})
 # Terminal control characters (and DEL, C1) in stored text must not reach a terminal raw: a
 # reason could otherwise move the cursor, recolour or rewrite what an operator reads.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DETAIL_WIDTH = 90
 
 
@@ -144,7 +143,7 @@ def table(rows: list[AuditRow]) -> str:
         )
         for r in rows
     ]
-    cells = [tuple(_safe(c) for c in line) for line in [header, *body]]
+    cells = [tuple(escape_controls(c) for c in line) for line in [header, *body]]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header) - 1)]
     lines = [
         "  ".join([*(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)), line[-1]])
@@ -179,10 +178,6 @@ def _result(text: str) -> dict[str, str]:
     if not isinstance(parsed, dict):
         return {"result": text}
     return {str(k): str(v) for k, v in parsed.items()}
-
-
-def _safe(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _count(n: int, noun: str) -> str:

@@ -64,7 +64,9 @@ async def _fill(store: RequestStore) -> dict[str, str]:
     )
     assert done.ok
     await _decide(store, ids["bob"], Status.DENIED, "U0APPROVER2", T0 + 180)
-    carol = _request(ids["carol"], "carol@example.com", "U0REQ1", T0 + 86_400, "\x1b[2Jhidden")
+    carol = _request(
+        ids["carol"], "carol@example.com", "U0REQ1", T0 + 86_400, "\x1b[2Jhidden\u202egpj.exe"
+    )
     await store.file(carol, now=T0 + 86_400)
     return ids
 
@@ -117,6 +119,9 @@ async def test_the_whole_trail_as_a_table(trail: Trail) -> None:
     assert lines[-1] == "6 events, 3 requests."
     # A stored escape sequence is shown, never obeyed by the operator's terminal.
     assert "\x1b" not in out and "\\x1b[2Jhidden" in body[-1]
+    # So is a format character that would make the line read backwards (U+202E, RIGHT-TO-LEFT
+    # OVERRIDE), as in the logs.
+    assert "\u202e" not in out and "\\u202egpj.exe" in body[-1]
 
 
 async def test_filters_each_narrow_to_the_right_requests(trail: Trail) -> None:
