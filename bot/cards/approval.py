@@ -27,10 +27,8 @@ from bot.cards.base import (
     shorten,
 )
 from bot.slack.ids import CHANNEL_ID, USER_ID
+from bot.slack.limits import MAX_BUTTON_TEXT, MAX_CONFIRM_TEXT
 from bot.store.model import InviteRequest, Status
-
-MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
-MAX_BUTTON_TEXT = 75
 
 
 class ActionId(StrEnum):

@@ -40,10 +40,10 @@ from bot.cards.base import (
     section,
     shorten,
 )
+from bot.slack.limits import MAX_CONFIRM_TEXT
 from bot.store.model import InviteRequest, Status
 
 MAX_OUTCOME = 300  # one address's outcome on its line: a long Chime error is cut here
-MAX_CONFIRM_TEXT = 300  # Slack's limit for a confirm dialog's text
 
 
 def lead_of(members: list[InviteRequest]) -> InviteRequest:

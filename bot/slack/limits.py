@@ -22,6 +22,8 @@ MAX_FALLBACK = 4000
 # A confirm dialog's four parts, all required and all plain_text but `text`.
 CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
 ELEMENT_TEXT_LIMITS = {"button": 75}
+MAX_CONFIRM_TEXT = CONFIRM_LIMITS["text"]
+MAX_BUTTON_TEXT = ELEMENT_TEXT_LIMITS["button"]
 
 # ---- App Home views --------------------------------------------------------------------------
 # `type` "home"; `blocks` at most 100; `private_metadata` at most 3000 characters; `callback_id`
