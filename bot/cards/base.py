@@ -47,7 +47,6 @@ from bot.slack.message import Reply as Reply
 from bot.slack.message import shorten as shorten
 
 TextObject = dict[str, Any]
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(?=//)")
 # A markup character that is not between two letters or digits: one that could open or close
 # bold, italics, strike or code (`snake_case` and `a*b` cannot, and stay untouched).
 _MARKUP = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
@@ -75,7 +74,9 @@ def clean(text: object) -> str:
     if not line.isprintable() or "  " in line or line[:1] == " " or line[-1:] == " ":
         line = _SPACES.sub(" ", line).strip()
     if "://" in line:
-        line = _SCHEME.sub(lambda m: m.group(1) + ":" + WORD_JOINER, line)
+        # Every `://`, not only after a well-formed scheme: a linkifying client may be laxer
+        # about what a scheme is than RFC 3986.
+        line = line.replace("://", ":" + WORD_JOINER + "//")
     return line
 
 
