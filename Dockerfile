@@ -2,7 +2,14 @@
 # The install step is the README's production install (`pip install -c constraints.txt .`): every
 # runtime dependency at the version constraints.txt pins, the versions `make test` runs. Refresh
 # the pins with `make constraints`; PIP_VERSION by hand.
-FROM python:3.12-slim AS build
+#
+# The base is pinned by digest, so that a rebuild of the same commit gets the same Python and
+# Debian: the multi-platform index of python:3.12-slim (Python 3.12.13 on Debian trixie, built
+# 2026-08-05) as Docker's official-images record lists it: github.com/docker-library/repo-info,
+# repos/python/remote/3.12-slim.md at commit 2986dca3a80cb11b70fc4599941096374ea9e509. To move
+# it on: `docker buildx imagetools inspect python:3.12-slim` prints the current digest; both
+# FROM lines carry the same one (tests/test_packaging.py).
+FROM python:3.12-slim@sha256:229a2c5bfa27522db7815ea81f9bed70af17ccb9de9fc7ad142b1877b5830d36 AS build
 ARG PIP_VERSION=26.3
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE constraints.txt ./
@@ -12,7 +19,7 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir "pip==${PIP_VERSION}" \
  && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
 
-FROM python:3.12-slim
+FROM python:3.12-slim@sha256:229a2c5bfa27522db7815ea81f9bed70af17ccb9de9fc7ad142b1877b5830d36
 RUN useradd --create-home --uid 10001 chimebot \
  && mkdir -p /data && chown chimebot:chimebot /data
 COPY --from=build /opt/venv /opt/venv
