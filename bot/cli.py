@@ -1,4 +1,5 @@
-"""The `chime-bot` command line: `serve`, `check`, `init-store`, `audit`, `demo`, `console`.
+"""The `chime-bot` command line: `serve`, `check`, `init-store`, `audit`, `migrate-store`,
+`backup`, `demo`, `console`.
 
 Configuration problems end the process with exit code 2 and one message listing all of them.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -77,6 +79,18 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
     configure_parser(parser)
 
 
+def _migrate_options(parser: argparse.ArgumentParser) -> None:
+    from bot.ops.migrate import configure_parser
+
+    configure_parser(parser)
+
+
+def _backup_options(parser: argparse.ArgumentParser) -> None:
+    from bot.ops.backup import configure_parser
+
+    configure_parser(parser)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chime-bot", description="Slack chat-ops for Amazon Chime users."
@@ -106,10 +120,22 @@ def _parser() -> argparse.ArgumentParser:
         "init-store", help="create the DynamoDB table CHIME_STORE_URL names (safe to re-run)"
     )
     init_cmd.add_argument(
-        "--print-policy", action="store_true", help="print the IAM policy for the table"
+        "--print-policy",
+        action="store_true",
+        help="print the IAM policy the bot needs: the table's statements, then Chime's",
     )
     _audit_parser(
         sub.add_parser("audit", help="read the audit trail (who asked, who decided, what ran)")
+    )
+    sub.add_parser(
+        "migrate-store",
+        help="copy every request and its audit trail to another store (SQLite <-> DynamoDB)",
+        options=_migrate_options,
+    )
+    sub.add_parser(
+        "backup",
+        help="copy the SQLite store to a new file while the bot runs",
+        options=_backup_options,
     )
     sub.add_parser("demo", help="run the bot offline against the embedded Chime emulator")
     sub.add_parser(
@@ -129,7 +155,14 @@ def _audit_parser(parser: argparse.ArgumentParser) -> None:
         "--since", metavar="TIME", help="from this time on: 2026-11-23, 2026-11-23T10:00Z, 24h, 7d"
     )
     parser.add_argument("--until", metavar="TIME", help="before this time (same forms)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--format",
+        choices=("table", "jsonl"),
+        default=None,
+        help="table (for people, the default) or jsonl: one JSON object per line, for a SIEM "
+        "(every field is described in docs/audit.md)",
+    )
+    parser.add_argument("--json", action="store_true", help="the same as --format jsonl")
 
 
 def _audit_query(args: argparse.Namespace) -> AuditQuery:
@@ -177,7 +210,8 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> int:
             # Opening would create an empty store: say what is (not) there instead.
             print(
                 f"chime-bot audit: there is no request store at {path} (nothing recorded "
-                "here yet, or CHIME_STORE_URL names another store)",
+                "here yet, or CHIME_STORE_URL names another store; the console and the demo "
+                "keep their requests only when CHIME_STORE_URL is set)",
                 file=sys.stderr,
             )
             return 1
@@ -190,12 +224,24 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> int:
             await store.close()
 
     rows = asyncio.run(read())
-    if args.json:
-        for line in audit.json_lines(rows):
-            print(line)
-    else:
-        print(audit.table(rows))
+    if args.json or args.format == "jsonl":
+        return audit.stream(audit.json_lines(rows), sys.stdout)
+    print(audit.table(rows))
     return 0
+
+
+def _run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops import migrate
+
+    logs.configure("WARNING", "text")
+    return migrate.run_command(args, settings)
+
+
+def _run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops import backup
+
+    logs.configure("WARNING", "text")
+    return backup.run_command(args, settings)
 
 
 def _run_app(run: Callable[[], int]) -> int:
@@ -226,13 +272,15 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> int:
 def _run_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ops import check
 
-    logs.configure("ERROR", "text")
+    # Every failure is a line of the table; a log line would only repeat one, out of place.
+    logs.silence()
     results = asyncio.run(check.run_checks(settings, socket_mode=args.socket_mode))
     print(check.render(results))
     return 0 if all(r.ok for r in results) else 1
 
 
 def _run_init_store(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chime.iam import chime_statement
     from bot.store import IAM_POLICY_TEMPLATE, init_table, store_table
 
     logs.configure("WARNING", "text")
@@ -247,7 +295,12 @@ def _run_init_store(args: argparse.Namespace, settings: Settings) -> int:
     # load_settings resolved the region (or refused to go on without one for DynamoDB).
     region = settings.aws_region or ""
     if args.print_policy:
-        print(IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", region))
+        # The store's statements, then Chime's: the whole of what the bot's identity needs.
+        policy = json.loads(
+            IAM_POLICY_TEMPLATE.replace("<table>", table).replace("<region>", region)
+        )
+        policy["Statement"].append(chime_statement())
+        print(json.dumps(policy, indent=2))
         return 0
     for line in init_table(table, region=region):
         print(line)
@@ -260,7 +313,10 @@ def _run_demo(settings: Settings) -> int:
 
     logs.configure(log_level(settings, "WARNING"), "text")
     style = Style.ansi() if sys.stdout.isatty() else Style.plain()
-    return asyncio.run(run_demo(lambda line: print(line, flush=True), style))
+    # CHIME_STORE_URL, when set, keeps the demo's requests for `chime-bot audit`.
+    return asyncio.run(
+        run_demo(lambda line: print(line, flush=True), style, settings.chime_store_url)
+    )
 
 
 def _run_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,6 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_init_store(args, settings)
         if args.command == "audit":
             return _run_audit(args, settings)
+        if args.command == "migrate-store":
+            return _run_migrate(args, settings)
+        if args.command == "backup":
+            return _run_backup(args, settings)
         if args.command == "demo":
             return _run_app(lambda: _run_demo(settings))
         if args.command == "console":

@@ -3,16 +3,22 @@
 Events are read through the RequestStore protocol (`audit_trail` for one request, else
 `audit_events` for a time range) and joined with their requests, so the filters that name a
 person (email, requester, approver) work on what the request says, not on what one event
-happened to repeat. Output is a table for people or JSON lines (`--json`) for tools.
+happened to repeat. Output is a table for people, or JSON lines (`--format jsonl`) for a SIEM
+or other tools: each field is described in docs/audit.md, and every text in it has its control
+and format characters escaped as the logs escape them (bot/logs.py), so that a decoded line
+holds none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 
 from bot.durations import NotADuration, parse_duration
 from bot.logs import escape_controls
@@ -106,26 +112,53 @@ def _requester(row: AuditRow) -> str | None:
 
 
 def json_lines(rows: Iterable[AuditRow]) -> Iterator[str]:
+    """One JSON object per event (the fields docs/audit.md describes), texts escaped."""
     for row in rows:
         e = row.event
         yield json.dumps(
-            {
-                "at": _iso(e.at),
-                "ts": e.at,
-                "request_id": e.request_id,
-                "action": e.action,
-                "actor": e.actor,
-                "email": _email(row),
-                "requester": _requester(row),
-                "account": row.request.account_name
-                if row.request
-                else e.detail.get("account_name"),
-                "status": row.request.status.value if row.request else None,
-                "detail": dict(e.detail),
-            },
+            _escaped(
+                {
+                    "at": _iso(e.at),
+                    "ts": e.at if math.isfinite(e.at) else None,  # JSON has no NaN
+                    "request_id": e.request_id,
+                    "action": e.action,
+                    "actor": e.actor,
+                    "email": _email(row),
+                    "requester": _requester(row),
+                    "account": row.request.account_name
+                    if row.request
+                    else e.detail.get("account_name"),
+                    "status": row.request.status.value if row.request else None,
+                    "detail": dict(e.detail),
+                }
+            ),
             ensure_ascii=False,
             sort_keys=True,
         )
+
+
+def _escaped(value: object) -> object:
+    """`value` with every text in it (detail keys too) escaped by bot/logs.escape_controls."""
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {escape_controls(str(k)): _escaped(v) for k, v in value.items()}
+    return value
+
+
+def stream(lines: Iterable[str], out: TextIO) -> int:
+    """Write each line as soon as it is made (a SIEM reads it as it comes); 0, or 1 if the
+    reader went away (a closed pipe), which is not an error worth a traceback."""
+    try:
+        for line in lines:
+            out.write(line + "\n")
+            out.flush()
+    except BrokenPipeError:
+        # Python would complain again flushing stdout at exit: point it at nothing instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 1
+    return 0
 
 
 def table(rows: list[AuditRow]) -> str:

@@ -6,7 +6,9 @@ it in one file (one machine); `dynamodb://<table>` in a DynamoDB table several r
 Every change of a request's status is a `Move` (moves.py), planned once for both backends in
 rules.py; the audit trail's order (each request's events as they took effect, merged by time)
 is trail.py. The DynamoDB backend is dynamodb.py on items.py (layout), table.py (calls) and
-admin.py (init-store, IAM).
+admin.py (init-store, IAM); its fair-use cap across replicas is quota.py. Reading a whole store
+out and writing it into another (`chime-bot migrate-store`) is transfer.py with one module per
+backend; a SQLite backup while the bot runs is backup.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.store.base import (
     RequestStore,
     StoreError,
     StoreNotWritable,
+    TooManyOpen,
     Transition,
 )
 from bot.store.codec import event_from_record, event_to_record, from_record, to_record
@@ -46,6 +49,7 @@ __all__ = [
     "Status",
     "StoreError",
     "StoreNotWritable",
+    "TooManyOpen",
     "Transition",
     "event_from_record",
     "event_to_record",

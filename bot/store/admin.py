@@ -127,7 +127,7 @@ def explain(exc: BaseException, region: str) -> str:
         return (
             f"the bot's AWS identity is not allowed ({code}: {message}); it needs "
             f"{', '.join(RUNTIME_ACTIONS)} on the table and its indexes "
-            "(see the IAM policy in the README)"
+            "(see the IAM policy in docs/security.md, or `chime-bot init-store --print-policy`)"
         )
     if code in CREDENTIAL_CODES:
         return f"AWS rejected the bot's credentials ({code}: {message})"

@@ -7,6 +7,7 @@ transaction or a query language beyond "by id", "by dedupe key" and "by status".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -39,13 +40,27 @@ class DuplicateRequest(Exception):
         self.existing = existing
 
 
+class TooManyOpen(Exception):
+    """Filing would give the requester more open requests than the cap (fair use) allows."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(f"the requester already has {held} open requests")
+        self.held = held
+
+
 @runtime_checkable
 class RequestStore(Protocol):
-    async def file(self, request: InviteRequest, *, now: float) -> InviteRequest:
+    async def file(
+        self, request: InviteRequest, *, now: float, max_open: int | None = None
+    ) -> InviteRequest:
         """Insert `request` (with updated_at=now) and its "filed" audit event, atomically.
 
         Raises DuplicateRequest if an open, unexpired request exists for the same
-        (email.lower(), account_id), and ValueError if the id is already taken.
+        (email.lower(), account_id), and ValueError if the id is already taken. With
+        `max_open`, raises TooManyOpen if the requester already holds that many open filings
+        (as count_open_by_requester counts them) and this one is not part of one of them (a
+        bulk invite's later requests are part of its first): checked in the same atomic write,
+        so it holds across replicas.
         """
         ...
 
@@ -82,12 +97,23 @@ class RequestStore(Protocol):
         """
         ...
 
-    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
+    async def record_approval(
+        self,
+        request_id: str,
+        *,
+        approver: str,
+        now: float,
+        dropping: Mapping[str, str] | None = None,
+    ) -> Transition:
         """Record one approval that is not the last (the two-person rule), in one conditional
         write: only while the request is pending and unexpired, `approver` has not approved it
         yet, and fewer than `approvals_required - 1` approvals are recorded. Appends an
         "approval_recorded" audit event in the same write. The caller has checked that
-        `approver` may decide (and is not the requester)."""
+        `approver` may decide (and is not the requester).
+
+        `dropping` (approver -> why): earlier approvals that no longer count (their approver
+        has lost the right since), taken off `approvals` in the same write and named in its
+        audit event (`rules.lapsed_in`); the counts above are of the approvals kept."""
         ...
 
     async def list_open(self, *, now: float) -> list[InviteRequest]:

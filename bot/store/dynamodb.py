@@ -2,18 +2,20 @@
 
 The item layout is in bot/store/items.py, every call and its condition in bot/store/table.py,
 creating the table and its IAM policy in bot/store/admin.py. This module is the RequestStore on
-top: what each operation reads, writes and retries, off the event loop.
+top: what each operation reads, writes and retries, off the event loop. One module because
+each method is one RequestStore operation, and its conditions are read side by side.
 
 Atomicity. Filing is one TransactWriteItems: put the request (if its id is new), put its "filed"
-audit item and its by-requester item, put its batch member item if it is part of a bulk
-invite, and take the lock for its (account, email) - new, or replacing a holder read as final or
+audit item and its by-requester item, put its batch member item if it is part of a bulk invite,
+write the requester's open filings for the fair-use cap (bot/store/quota.py, on condition they are
+as read), and take the lock for its (account, email) - new, or replacing a holder read as final or
 lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
 `version` is unchanged. A move (bot/store/moves.py) or a recorded approval is one
-TransactWriteItems: update the request on condition that status, version and attempts are what
-was read (and `expires_at > :now` when the plan asks), plus the audit item. `version` goes up by
-one on every change, so a write based on a stale read always fails; the loser re-reads and
-re-plans with the backend-neutral rules in rules.py. This is optimistic concurrency with the
-same outcome as SQLite's write lock.
+TransactWriteItems: update the request on condition that status, version and attempts are what was
+read (and `expires_at > :now` when the plan asks), plus the audit item. `version` goes up by one on
+every change, so a write based on a stale read always fails; the loser re-reads and re-plans with
+the backend-neutral rules in rules.py. This is optimistic concurrency with the same outcome as
+SQLite's write lock.
 
 Audit order. Every write that appends to a request's trail moves its `version` on (a recorded
 event or a reminder's outcome with a bare conditional bump), and the audit item keeps the version
@@ -37,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -49,7 +51,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bot.backoff import backoff
 from bot.store import by_requester
 from bot.store.admin import explain, make_dynamodb_client, resolve_region
-from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
+from bot.store.base import (
+    DuplicateRequest,
+    StoreError,
+    StoreNotWritable,
+    TooManyOpen,
+    Transition,
+)
 from bot.store.codec import dedupe_key
 from bot.store.items import (
     Item,
@@ -67,6 +75,7 @@ from bot.store.items import (
 )
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
 from bot.store.moves import Move
+from bot.store.quota import is_follower, read_open_filings
 from bot.store.rules import (
     Plan,
     blocks_new_request,
@@ -144,7 +153,9 @@ class DynamoStore:
 
     # ---- the RequestStore protocol ---------------------------------------------------------
 
-    async def file(self, request: InviteRequest, *, now: float) -> InviteRequest:
+    async def file(
+        self, request: InviteRequest, *, now: float, max_open: int | None = None
+    ) -> InviteRequest:
         stored = replace(request, updated_at=float(now))
         key = dedupe_key(stored.email, stored.account_id)
         event = filed_event(stored, now=now)
@@ -156,11 +167,19 @@ class DynamoStore:
             current = holder.request
             if current is not None and blocks_new_request(current, now):
                 raise DuplicateRequest(current)
+            filings = None
+            if not is_follower(stored):
+                # The fair-use count and its conditional write (bot/store/quota.py).
+                filings = await self.run(read_open_filings, calls, stored.requester, now)
+                if max_open is not None and not filings.admits(stored, max_open):
+                    raise TooManyOpen(len(filings.held))
             ops = calls.filing_ops(item, audit, key, stored.id, holder)
             if stored.batch_id is not None:
                 ops.append(calls.put_op(member_item(stored.batch_id, stored.id)))
             # Last, so the request's own put stays first among the cancellation reasons.
             ops.append(calls.put_op(by_requester.index_item(item)))
+            if filings is not None:
+                ops.append(filings.write_op(calls, stored))
             reasons = await self.run(calls.transact, ops)
             if reasons is None:
                 log_event(event)
@@ -186,11 +205,18 @@ class DynamoStore:
     async def transition(self, request_id: str, move: Move) -> Transition:
         return await self._change(request_id, partial(plan_move, move=move), "changing")
 
-    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
+    async def record_approval(
+        self,
+        request_id: str,
+        *,
+        approver: str,
+        now: float,
+        dropping: Mapping[str, str] | None = None,
+    ) -> Transition:
         # The version condition is what makes "not already approved, and not the last" hold:
         # any approval recorded since this read moved the version on, so the write fails and
         # the loop re-reads and re-judges.
-        judge = partial(plan_approval, approver=approver, now=now)
+        judge = partial(plan_approval, approver=approver, now=now, dropping=dropping)
         return await self._change(request_id, judge, "recording an approval of")
 
     async def _change(
@@ -325,6 +351,15 @@ class DynamoStore:
         try:
             await self.run(self.calls.verify)
             await self.run(self.calls.touch)
+        except StoreError as exc:
+            detail = str(exc).removeprefix(f"request store {self.url}: ")
+            raise StoreNotWritable(f"request store {self.url} is not writable: {detail}") from exc
+
+    async def check_writable_without_writing(self) -> None:
+        """check_writable for `chime-bot check`: the same permissions judged, nothing written."""
+        try:
+            await self.run(self.calls.verify)
+            await self.run(self.calls.may_write)
         except StoreError as exc:
             detail = str(exc).removeprefix(f"request store {self.url}: ")
             raise StoreNotWritable(f"request store {self.url} is not writable: {detail}") from exc

@@ -9,10 +9,12 @@ Items (one-table design; `pk` and `sk` are strings):
     batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
     by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
+    open filings  pk = OPEN#<requester>     sk = OPEN                open, version (quota.py)
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
 <created_at>#<id>, with created_at as fixed-width text that sorts like the float does. Every
-item has a `kind` (request, audit, lock, reminder, batch_member, by_requester, meta).
+item has a `kind` (request, audit, lock, reminder, batch_member, by_requester, open_filings,
+meta).
 
 TTL. DynamoDB deletes an item some time (hours to days) after its `ttl` epoch second, so no
 semantics depend on it: expiry of a request is always computed from `expires_at` in code.

@@ -9,13 +9,16 @@ it changes, which audit event it produces and whether the write must re-check th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from bot.store.codec import Record, encode_approvals, from_record, stringify, to_record
 from bot.store.model import AuditEvent, InviteRequest, Status
 from bot.store.moves import Move
 
 AUDIT_LOGGER = "chime_bot.audit"
+# The detail key, before the approver's ID, of an approval taken off as no longer counting.
+LAPSED = "no longer counts: "
 
 # Facts about a new request worth keeping in its "filed" event; ids and timestamps that the
 # request row already carries are left out.
@@ -58,13 +61,33 @@ def plan_move(current: InviteRequest, move: Move) -> Plan | None:
     return Plan(current, fields, event, move.now, move.require_unexpired)
 
 
-def plan_approval(current: InviteRequest, approver: str, *, now: float) -> Plan | None:
-    """What recording `approver`'s (not final) approval writes, or None if it may not be."""
-    if not may_record_approval(current, approver, now=now):
+def plan_approval(
+    current: InviteRequest,
+    approver: str,
+    *,
+    now: float,
+    dropping: Mapping[str, str] | None = None,
+) -> Plan | None:
+    """What recording `approver`'s (not final) approval writes, or None if it may not be.
+
+    `dropping`: earlier approvals that no longer count (approver -> why), taken off in the same
+    write; those no longer recorded on this read are ignored."""
+    dropped = {a: why for a, why in (dropping or {}).items() if a in current.approvals}
+    kept = replace(current, approvals=tuple(a for a in current.approvals if a not in dropped))
+    if not may_record_approval(kept, approver, now=now):
         return None
-    fields = approval_fields(current, approver, now=now)
+    fields = approval_fields(kept, approver, now=now)
+    event = approval_event(kept, approver, now=now)
+    event.detail.update((f"{LAPSED}{a}", why) for a, why in dropped.items())
     # A recorded approval is refused past the deadline: the write re-states it.
-    return Plan(current, fields, approval_event(current, approver, now=now), now, True)
+    return Plan(current, fields, event, now, True)
+
+
+def lapsed_in(event: AuditEvent) -> dict[str, str]:
+    """The approvals an "approval_recorded" event took off as no longer counting, with why."""
+    if event.action != "approval_recorded":
+        return {}
+    return {k.removeprefix(LAPSED): v for k, v in event.detail.items() if k.startswith(LAPSED)}
 
 
 def blocks_new_request(existing: InviteRequest, now: float) -> bool:

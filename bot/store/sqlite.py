@@ -21,7 +21,7 @@ import asyncio
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,7 +30,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from bot.store.base import DuplicateRequest, StoreError, StoreNotWritable, Transition
+from bot.store.base import (
+    DuplicateRequest,
+    StoreError,
+    StoreNotWritable,
+    TooManyOpen,
+    Transition,
+)
 from bot.store.codec import (
     DEDUPE_KEY,
     EVENT_FIELDS,
@@ -186,8 +192,10 @@ class SqliteStore:
     ) -> None:
         await self.close()
 
-    async def file(self, request: InviteRequest, *, now: float) -> InviteRequest:
-        stored, event = await self._run(_file, request, now)
+    async def file(
+        self, request: InviteRequest, *, now: float, max_open: int | None = None
+    ) -> InviteRequest:
+        stored, event = await self._run(_file, request, now, max_open)
         log_event(event)
         return stored
 
@@ -212,8 +220,15 @@ class SqliteStore:
             log_event(event)
         return outcome
 
-    async def record_approval(self, request_id: str, *, approver: str, now: float) -> Transition:
-        judge = partial(plan_approval, approver=approver, now=now)
+    async def record_approval(
+        self,
+        request_id: str,
+        *,
+        approver: str,
+        now: float,
+        dropping: Mapping[str, str] | None = None,
+    ) -> Transition:
+        judge = partial(plan_approval, approver=approver, now=now, dropping=dropping)
         outcome, event = await self._run(_change, request_id, judge)
         if event is not None:
             log_event(event)
@@ -277,6 +292,11 @@ class SqliteStore:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         finally:
             self._executor.shutdown(wait=False)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(connection, *args)` on the store's thread, as every method here runs: for the
+        modules that read or write the file whole (bot/store/transfer_sqlite.py)."""
+        return await self._run(fn, *args)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -383,10 +403,15 @@ def _find_open(conn: sqlite3.Connection, key: str, now: float) -> InviteRequest 
 
 
 def _count_open_by_requester(conn: sqlite3.Connection, requester: str, now: float) -> int:
+    return len(_open_filings(conn, requester, now))
+
+
+def _open_filings(conn: sqlite3.Connection, requester: str, now: float) -> set[str]:
+    """What fair use counts for `requester`: the `counts_as` of their blocking requests."""
     # Served by the status index: open requests are few, whoever filed them.
     where = f"status IN ({_OPEN_MARKS}) AND requester = ?"
     found = _select_many(conn, where, (*_OPEN, requester))
-    return len({r.counts_as for r in found if blocks_new_request(r, now)})
+    return {r.counts_as for r in found if blocks_new_request(r, now)}
 
 
 def _recent_by_requester(
@@ -402,7 +427,7 @@ def _recent_by_requester(
 
 
 def _file(
-    conn: sqlite3.Connection, request: InviteRequest, now: float
+    conn: sqlite3.Connection, request: InviteRequest, now: float, max_open: int | None
 ) -> tuple[InviteRequest, AuditEvent]:
     stored = replace(request, updated_at=float(now))
     record = to_record(stored)
@@ -412,6 +437,10 @@ def _file(
         existing = _find_open(conn, str(record[DEDUPE_KEY]), now)
         if existing is not None:
             raise DuplicateRequest(existing)
+        if max_open is not None:
+            held = _open_filings(conn, stored.requester, now)
+            if stored.counts_as not in held and len(held) >= max_open:
+                raise TooManyOpen(len(held))
         try:
             conn.execute(
                 f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({_REQUEST_MARKS})",
@@ -566,3 +595,26 @@ def _touch(conn: sqlite3.Connection) -> None:
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('last_write_check', ?)",
             (repr(time.time()),),
         )
+
+
+def schema_of_file(path: Path) -> int:
+    """The schema version of an existing store file, read without writing a byte (for `chime-bot
+    check`): opened read-only and immutable, so no lock, journal, WAL or shared-memory file is
+    made. StoreError if it is not a store this build can use."""
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version:  # a store this module set up: the table serve reads must be there
+                conn.execute("SELECT id FROM requests LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"request store {path}: {exc}") from exc
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"request store {path} has schema version {version}; this build knows "
+            f"{SCHEMA_VERSION}. Upgrade chime-bot or point CHIME_STORE_URL elsewhere."
+        )
+    return version

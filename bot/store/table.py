@@ -362,3 +362,17 @@ class Table:
         condition = f"attribute_not_exists(pk) OR {expr.name('kind')} = :kind"
         params = {"Key": META_KEY, "UpdateExpression": update}
         self.client.update_item(**self.conditional(params, condition, *expr.parts()))
+
+    def may_write(self) -> None:
+        """touch's call under a condition that never holds, for `chime-bot check`, which only
+        reads: IAM and the table still judge the UpdateItem (a missing permission is refused
+        before any condition is evaluated), and nothing is written."""
+        expr = Expression()
+        update = expr.sets([("checked_at", time.time())])
+        condition = "attribute_exists(pk) AND attribute_not_exists(pk)"
+        params = {"Key": META_KEY, "UpdateExpression": update}
+        try:
+            self.client.update_item(**self.conditional(params, condition, *expr.parts()))
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise

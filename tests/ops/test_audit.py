@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.dynamo",)
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+AUDIT_DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 ACCOUNT = "11111111-2222-3333-4444-555555555555"
 
 
@@ -239,3 +243,58 @@ async def test_audit_lines_in_the_log_use_request_id_for_the_request(
     (line,) = [r for r in caplog.records if r.name == "chime_bot.audit"]
     assert line.request_id == "REQ-LOGGEDLOGG"  # type: ignore[attr-defined]
     assert not hasattr(line, "command_id")
+
+
+async def test_jsonl_for_a_siem_escapes_control_characters_as_the_logs_do(trail: Trail) -> None:
+    code, out, err = await run_audit(trail.env, "--format", "jsonl", "--since", "2023-11-15")
+    assert code == 0, err
+    (line,) = out.splitlines()
+    event = json.loads(line)
+    # Decoded, the reason holds the escape as visible text, never the control character.
+    assert event["detail"]["reason"] == "\\x1b[2Jhidden\\u202egpj.exe"
+    assert not any(ch in line for ch in "\x1b\u202e")
+    assert sorted(event) == [
+        "account",
+        "action",
+        "actor",
+        "at",
+        "detail",
+        "email",
+        "request_id",
+        "requester",
+        "status",
+        "ts",
+    ]
+    assert (event["action"], event["status"], event["account"]) == (
+        "filed",
+        "pending",
+        "Example Corp",
+    )
+    # --json is the same output.
+    assert await _json(trail.env, "--since", "2023-11-15") == [event]
+
+
+async def test_every_jsonl_field_is_documented(trail: Trail) -> None:
+    doc = await asyncio.to_thread(AUDIT_DOC.read_text)
+    for line in await _json(trail.env):
+        for field in line:
+            assert f"| `{field}` |" in doc, field
+        assert f"| `{line['action']}` |" in doc, line["action"]
+        for key in line["detail"]:
+            assert f"`{key}`" in doc, key
+
+
+def test_a_reader_that_goes_away_ends_the_stream_quietly(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from bot.ops.audit import stream\n"
+        "sys.exit(stream((f'{{\"n\": {n}}}' for n in range(100000)), sys.stdout))\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b'{"n": 0}\n'
+        proc.stdout.close()  # as `| head -1` does
+        err = proc.stderr.read()
+    assert proc.returncode == 1 and err == b""

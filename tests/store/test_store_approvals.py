@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.store import DynamoStore, RequestStore, SqliteStore, Status, Transition
+from bot.store.rules import lapsed_in
 from bot.store.sqlite import SCHEMA_VERSION
 from tests.store.test_store_contract import (
     NOW,
@@ -158,6 +159,73 @@ async def test_two_approvers_at_once_on_two_store_objects_one_claim(backend: Bac
     assert sorted(final.approvals) == ["UALICE", "UBOB"]
     actions = [e.action for e in await two.audit_trail(rid)]
     assert actions == ["filed", "approval_recorded", "approve_claimed"]
+
+
+LAPSED = {"UALICE": "no longer an approver"}
+
+
+async def test_an_approval_that_no_longer_counts_is_taken_off_as_another_is_recorded(
+    store: RequestStore,
+) -> None:
+    rid = await two_person(store)
+    assert (await record(store, rid, "UALICE")).ok
+
+    # Alice has lost the right since: Bob's approval is recorded instead of claiming.
+    bob = await store.record_approval(rid, approver="UBOB", now=NOW + 2, dropping=LAPSED)
+    assert bob.ok and bob.request is not None
+    assert (bob.request.status, bob.request.approvals) == (Status.PENDING, ("UBOB",))
+    assert bob.request.attempts == 0 and await store.get(rid) == bob.request
+    trail = await store.audit_trail(rid)
+    assert [(e.action, e.actor) for e in trail][-1] == ("approval_recorded", "UBOB")
+    assert lapsed_in(trail[-1]) == LAPSED and lapsed_in(trail[1]) == {}
+    assert trail[-1].detail["approvals"] == "1"
+
+    # The claim now needs someone other than Bob: Carol completes it.
+    assert not (await claim(store, rid, "UBOB", now=NOW + 3)).ok
+    carol = await claim(store, rid, "UCAROL", now=NOW + 3)
+    assert carol.ok and carol.request is not None
+    assert carol.request.status is Status.APPROVING
+    assert carol.request.approvals == ("UBOB", "UCAROL")
+
+
+async def test_dropping_only_takes_off_approvals_still_recorded(store: RequestStore) -> None:
+    rid = await two_person(store)
+    # Nothing recorded: the drop names no one there, and this is a plain recorded approval.
+    first = await store.record_approval(rid, approver="UBOB", now=NOW + 1, dropping=LAPSED)
+    assert first.ok and first.request is not None and first.request.approvals == ("UBOB",)
+    (_, event) = await store.audit_trail(rid)
+    assert lapsed_in(event) == {}
+    # Bob's own approval is the one recorded: a drop of someone else never makes room for a
+    # second recorded approval of a two-person request.
+    assert not (
+        await store.record_approval(rid, approver="UCAROL", now=NOW + 2, dropping=LAPSED)
+    ).ok
+    # Nor does one past the deadline.
+    late = await two_person(store, email="late@example.com")
+    assert (await record(store, late, "UALICE")).ok
+    assert not (
+        await store.record_approval(late, approver="UBOB", now=NOW + TTL, dropping=LAPSED)
+    ).ok
+
+
+async def test_two_approvers_dropping_the_same_lapsed_approval_at_once_one_wins(
+    backend: Backend,
+) -> None:
+    one, two = await backend.open(), await backend.open()
+    rid = await two_person(one)
+    assert (await record(one, rid, "UALICE")).ok
+
+    bob, carol = await asyncio.gather(
+        one.record_approval(rid, approver="UBOB", now=NOW + 2, dropping=LAPSED),
+        two.record_approval(rid, approver="UCAROL", now=NOW + 2, dropping=LAPSED),
+    )
+
+    assert sorted([bob.ok, carol.ok]) == [False, True]
+    final = await two.get(rid)
+    assert final is not None and final.status is Status.PENDING
+    assert final.approvals in (("UBOB",), ("UCAROL",))
+    recorded = [e for e in await one.audit_trail(rid) if e.action == "approval_recorded"]
+    assert [lapsed_in(e) for e in recorded] == [{}, LAPSED]
 
 
 _CHILD = """
