@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import ClientError
 from slack_bolt.authorization import AuthorizeResult
@@ -22,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.backoff import backoff
+from bot.slack.grid import groups_team, is_org_token
 
 log = logging.getLogger("chime_bot.slack")
 
@@ -97,6 +99,7 @@ class SlackAuth:
         self._client = client
         self._token = token
         self.identity: AuthorizeResult | None = None
+        self._auth_test: dict[str, Any] = {}  # auth.test's answer, once verified
 
     @property
     def verified(self) -> bool:
@@ -109,17 +112,29 @@ class SlackAuth:
             setting="SLACK_BOT_TOKEN",
             method="auth.test",
         )
+        self._auth_test = dict(answer.data) if isinstance(answer.data, dict) else {}
         self.identity = AuthorizeResult.from_auth_test_response(
             auth_test_response=answer,
             bot_token=self._token,
             bot_scopes=answer.headers.get("x-oauth-scopes"),
         )
         log.info(
-            "Slack credentials verified: bot %s in workspace %s",
+            "Slack credentials verified: bot %s in %s %s",
             self.identity.bot_user_id,
+            "organization (org-wide install)" if self.org_install else "workspace",
             self.identity.team_id,
         )
         return self.identity
+
+    @property
+    def org_install(self) -> bool:
+        """The token is an Enterprise Grid org-wide install's (bot/slack/grid.py)."""
+        return is_org_token(self._auth_test)
+
+    def groups_team(self, configured: str | None) -> str | None:
+        """The `team_id` usergroups.users.list needs with this token (None: none needed, or not
+        verified yet); `configured` is SLACK_GROUPS_TEAM_ID."""
+        return groups_team(self._auth_test, configured)
 
     def authorizer(self) -> Callable[..., Awaitable[AuthorizeResult | None]]:
         """Bolt's per-request `authorize`: the start-up result, with the request's user, and no

@@ -14,6 +14,10 @@ raw bytes and before anything is decoded, means:
   has been checked, and what could raise afterwards answers 400 with a short reason, never a 500.
 - Only a request read in full and verified counts for the acks-first gate, so a slow or
   half-open connection cannot hold anyone's card back.
+
+One module because it is one door: reading, verifying and the shape of each kind of body Slack
+sends share its one answer (`Answered`), in the order they run; the form's payloads, which
+answer in words of their own, are in bot/web/guard_views.py.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +39,7 @@ from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.slack.ids import ANY_ID
+from bot.web.grid_scope import event_scope
 from bot.web.guard_views import REBUILT, Refused, rebuilt
 
 log = logging.getLogger("chime_bot.http")
@@ -204,23 +210,50 @@ def _decode(content_type: str, raw: bytes) -> str:
 
 
 # The Events API events manifest.yml subscribes to (settings.event_subscriptions.bot_events).
-SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed", "app_home_opened"})
+SUBSCRIBED_EVENTS = frozenset({"subteam_members_changed", "subteam_updated", "app_home_opened"})
 # app_home_opened's `tab`: the Home tab, or the app's messages (DM) tab.
 _TABS = frozenset({"home", "messages"})
 MAX_CHALLENGE = 1000
 
 
+def unhandled(body: dict[str, Any]) -> str | None:
+    """Why an Events API body is acknowledged and dropped, or None if the bot reads it.
+
+    Slack throttles, then disables, the event subscriptions of an app that does not answer 200
+    to 5% of its deliveries in an hour (docs.slack.dev/reference/events/app_rate_limited), so
+    a well-formed body the bot has no use for is answered 200 and ignored rather than refused:
+    `app_rate_limited` itself, sent to every app without any subscription, and an
+    `event_callback` of a type manifest.yml does not subscribe to (the app's settings and the
+    manifest can drift apart). The same answer serves Socket Mode (bot/web/socket_mode.py)."""
+    kind = body.get("type")
+    if kind == "app_rate_limited":
+        # Events beyond 30,000 an hour from one workspace are being dropped: the operator
+        # should know, but there is nothing to answer but 200.
+        log.warning("Slack is rate-limiting this app's event deliveries (app_rate_limited)")
+        return "Slack's app_rate_limited notice"
+    event = body.get("event") if kind == "event_callback" else None
+    if isinstance(event, dict):
+        kind_of_event = event.get("type")
+        if isinstance(kind_of_event, str) and kind_of_event not in SUBSCRIBED_EVENTS:
+            return "an event this app does not handle"
+    return None
+
+
 def _event(body: dict[str, Any]) -> dict[str, Any]:
     """An Events API body (JSON) in Slack's shape, rebuilt from the fields the bot reads.
 
-    Two kinds only: `url_verification`, which Slack sends when the request URL is saved and
-    which Bolt answers with its `challenge`, and an `event_callback` carrying an event
-    manifest.yml subscribes to (docs.slack.dev/apis/events-api: the outer `event_callback`
-    wrapper with `team_id`, `api_app_id`, `event_id`, `event_time` and the `event` itself;
+    Two kinds reach Bolt: `url_verification`, which Slack sends when the request URL is saved
+    and which Bolt answers with its `challenge`, and an `event_callback` carrying an event
+    manifest.yml subscribes to (docs.slack.dev/apis/events-api: the outer `event_callback` wrapper
+    with `team_id`, `api_app_id`, `event_id`, `event_time` and the `event` itself;
     docs.slack.dev/reference/events/subteam_members_changed for the inner event). Bolt reads
     many optional fields of a body (`authorizations[0]`, `event.user`, `event.channel`...) and
     trips on odd shapes there; passing it only what was checked leaves it nothing to trip on.
+    What else is well-formed is answered 200 and dropped (`unhandled`); the malformed, 400.
     """
+    ignored = unhandled(body)
+    if ignored is not None:
+        raise Answered(200, ignored)
     kind = body.get("type")
     if kind == "url_verification":
         challenge = body.get("challenge")
@@ -233,14 +266,16 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise Answered(400, "`event` is not an object")
     kind_of_event = event.get("type")
-    if not isinstance(kind_of_event, str) or kind_of_event not in SUBSCRIBED_EVENTS:
-        raise Answered(400, "not an event this app subscribes to")
+    if not isinstance(kind_of_event, str):
+        raise Answered(400, "an event without a type")
     if kind_of_event == "app_home_opened":
         return _home_opened(body, event)
-    team, subteam = body.get("team_id"), event.get("subteam_id")
-    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (team, subteam)):
+    if kind_of_event == "subteam_updated":
+        return _group_updated(body, event)
+    scope, subteam = event_scope(body), event.get("subteam_id")
+    if scope is None or not (isinstance(subteam, str) and ANY_ID.fullmatch(subteam)):
         raise Answered(400, "event without a team and user-group ID")
-    rebuilt: dict[str, Any] = {"type": kind, "team_id": team}
+    rebuilt: dict[str, Any] = {"type": kind, **scope}
     for name in ("api_app_id", "event_id"):
         if isinstance(body.get(name), str):
             rebuilt[name] = body[name][:64]
@@ -249,16 +284,48 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     return rebuilt
 
 
+def _group_updated(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """subteam_updated (docs.slack.dev/reference/events/subteam_updated): the whole group in
+    `subteam`, sent for a change to its name, handle or members, and also "when a subteam has
+    been disabled", which its `date_delete` (0 while it is enabled) tells. Only `id` and
+    `date_delete` are kept: the `users` it carries are cut at 500, so they are never the
+    members; the bot reads them again."""
+    scope, group = event_scope(body), event.get("subteam")
+    if not isinstance(group, dict):
+        raise Answered(400, "subteam_updated without a `subteam` object")
+    group_id, deleted = group.get("id"), group.get("date_delete", 0)
+    if scope is None or not (isinstance(group_id, str) and ANY_ID.fullmatch(group_id)):
+        raise Answered(400, "event without a team and user-group ID")
+    if isinstance(deleted, float) and math.isfinite(deleted):
+        deleted = int(deleted)  # an epoch time, in whatever number JSON carried it
+    if isinstance(deleted, bool) or not isinstance(deleted, int) or deleted < 0:
+        raise Answered(400, "subteam_updated with a `date_delete` that is not a time")
+    rebuilt: dict[str, Any] = {"type": "event_callback", **scope}
+    for name in ("api_app_id", "event_id"):
+        if isinstance(body.get(name), str):
+            rebuilt[name] = body[name][:64]
+    rebuilt["event"] = {
+        "type": "subteam_updated",
+        "subteam": {"id": group_id, "date_delete": deleted},
+    }
+    return rebuilt
+
+
 def _home_opened(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """app_home_opened (docs.slack.dev/reference/events/app_home_opened): only `user` and `tab`
     matter. The `view` it may carry is what the tab showed; the bot publishes afresh from the
     store, so it is dropped here rather than trusted."""
-    team, user, tab = body.get("team_id"), event.get("user"), event.get("tab")
-    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (team, user)):
+    scope, user, tab = event_scope(body), event.get("user"), event.get("tab")
+    if scope is None or not (isinstance(user, str) and ANY_ID.fullmatch(user)):
         raise Answered(400, "event without a team and user ID")
-    if not isinstance(tab, str) or tab not in _TABS:
-        raise Answered(400, "app_home_opened without a known tab")
-    rebuilt: dict[str, Any] = {"type": "event_callback", "team_id": team}
+    if tab is not None and not isinstance(tab, str):
+        raise Answered(400, "app_home_opened with a `tab` that is not a string")
+    # `tab` is optional in Slack's event types (seratch/seratch-slack-types, AppHomeOpenedPayload).
+    # Without it, or naming a tab the bot shows nothing in, there is nothing to publish, as in
+    # Slack's own samples (`if (event.tab !== 'home') return;`); every change republishes anyway.
+    if tab not in _TABS:
+        raise Answered(200, "app_home_opened for no tab the bot shows")
+    rebuilt: dict[str, Any] = {"type": "event_callback", **scope}
     for name in ("api_app_id", "event_id"):
         if isinstance(body.get(name), str):
             rebuilt[name] = body[name][:64]

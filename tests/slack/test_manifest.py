@@ -1,4 +1,5 @@
-"""manifest.yml is a valid Slack app manifest that declares what the bot uses."""
+"""manifest.yml is a valid Slack app manifest that declares what the bot uses, and
+manifest.org.yml is the same app installed org-wide on Enterprise Grid."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def manifest() -> dict[str, Any]:
 
 
 @pytest.fixture
+def org_manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "manifest.org.yml").read_text())
+    return loaded
+
+
+@pytest.fixture
 def schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(SCHEMA.read_text())
     return loaded
@@ -32,6 +39,26 @@ def test_manifest_matches_slacks_v1_schema(
     manifest: dict[str, Any], schema: dict[str, Any]
 ) -> None:
     jsonschema.validate(manifest, schema)
+
+
+def test_org_manifest_matches_slacks_v1_schema(
+    org_manifest: dict[str, Any], schema: dict[str, Any]
+) -> None:
+    jsonschema.validate(org_manifest, schema)
+    # The schema itself holds the setting to a boolean: a typo there fails like Slack would.
+    broken = {**org_manifest, "settings": {**org_manifest["settings"], "org_deploy_enabled": "y"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_org_manifest_is_the_same_app_deployed_org_wide(
+    manifest: dict[str, Any], org_manifest: dict[str, Any]
+) -> None:
+    assert manifest["settings"]["org_deploy_enabled"] is False
+    assert org_manifest["settings"]["org_deploy_enabled"] is True
+    # Nothing else differs: the org-wide app is not a second app to keep in step by hand.
+    same = {**org_manifest, "settings": {**org_manifest["settings"], "org_deploy_enabled": False}}
+    assert same == manifest
 
 
 def test_schema_rejects_what_slack_would(manifest: dict[str, Any], schema: dict[str, Any]) -> None:

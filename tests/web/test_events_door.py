@@ -1,6 +1,8 @@
 """The Events API through the door of `/slack/events`: signed JSON bodies of exactly the kinds
-manifest.yml subscribes to pass (url_verification, subteam_members_changed), everything else is
-refused with a 4xx, no signed event shape reaches a 5xx, and Socket Mode delivers the same event.
+manifest.yml subscribes to pass (url_verification, subteam_members_changed), other well-formed
+ones Slack sends (app_rate_limited, events of other types) are answered 200 and dropped, the
+malformed are refused with a 4xx, no signed event shape reaches a 5xx, and Socket Mode delivers
+and acks the same events.
 """
 
 from __future__ import annotations
@@ -80,8 +82,6 @@ async def test_url_verification_is_answered_with_its_challenge(bot: OfflineBot) 
 @pytest.mark.parametrize(
     "body",
     [
-        event_body(type="message"),  # not subscribed to
-        event_body(type="app_mention"),
         {**event_body(), "type": "block_actions"},  # a click in JSON is not how Slack sends one
         {**event_body(), "event": "subteam_members_changed"},
         {**event_body(), "event": None},
@@ -89,10 +89,10 @@ async def test_url_verification_is_answered_with_its_challenge(bot: OfflineBot) 
         event_body(subteam_id="S0<!here>"),
         {**event_body(), "team_id": {"id": TEAM_ID}},
         [event_body()],
+        event_body(type=["message"]),
+        event_body(type="app_home_opened", user="U0ALICE", tab=["home"]),
     ],
     ids=[
-        "unsubscribed",
-        "app_mention",
         "not-an-event",
         "event-string",
         "event-null",
@@ -100,11 +100,46 @@ async def test_url_verification_is_answered_with_its_challenge(bot: OfflineBot) 
         "subteam-markup",
         "team-object",
         "array",
+        "type-list",
+        "tab-list",
     ],
 )
 async def test_other_json_bodies_are_refused_with_a_4xx(bot: OfflineBot, body: Any) -> None:
     status, answer = await post(bot, json.dumps(body).encode())
     assert status == 400 and b"Traceback" not in answer
+
+
+# Well-formed bodies Slack sends that the bot has no use for. Slack throttles, then disables,
+# the subscriptions of an app that fails 5% of its deliveries in an hour
+# (docs.slack.dev/reference/events/app_rate_limited), so these get a 200, and nothing else.
+RATE_LIMITED = {
+    "token": "deprecated-verification-token",
+    "type": "app_rate_limited",
+    "team_id": TEAM_ID,
+    "minute_rate_limited": 1518467820,
+    "api_app_id": "A0CHIMEBOT",
+}
+IGNORED = {
+    # sent to every app, without any subscription
+    "app_rate_limited": RATE_LIMITED,
+    # events of types the bot does not subscribe to (the app's settings may say otherwise)
+    "message": event_body(type="message", channel="C0DEMOCHAN", user="U0ALICE", text="hi"),
+    "app_mention": event_body(type="app_mention", user="U0ALICE", text="<@U0CHIMEBOT>"),
+    # `tab` is optional in Slack's event types
+    "home-without-tab": event_body(type="app_home_opened", user="U0ALICE"),
+    "home-other-tab": event_body(type="app_home_opened", user="U0ALICE", tab="about"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IGNORED))
+async def test_well_formed_events_the_bot_does_not_handle_get_a_200(
+    bot: OfflineBot, name: str
+) -> None:
+    status, _ = await post(bot, json.dumps(IGNORED[name]).encode())
+    assert status == 200
+    assert not bot.slack.calls_to("views.publish"), "nothing was handled"
+    # Signed is still a condition of the 200.
+    assert (await post(bot, json.dumps(IGNORED[name]).encode(), secret="wrong"))[0] == 401
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,5 +192,11 @@ async def test_socket_mode_takes_the_event_too(
         await slack.wait_for(lambda: bool(slack.calls_to("usergroups.users.list")))
         (call,) = slack.calls_to("usergroups.users.list")
         assert call.args["usergroup"] == "S0GROUP"
+        # What the HTTP door answers 200 is acked over the socket too, not left to be resent.
+        for name in sorted(IGNORED):
+            ack = await bot.sender.socket_event(IGNORED[name])
+            assert "envelope_id" in ack, name
+        assert not slack.calls_to("views.publish")
+        assert "Traceback" not in bot.log() and "Unhandled request" not in bot.log()
     finally:
         await bot.stop()
