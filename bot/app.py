@@ -22,6 +22,10 @@ from aiohttp import ClientSession, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -30,7 +34,7 @@ from bot.approvals.engine import Approvals
 from bot.approvals.fair_use import FairUse
 from bot.approvals.home import Home
 from bot.approvals.reminders import Reminders
-from bot.chime import Calls, CircuitBreaker, Directory, RetryPolicy, chime_client
+from bot.chime import BreakerState, Calls, CircuitBreaker, Directory, RetryPolicy, chime_client
 from bot.clock import Clock, RealClock
 from bot.config.settings import Settings
 from bot.deps import Deps
@@ -67,9 +71,22 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JOBS_PER_WORKER = 4
 
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
+# A Web API call Slack answers 429 is tried again this many times, after its Retry-After.
+SLACK_RATE_LIMIT_RETRIES = 1
+
+
+def build_web_client(
+    settings: Settings, *, rate_limit_retries: int = SLACK_RATE_LIMIT_RETRIES
+) -> AsyncWebClient:
+    """The bot's Web API client. slack_sdk's default retries only dropped connections; a 429
+    (docs.slack.dev/apis/web-api/rate-limits: HTTP 429 with Retry-After in seconds) is retried
+    too, after Retry-After, by slack_sdk's own handler. Every call the bot makes is safe to send
+    again after a 429: Slack did not act on it."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    retry = async_default_handlers()
+    if rate_limit_retries:
+        retry.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, retry_handlers=retry)
 
 
 def build_bolt_app(settings: Settings, deps: Deps, auth: SlackAuth) -> AsyncApp:
@@ -201,6 +218,35 @@ def _prometheus(runtime: Runtime) -> Handler:
     return prometheus
 
 
+# The log lines an operator's alarms match (deploy/chime-bot.yaml's metric filters, on the JSON
+# log's `logger` and `outcome`): no Prometheus scraper is needed to be woken by them.
+BREAKER_OPEN = "chime_breaker_open"
+BREAKER_CLOSED = "chime_breaker_closed"
+NOT_READY = "not_ready"
+READY_AGAIN = "ready_again"
+
+
+def breaker_changed(metrics: Metrics) -> Callable[[BreakerState], None]:
+    """The breaker's state on /metrics, and a log line when it opens and when it closes."""
+    chime_log = logging.getLogger("chime_bot.chime")
+
+    def changed(state: BreakerState) -> None:
+        metrics.breaker_state(state)
+        if state == BreakerState.OPEN:
+            chime_log.warning(
+                "Chime circuit breaker open: Amazon Chime is not answering; calls are refused "
+                "at once until a probe gets an answer",
+                extra={"outcome": BREAKER_OPEN},
+            )
+        elif state == BreakerState.CLOSED:
+            chime_log.info(
+                "Chime circuit breaker closed: Amazon Chime answers again",
+                extra={"outcome": BREAKER_CLOSED},
+            )
+
+    return changed
+
+
 @dataclass
 class Runtime:
     """Everything one running bot owns, with one start and one close."""
@@ -220,6 +266,7 @@ class Runtime:
     _sweeper: asyncio.Task[None] | None = None
     _store_probe: tuple[float, str] | None = None  # (monotonic time, state) of the last probe
     _store_probing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _was_ready: bool = True  # the last readiness answered while running, for its log lines
     socket_mode: AsyncSocketModeHandler | None = None
     app_token: str | None = None
     url: str = ""
@@ -260,7 +307,7 @@ class Runtime:
             retry=RetryPolicy(budget=settings.chime_retry_budget),
             interactive=RetryPolicy(budget=settings.chime_lookup_budget),
             clock=clock,
-            breaker=CircuitBreaker(clock, on_change=metrics.breaker_state),
+            breaker=CircuitBreaker(clock, on_change=breaker_changed(metrics)),
         )
         directory = Directory(
             client=chime,
@@ -278,9 +325,16 @@ class Runtime:
         policies = Policies.from_settings(settings)  # ConfigError if the file went bad
         policy = policies.gate()  # the channel gate; the environment's policy without a file
         client = build_web_client(settings)
+        token = settings.slack_bot_token
+        slack_auth = SlackAuth(client, token.get_secret_value() if token else "")
         approvers = Approvers(
             Policy.from_settings(settings),
-            slack_fetch(client),
+            # A click waits on this read, within GROUP_FETCH_TIMEOUT: a 429 fails closed at
+            # once, saying Slack is limiting the bot, rather than waiting out Retry-After.
+            slack_fetch(
+                build_web_client(settings, rate_limit_retries=0),
+                team=lambda: slack_auth.groups_team(settings.slack_groups_team_id),
+            ),
             ttl=settings.chime_group_cache_ttl,
             clock=clock,
             more_groups=policies.groups(),
@@ -314,8 +368,6 @@ class Runtime:
             clock=clock,
             home=home,
         )
-        token = settings.slack_bot_token
-        slack_auth = SlackAuth(client, token.get_secret_value() if token else "")
         bolt = build_bolt_app(settings, deps, slack_auth)
         return cls(
             settings=settings,
@@ -377,6 +429,14 @@ class Runtime:
             connected = await self.socket_mode.client.is_connected()
             checks["socket"] = "connected" if connected else "reconnecting"
         ready = self.ready and self.slack_auth.verified and checks["store"] == "ok"
+        if self.ready and ready != self._was_ready:
+            # Once per change, not per probe: a load balancer asks every few seconds.
+            self._was_ready = ready
+            why = ", ".join(f"{name} {state}" for name, state in checks.items())
+            if ready:
+                log.info("ready again: %s", why, extra={"outcome": READY_AGAIN})
+            else:
+                log.warning("not ready: %s", why, extra={"outcome": NOT_READY})
         return ready, checks
 
     async def _probe_store(self) -> str:
@@ -393,7 +453,11 @@ class Runtime:
 
     async def _check_store(self) -> str:
         try:
-            await asyncio.wait_for(self.store.check_writable(), STORE_PROBE_TIMEOUT)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as its awaitable finishes (cpython gh-86296), and this probe runs in
+            # the sweeper, which shutdown cancels; a swallowed cancel left it sweeping forever.
+            async with asyncio.timeout(STORE_PROBE_TIMEOUT):
+                await self.store.check_writable()
         except TimeoutError:
             return f"unusable: no answer within {STORE_PROBE_TIMEOUT:.0f}s"
         except Exception as exc:  # a probe reports; it never fails the request
@@ -426,6 +490,9 @@ class Runtime:
         # The first pass runs at start-up: that is when a crash's leftovers are found.
         while True:
             await self.sweep_once()
+            # Readiness is asked here too, so that its log lines (and the alarm on them) come
+            # in Socket Mode as well, where no load balancer probes /readyz.
+            await self.readiness()
             await asyncio.sleep(self.settings.chime_sweep_interval)
 
     async def close(self, grace: float = 20.0) -> None:

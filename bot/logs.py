@@ -141,3 +141,13 @@ def configure(
     for stale in [f for f in server.filters if isinstance(f, QuietHttpParseErrors)]:
         server.removeFilter(stale)
     server.addFilter(QuietHttpParseErrors())
+
+
+def silence() -> None:
+    """No log output at all, for a command whose every outcome is already in what it prints
+    (`check`): a log line there would only repeat one of its lines, out of place."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(logging.NullHandler())  # else logging's last-resort handler prints warnings
+    logging.disable(logging.CRITICAL)

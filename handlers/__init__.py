@@ -12,7 +12,7 @@ from bot.deps import Deps
 from handlers.context import Ack
 from handlers.decide import on_action
 from handlers.form import on_shortcut, on_submission
-from handlers.groups import on_members_changed
+from handlers.groups import on_group_updated, on_members_changed
 from handlers.home import on_home_opened
 from handlers.slash import on_command
 
@@ -28,6 +28,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def group_changed(event: dict[str, Any]) -> None:
         await on_members_changed(deps, event)
 
+    async def group_updated(event: dict[str, Any]) -> None:
+        await on_group_updated(deps, event)
+
     async def home_opened(event: dict[str, Any]) -> None:
         await on_home_opened(deps, event)
 
@@ -42,6 +45,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(CALLBACK_ID)(form_submitted)
     # Events are acked by Bolt itself once the listener returns (it runs before the response).
     app.event("subteam_members_changed")(group_changed)
+    app.event("subteam_updated")(group_updated)
     app.event("app_home_opened")(home_opened)
     for action_id in ActionId:
         app.action(action_id.value)(chime_button)

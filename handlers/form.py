@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -38,6 +38,7 @@ from bot.cards.form import (
 from bot.deps import Deps
 from bot.models import Account
 from bot.slack.commands import InviteForm
+from bot.slack.membership import MembershipUnknown, is_member
 from handlers.context import BUSY, Ack, Invocation, reply_now
 from handlers.invite import file_request
 
@@ -47,6 +48,7 @@ log = logging.getLogger("chime_bot.form")
 # ack instead: well inside Slack's 3 s, with room for the round trip.
 SUBMIT_WAIT = 1.5
 Tell = Callable[[Reply], Awaitable[object]]
+T = TypeVar("T")
 # views.open's trigger errors (docs.slack.dev/reference/methods/views.open), in plain words.
 TRIGGER_ERRORS = {
     "expired_trigger_id": "Slack gives the bot 3 seconds to open a form, and that passed",
@@ -179,18 +181,31 @@ async def _on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[
         await ack(response_action="errors", errors=read.errors)
         return
     listing = asyncio.ensure_future(deps.directory.all_accounts())
-    accounts = await _within(listing, SUBMIT_WAIT)
+    member = asyncio.ensure_future(_membership(deps, user, read.channel, origin.from_shortcut))
+    # Both within the one wait; the timeout cancels neither, so what is late is checked after.
+    await asyncio.wait([listing, member], timeout=SUBMIT_WAIT)
+    accounts = _result(listing)
     if accounts is not None:
         problem = _account_problem(deps, accounts, read.invite.account, user, read.channel)
         if problem:
+            member.cancel()
             await ack(response_action="errors", errors={Field.ACCOUNT: problem})
             return
+    outsider = _result(member)
+    if outsider:
+        listing.cancel()
+        await ack(response_action="errors", errors={Field.CHANNEL: outsider})
+        return
     invite, channel = read.invite, read.channel
 
     async def file() -> None:
         started, outcome = time.perf_counter(), "refused"
         try:
-            reply = await _file_checked(deps, listing, invite.account, user, channel)
+            # Checked again here when the answer could not wait for Slack or Chime.
+            outside = await member
+            reply = error_card("Request not filed", outside) if outside else None
+            if reply is None:
+                reply = await _file_checked(deps, listing, invite.account, user, channel)
             if reply is None:
                 reply, outcome = await file_request(deps, invite, user, channel)
         except Exception as exc:
@@ -206,7 +221,25 @@ async def _on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[
         await ack()
     else:
         listing.cancel()
+        member.cancel()
         await ack(response_action="errors", errors={Field.EMAIL: BUSY_NOW})
+
+
+async def _membership(deps: Deps, user: str, channel: str, chosen: bool) -> str:
+    """Why `user` may not file from `channel` ("" if they may). Only a channel chosen in the
+    shortcut's form needs asking: Slack sends a slash command (and the form it opens) only from
+    a channel its user is in. The policy's channel list is the control on who may request for
+    an account, so someone outside the channel may not borrow it; fails closed."""
+    if not chosen:
+        return ""
+    try:
+        inside = await is_member(deps.approvals.notifier.client, channel, user)
+    except MembershipUnknown as exc:
+        log.warning("membership of %s in %s unknown: %s", user, channel, exc.why)
+        return exc.message
+    if inside:
+        return ""
+    return "You are not in that channel, so a request cannot come from it. Choose one you are in."
 
 
 async def _file_checked(
@@ -232,14 +265,12 @@ def _account_problem(
     )
 
 
-async def _within(task: asyncio.Future[list[Account]], seconds: float) -> list[Account] | None:
-    """The task's result if it comes within `seconds` (it keeps running after), else None."""
-    try:
-        return await asyncio.wait_for(asyncio.shield(task), seconds)
-    except TimeoutError:
+def _result(task: asyncio.Future[T]) -> T | None:
+    """The task's result if it has one already, else None (it keeps running). A failure is
+    left in it: the check after the ack awaits it again and reports it properly."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
         return None
-    except Exception:  # Chime failed: the check after the ack reports it properly
-        return None
+    return task.result()
 
 
 def _slack_error(exc: BaseException) -> str:

@@ -111,13 +111,14 @@ async def handle(cmd: Help, inv: Invocation, deps: Deps) -> None:
         return
 
     async def expanded() -> tuple[Reply, str]:
-        # Reading the groups takes a Slack call, so this card comes after the ack.
+        # Reading the groups takes a Slack call, so this card comes after the ack. A group
+        # that cannot be read leaves out its own members, and no one else.
+        policy, unreadable = await deps.approvers.expanded()
+        problem = None if unreadable is None else f"{unreadable.message} {unreadable.hint or ''}"
         try:
-            policy, problem = await deps.approvers.policy(), None
             approver = await deciders.anywhere(inv.user_id)
-        except ApproversUnknown as exc:
-            policy, problem = deps.policy, f"{exc.message} {exc.hint or ''}".strip()
+        except ApproversUnknown:
             approver = deciders.listed_anywhere(inv.user_id)
-        return help_reply(deps, approver, cmd.unknown, policy, problem), "help"
+        return help_reply(deps, approver, cmd.unknown, policy, problem and problem.strip()), "help"
 
     await reply_later(inv, deps, expanded)

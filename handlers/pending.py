@@ -8,7 +8,9 @@ from __future__ import annotations
 from bot.cards.base import Reply, error_card
 from bot.cards.pending import pending_list
 from bot.deps import Deps
+from bot.policy.approvers import ApproversUnknown
 from bot.slack.commands import Pending
+from bot.store.model import InviteRequest
 from handlers.context import Invocation, reply_later, reply_now
 
 NOT_NAMED = (
@@ -33,14 +35,18 @@ async def handle(cmd: Pending, inv: Invocation, deps: Deps) -> None:
 
 
 async def listing(user: str, deps: Deps) -> tuple[Reply, str]:
-    """The list for `user`, or the refusal; a group Slack cannot list now fails closed with
-    ApproversUnknown, which the reply explains."""
+    """The list for `user`, or the refusal. A group Slack cannot list now fails closed for
+    what it decides, and only that: its requests are left out, saying why; if it is all that
+    could make `user` an approver, ApproversUnknown, which the reply explains."""
     deciders = deps.approvals.deciders
     if not await deciders.anywhere(user):
         return refusal(deps, user), "refused"
-    shown = [
-        request
-        for request in await deps.approvals.open_requests()
-        if await deciders.approves_for(user, request.account_id, request.account_name)
-    ]
-    return pending_list(shown, deps.clock.now()), "ok"
+    shown: list[InviteRequest] = []
+    problems: list[str] = []
+    for request in await deps.approvals.open_requests():
+        try:
+            if await deciders.approves_for(user, request.account_id, request.account_name):
+                shown.append(request)
+        except ApproversUnknown as exc:
+            problems.append(exc.message)
+    return pending_list(shown, deps.clock.now(), list(dict.fromkeys(problems))), "ok"

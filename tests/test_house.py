@@ -86,3 +86,35 @@ def test_every_part_of_bot_has_a_place_in_the_layers() -> None:
         or (p.is_dir() and (p / "__init__.py").exists())
     }
     assert parts - placed == set()
+
+
+def wait_for_calls(source: str) -> list[str]:
+    """Calls of asyncio.wait_for, by either spelling."""
+    return [
+        ast.unparse(node.func)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and (
+            (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "wait_for"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "asyncio"
+            )
+            or (isinstance(node.func, ast.Name) and node.func.id == "wait_for")
+        )
+    ]
+
+
+def test_nothing_waits_with_asyncio_wait_for() -> None:
+    """On Python 3.11 (which the project supports) asyncio.wait_for swallows a cancellation
+    that arrives just as its awaitable finishes (cpython gh-86296, fixed in 3.12). The sweeper
+    probed the store that way; a shutdown whose cancel met a finishing probe left it sweeping,
+    and the shutdown waiting on it, for ever. `async with asyncio.timeout(...)` does not."""
+    calls = [
+        f"{path.relative_to(ROOT)}: {call}"
+        for path in SOURCES
+        for call in wait_for_calls(path.read_text(encoding="utf-8"))
+    ]
+    assert calls == [], "use `async with asyncio.timeout(...)`:\n" + "\n".join(calls)
+    assert wait_for_calls("import asyncio\nasync def f(x):\n    await asyncio.wait_for(x, 1)\n")

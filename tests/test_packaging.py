@@ -96,3 +96,13 @@ def test_dockerfile_builds_from_the_pins_and_ships_the_licence() -> None:
     installs = re.findall(r"pip install [^\\\n]*", dockerfile)
     assert any("-c constraints.txt ." in line for line in installs), installs
     assert all("--upgrade" not in line for line in installs), "an unpinned upgrade in the image"
+
+
+def test_dockerfile_base_is_pinned_by_digest_in_every_stage() -> None:
+    """A tag moves; a digest does not: the same commit builds on the same Python and Debian."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
+    assert len(bases) == 2, bases
+    for base in bases:
+        assert re.fullmatch(r"python:3\.\d+-slim@sha256:[0-9a-f]{64}", base), base
+    assert len(set(bases)) == 1, "the build and the runtime stage share one base"

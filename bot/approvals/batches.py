@@ -44,7 +44,15 @@ from bot.chime.accounts import choose_account
 from bot.policy.effective import AccountPolicy, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
-from bot.store import AuditEvent, DuplicateRequest, InviteRequest, Move, Status, new_request_id
+from bot.store import (
+    AuditEvent,
+    DuplicateRequest,
+    InviteRequest,
+    Move,
+    Status,
+    TooManyOpen,
+    new_request_id,
+)
 from bot.store.model import SYSTEM
 
 # ---- filing --------------------------------------------------------------------------------
@@ -100,7 +108,8 @@ async def _register(
             approvals_required=required,
         )
         try:
-            return await steps.store.file(request, now=now)
+            # The cap counts the batch once: its later requests pass as part of the lead.
+            return await steps.store.file(request, now=now, max_open=filing.fair_use.max_open)
         except DuplicateRequest as dup:
             skipped[email] = f"already requested in {dup.existing.id} ({dup.existing.status})"
             return None
@@ -111,7 +120,10 @@ async def _register(
     while waiting and not members:
         # Only the lead carries the two-person rule: the others follow its claim (`follow`),
         # which the store grants only once the lead's approvals are all recorded.
-        lead = await one(waiting.pop(0), None, rules.approvals_required)
+        try:
+            lead = await one(waiting.pop(0), None, rules.approvals_required)
+        except TooManyOpen as cap:  # another replica filed for this person meanwhile
+            return filing.fair_use.refused(cap.held), "too_many_open"
         members += [lead] if lead is not None else []
     if not members:
         return nothing_filed_note(skipped), "nothing_new"

@@ -18,18 +18,19 @@ import asyncio
 from bot.approvals.batches import follow, retry_batch
 from bot.approvals.execution import run_chime_call
 from bot.approvals.steps import INTERRUPTED, Steps
-from bot.approvals.two_person import record_or_claim
+from bot.approvals.two_person import Lapsed, record_or_claim
 from bot.cards.approval import ActionId
 from bot.cards.base import Reply, error_card
 from bot.cards.notes import already_approved_note, decided_already_note, progress_note
+from bot.policy.approvers import ApproversUnknown
 from bot.store import InviteRequest, Move, Status
 
 
 async def carry_out(
-    steps: Steps, request: InviteRequest, user: str, action: ActionId
+    steps: Steps, request: InviteRequest, user: str, action: ActionId, lapsed: Lapsed
 ) -> Reply | None:
     """Carry out `user`'s click on `request`, which counts; a private note for the clicker, if
-    there is one."""
+    there is one. `lapsed`: which approvals recorded so far no longer hold (two_person.py)."""
     request_id = request.id
     if request.batch_id is not None:
         if action == ActionId.RETRY:
@@ -43,7 +44,11 @@ async def carry_out(
         return await steps.expire(request, user)
     approve = action == ActionId.APPROVE
     if approve:
-        claimed = await record_or_claim(steps.store, request, user, now=now)
+        try:
+            claimed = await record_or_claim(steps.store, request, user, now=now, lapsed=lapsed)
+        except ApproversUnknown as exc:
+            # Whether the earlier approvals still hold cannot be told: nothing changes.
+            return error_card(exc.title, exc.message, hint=exc.hint)
     else:
         claimed = await steps.store.transition(request.id, Move.deny(user, now))
     current = claimed.request

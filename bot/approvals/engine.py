@@ -152,7 +152,7 @@ class Approvals:
         verdict = await self.may_decide(user, request)
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
-        return await carry_out(self.steps, request, user, action)
+        return await carry_out(self.steps, request, user, action, self.deciders.lapsed)
 
     async def may_decide(self, user: str, request: InviteRequest) -> Decision:
         """Whether `user` may decide on `request` now: the one question every surface asks.

@@ -1,9 +1,12 @@
 """Fair use: how many open requests one person may hold (CHIME_MAX_OPEN_PER_REQUESTER).
 
-The count comes from the store, so it holds across restarts and replicas. One person's filings
-run one at a time in this process, from the count to the store write, so a burst of commands
-cannot all pass the check before any is stored. Across replicas the cap can be passed by at
-most one request per replica that files for the same person at the same instant.
+The cap is enforced by the store, in the very write that files a request (`RequestStore.file`
+with `max_open`: SQLite counts under its write lock, DynamoDB writes the requester's open
+filings on condition that nobody changed them since it counted, bot/store/quota.py), so it holds
+across restarts and across every replica sharing the store. The count before filing
+(`refusal`) only spares the requester the Chime and policy checks when they are at the cap
+already; one person's filings also run one at a time in this process (`turn`), so a burst from
+one person on one replica does not make the store's conditional writes race each other.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class FairUse:
         held = await self.store.count_open_by_requester(requester, now=now)
         if held < self.max_open:
             return None
+        return self.refused(held)
+
+    def refused(self, held: int) -> Reply:
+        """The private reply when the store refused a filing at the cap (TooManyOpen)."""
         return error_card(
             "Too many open requests",
             f"You already have {held} open requests, the most one person may have at once. "

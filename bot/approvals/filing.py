@@ -25,7 +25,7 @@ from bot.policy.authz import Decision
 from bot.policy.effective import AccountPolicy, Policies, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
-from bot.store import DuplicateRequest, InviteRequest
+from bot.store import DuplicateRequest, InviteRequest, TooManyOpen
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,9 @@ class Filing:
         if refusal is not None:
             return refusal, "too_many_open"
         with steps.directory.one_budget():  # the requester waits for all of it
-            account = await choose_account(steps.directory, cmd.account, self.default_account)
+            account = await choose_account(
+                steps.directory, cmd.account, self.default_account, by_id=cmd.account_is_id
+            )
             rules = await self.rules_for_filing(account, cmd, requester, origin_channel)
             if not isinstance(rules, AccountPolicy):
                 return rules
@@ -70,9 +72,11 @@ class Filing:
             return duplicate_note(existing), "duplicate"
         request = draft(cmd, account, rules, requester, origin_channel, now)
         try:
-            return await steps.store.file(request, now=now)
+            return await steps.store.file(request, now=now, max_open=self.fair_use.max_open)
         except DuplicateRequest as dup:
             return duplicate_note(dup.existing), "duplicate"
+        except TooManyOpen as cap:  # another replica filed for this person meanwhile
+            return self.fair_use.refused(cap.held), "too_many_open"
 
     async def rules_for_filing(
         self, account: Account, cmd: Invite, requester: str, origin_channel: str

@@ -9,12 +9,16 @@ the next change, or the person opening the tab again, shows the latest.)
 
 Refreshing is bounded. A change (filed, decided, executed, failed, expired) republishes the
 tabs of its requester and of at most MAX_REFRESH of the people who may decide it (the approvers
-listed directly and the members of approver groups, in ID order). views.publish is Tier 4
-(100+ a minute, docs.slack.dev/reference/methods/views.publish); anyone beyond the bound sees
-the change the next time they open the tab, which always publishes afresh. On one replica a
-person's publishes never overlap: a change during one marks the tab to be published once more
-after it, so the last publish carries the last change. Publishing is a courtesy: a failure
-(Slack refuses, rate limits, the store cannot be read) is logged and never breaks the flow.
+listed directly and the members of approver groups, in ID order); anyone beyond the bound sees
+the change the next time they open the tab, which always publishes afresh (at once, unpaced:
+someone is looking). views.publish is Tier 4 (100+ a minute), so changes do not publish at
+once: they make tabs due, and one job publishes what is due, oldest first, paced by a token
+bucket (PUBLISH_BURST at once, then one per PUBLISH_INTERVAL, on the injected clock). A tab
+already due when another change comes is published once, for both: it is read from the store
+when its turn comes. On one replica a person's publishes never overlap: a change during one
+marks the tab to be published once more after it, so the last publish carries the last change.
+A 429 is retried after its Retry-After by the client (bot/app.py). Publishing is a courtesy: a
+failure (Slack refuses, the store cannot be read) is logged and never breaks the flow.
 """
 
 from __future__ import annotations
@@ -32,13 +36,17 @@ from bot.cards.batch import entries
 from bot.cards.home import MAX_RECENT, home_view
 from bot.clock import Clock
 from bot.jobs import Jobs
-from bot.policy.approvers import ApproversUnknown
 from bot.slack.ids import USER_ID
 from bot.store import InviteRequest, RequestStore, Status
 
 log = logging.getLogger("chime_bot.home")
 
 MAX_REFRESH = 25  # people besides the requester whose tab one change republishes
+# views.publish is Tier 4, "100+ per minute" (docs.slack.dev/reference/methods/views.publish;
+# .../apis/web-api/rate-limits: bursts are tolerated, the rate is per minute): changes publish
+# up to PUBLISH_BURST tabs at once, then 80 a minute, leaving room for the tabs people open.
+PUBLISH_BURST = 10
+PUBLISH_INTERVAL = 0.75
 DECIDABLE = (Status.PENDING, Status.FAILED)
 
 
@@ -51,6 +59,11 @@ class Home:
     jobs: Jobs
     _busy: set[str] = field(default_factory=set)
     _again: set[str] = field(default_factory=set)
+    # Tabs a change made due, in order, each once however many changes concern it.
+    _due: dict[str, None] = field(default_factory=dict)
+    _pumping: bool = False
+    _tokens: float = PUBLISH_BURST
+    _refilled: float | None = None
 
     async def view_for(self, user: str, notice: Reply | None = None) -> dict[str, Any]:
         """`user`'s Home tab now: what they may decide, and their own latest requests."""
@@ -60,14 +73,25 @@ class Home:
         listed = entries(await self.approvals.open_requests())
         sizes = {e.id: len(e.requests) for e in listed if e.is_bulk}
         waiting = [e.lead for e in listed if e.lead_listed and e.lead.status in DECIDABLE]
-        decidable = [r for r in waiting if (await self.approvals.may_decide(user, r)).allowed]
+        decidable: list[InviteRequest] = []
+        approved: list[InviteRequest] = []  # theirs is in: waiting for someone else
+        for request in waiting:
+            if (await self.approvals.may_decide(user, request)).allowed:
+                mine = request.status == Status.PENDING and user in request.approvals
+                (approved if mine else decidable).append(request)
         recent = [
             r
             for r in await self.store.recent_by_requester(user, limit=MAX_RECENT)
             if r.batch_id in (None, r.id)
         ]
         return home_view(
-            user, decidable=decidable, recent=recent, now=now, notice=notice, batch_sizes=sizes
+            user,
+            decidable=decidable,
+            recent=recent,
+            now=now,
+            notice=notice,
+            batch_sizes=sizes,
+            approved=approved,
         )
 
     async def publish(self, user: str, notice: Reply | None = None) -> bool:
@@ -94,17 +118,43 @@ class Home:
 
     async def _refresh(self, request: InviteRequest) -> None:
         for user in [request.requester, *await self.deciders(request)]:
-            await self._latest(user)
+            self._due.setdefault(user, None)  # already due: that publish shows this change too
+        if not self._pumping:
+            self._pumping = True
+            if not self.jobs.spawn(self._pump(), name="home-publish"):
+                self._pumping = False
+                log.warning("no room to publish App Home; tabs are shown afresh when next opened")
+
+    async def _pump(self) -> None:
+        """Publish the tabs that are due, one at a time, oldest first, paced (see above)."""
+        try:
+            while self._due:
+                user = next(iter(self._due))
+                del self._due[user]  # a change from now on makes it due again
+                await self._pace()
+                await self._latest(user)
+        finally:
+            self._pumping = False
+
+    async def _pace(self) -> None:
+        """A token bucket: PUBLISH_BURST publishes at once, then one per PUBLISH_INTERVAL."""
+        now = self.clock.monotonic()
+        if self._refilled is not None:
+            earned = (now - self._refilled) / PUBLISH_INTERVAL
+            self._tokens = min(float(PUBLISH_BURST), self._tokens + earned)
+        self._refilled = now
+        if self._tokens < 1:
+            await self.clock.sleep((1 - self._tokens) * PUBLISH_INTERVAL)
+            self._tokens, self._refilled = 1.0, self.clock.monotonic()
+        self._tokens -= 1
 
     async def deciders(self, request: InviteRequest) -> list[str]:
         """Up to MAX_REFRESH people who may decide `request`, in ID order."""
         approvers = self.approvals.approvers
         # The request's own account's approvers (CHIME_POLICY_FILE), not the environment's.
         rules = self.approvals.deciders.rules(request.account_id, request.account_name).rules
-        try:
-            people = (await approvers.policy(rules)).approvers
-        except ApproversUnknown:  # the groups cannot be read now: their members wait a while
-            people = rules.approvers
+        # A group that cannot be read now leaves out its members (they wait a while), no one else.
+        people = (await approvers.expanded(rules))[0].approvers
         found: list[str] = []
         for user in sorted(people - {request.requester}):
             if (await self.approvals.may_decide(user, request)).allowed:

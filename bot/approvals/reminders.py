@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.cards.approval import approvals_missing
@@ -42,6 +42,7 @@ RETRY_AFTER = 300.0
 # Slack user-group IDs begin with S (usergroups.* reference: "id": "S0614TZR7").
 # Room for the mentions in the section (3,000) and the fallback text (4,000), with the wording.
 MENTIONS_BUDGET = 1500
+POST_INTERVAL = 1.0  # seconds between one sweep's reminders in one channel
 
 
 def mention(approver: str) -> str | None:
@@ -115,6 +116,7 @@ class Reminders:
     clock: Clock
     remind_after: float  # seconds after filing
     policies: Policies | None = None  # per-account approvers (CHIME_POLICY_FILE)
+    _last_post: dict[str, float] = field(default_factory=dict)  # channel -> monotonic
 
     def approvers_of(self, request: InviteRequest) -> list[str]:
         """Who can decide `request`: its account's approvers but its requester and those who
@@ -144,6 +146,7 @@ class Reminders:
         """Send the reminders that are due and that this caller wins; returns how many."""
         now = self.clock.now()
         sent = 0
+        self._last_post.clear()
         for request in await self.store.list_by_status(Status.PENDING):
             if not self.is_due(request, now):
                 continue
@@ -163,6 +166,7 @@ class Reminders:
             return False  # sent already, claimed elsewhere, waiting to retry, or decided
         channel, thread = str(request.card_channel), str(request.card_ts)
         approvers = self.approvers_of(request)
+        await self._pace(channel)
         try:
             ts = await self.notifier.post_in_thread(
                 channel, thread, reminder_note(request, approvers)
@@ -195,6 +199,19 @@ class Reminders:
             extra={"request_id": request.id, "outcome": "reminded"},
         )
         return True
+
+    async def _pace(self, channel: str) -> None:
+        """Wait until POST_INTERVAL has passed since this sweep's last post in `channel`: the
+        reminders of one sweep all go to the approval channel, where Slack allows about one
+        message a second (docs.slack.dev/reference/methods/chat.postMessage, rate limiting: it
+        "will generally allow an app to post 1 message per second to a specific channel",
+        with some bursting). On the injected clock, so tests move time instead of waiting."""
+        last = self._last_post.get(channel)
+        if last is not None:
+            wait = last + POST_INTERVAL - self.clock.monotonic()
+            if wait > 0:
+                await self.clock.sleep(wait)
+        self._last_post[channel] = self.clock.monotonic()
 
     async def _release(self, request: InviteRequest, token: str, why: str) -> None:
         now = self.clock.now()

@@ -22,7 +22,7 @@ from typing import Any
 from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_card, batch_outcome_note, lead_of
-from bot.cards.notes import outcome_note
+from bot.cards.notes import expired_note, outcome_note
 from bot.chime.directory import Directory
 from bot.clock import Clock
 from bot.errors import ChimeError
@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.slack.notify import CardNotPosted, Notifier
 from bot.store import InviteRequest, Move, RequestStore, Status
 from bot.store.model import SYSTEM
+from bot.store.rules import lapsed_in
 
 log = logging.getLogger("chime_bot.approvals")
 
@@ -160,11 +161,7 @@ class Steps:
         if moved:
             await self.show(moved[0])
             await self.tell_requester(moved[0])
-        return error_card(
-            "This request has expired",
-            f"Request {request.id} passed its deadline without a decision, so it "
-            "can no longer be approved or denied. Nothing was created.",
-        )
+        return expired_note(request)
 
     async def move_each(self, members: list[InviteRequest], move: Move) -> list[InviteRequest]:
         """Make `move` on each of `members`, each its own conditional write, all at once; the
@@ -180,9 +177,8 @@ class Steps:
             await self.show_batch(request.batch_id)
             return
         if request.card_channel and request.card_ts:
-            await self.notifier.update_card(
-                request.card_channel, request.card_ts, approval_card(request)
-            )
+            card = approval_card(request, await self.lapsed_of(request))
+            await self.notifier.update_card(request.card_channel, request.card_ts, card)
         self.changed(request)
 
     async def show_batch(self, batch_id: str) -> None:
@@ -191,7 +187,7 @@ class Steps:
             return
         lead = lead_of(members)
         if lead.card_channel and lead.card_ts:
-            card = batch_card(members, await self.skipped_of(lead.id))
+            card = batch_card(members, await self.skipped_of(lead.id), await self.lapsed_of(lead))
             await self.notifier.update_card(lead.card_channel, lead.card_ts, card)
         self.changed(lead)  # App Home: a bulk invite is shown by its lead
 
@@ -199,6 +195,14 @@ class Steps:
         """The addresses a bulk invite left out at filing, and why."""
         events = await self.store.audit_trail(batch_id)
         return {k: v for e in events if e.action == SKIPPED for k, v in e.detail.items()}
+
+    async def lapsed_of(self, request: InviteRequest) -> dict[str, str]:
+        """The earlier approvals taken off a waiting request as no longer counting, and why
+        (bot/approvals/two_person.py); read only where the card can show them."""
+        if request.status != Status.PENDING or request.approvals_required < 2:
+            return {}
+        events = await self.store.audit_trail(request.id)
+        return {k: v for e in events for k, v in lapsed_in(e).items()}
 
     def changed(self, request: InviteRequest) -> None:
         if self.on_change is None:

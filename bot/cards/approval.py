@@ -9,6 +9,7 @@ The notes sent to requesters and approvers, in the same words, are in `bot.cards
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -88,13 +89,21 @@ def button(
     return button
 
 
-def _confirm(request: InviteRequest) -> dict[str, Any]:
-    """Slack's confirm object allows a 300-character text (title 100, buttons 30 each): a long
-    email and account name are shortened in the middle here, and shown in full on the card."""
+def approve_confirm(request: InviteRequest, count: int = 1) -> dict[str, Any]:
+    """The Approve button's confirm dialog, wherever the button is (the request's card, a bulk
+    invite's card, the App Home tab): `count` is how many addresses the click decides (a bulk
+    invite's lead decides them all). Slack's confirm object allows a 300-character text (title
+    100, buttons 30 each): a long email and account name are shortened in the middle here,
+    and shown in full on the card."""
     verb = "invite" if request.account.is_team else "create"
-    email = shorten(clean(request.email), 180, middle=True)
     account = shorten(clean(request.account_name), 80, middle=True)
-    text = f"This will {verb} {email} in {account}, once."
+    title, button = "Approve this request?", "Approve"
+    if count > 1:
+        title, button = "Approve all of them?", "Approve all"
+        text = f"This will {verb} {count} addresses in {account}, each once."
+    else:
+        email = shorten(clean(request.email), 180, middle=True)
+        text = f"This will {verb} {email} in {account}, once."
     if approvals_missing(request) > 1:
         # Not the last approval: say what this click does, and what it does not do yet.
         text = (
@@ -102,9 +111,9 @@ def _confirm(request: InviteRequest) -> dict[str, Any]:
             f"{request.approvals_required}; nothing is done until another approver approves."
         )
     return {
-        "title": plain("Approve this request?", 100),
+        "title": plain(title, 100),
         "text": plain(text, MAX_CONFIRM_TEXT),
-        "confirm": plain("Approve", 30),
+        "confirm": plain(button, 30),
         "deny": plain("Cancel", 30),
     }
 
@@ -149,8 +158,25 @@ def asking(asks: str, reason: str) -> list[Block]:
     return [section(f"{asks}.")]
 
 
-def approval_card(request: InviteRequest) -> Reply:
-    """The card approvers see, in whatever state the request is now."""
+def lapsed_blocks(request: InviteRequest, lapsed: Mapping[str, str] | None) -> list[Block]:
+    """While a request waits: each earlier approval taken off because its approver lost the
+    right since (approver -> why), and that another approver is awaited instead."""
+    if request.status != Status.PENDING or not lapsed:
+        return []
+    return [
+        context(
+            f":warning: {user_ref(approver)}'s approval no longer counts:",
+            plain(why),
+            f"waiting for {more_approvers(request)}.",
+        )
+        for approver, why in lapsed.items()
+        if approver not in request.approvals  # approved again since: it counts
+    ]
+
+
+def approval_card(request: InviteRequest, lapsed: Mapping[str, str] | None = None) -> Reply:
+    """The card approvers see, in whatever state the request is now; `lapsed`: earlier
+    approvals that no longer count, with why (`lapsed_blocks`)."""
     asks = f"{user_ref(request.requester)} asks for a new Amazon Chime user"
     blocks: list[Block] = [header("Amazon Chime user request"), *asking(asks, request.reason)]
     blocks += fields(
@@ -171,6 +197,7 @@ def approval_card(request: InviteRequest) -> Reply:
             f"expires {epoch_date(request.expires_at)}",
         )
     )
+    blocks += lapsed_blocks(request, lapsed)
     blocks += state_blocks(request)
     text = (
         f"{status_word(request)}: Chime user request {literal(request.id)} for "
@@ -222,7 +249,9 @@ def result_line(request: InviteRequest) -> str:
     return "Done."
 
 
-def state_blocks(request: InviteRequest) -> list[Block]:
+def state_blocks(request: InviteRequest, count: int = 1) -> list[Block]:
+    """The blocks of where `request` stands, its buttons included; `count`: how many addresses
+    its Approve decides (a bulk invite's lead, listed alone in App Home)."""
     by = user_ref(request.decided_by)
     when = epoch_date(request.decided_at or request.updated_at)
     rid = request.id
@@ -242,7 +271,9 @@ def state_blocks(request: InviteRequest) -> list[Block]:
                 "type": "actions",
                 "block_id": BlockId.DECISION.value,
                 "elements": [
-                    button("Approve", ActionId.APPROVE, rid, "primary", _confirm(request)),
+                    button(
+                        "Approve", ActionId.APPROVE, rid, "primary", approve_confirm(request, count)
+                    ),
                     button("Deny", ActionId.DENY, rid, "danger"),
                 ],
             },
@@ -286,9 +317,9 @@ def state_blocks(request: InviteRequest) -> list[Block]:
     return []
 
 
-def action_block(request: InviteRequest, block_id: str) -> Block | None:
+def action_block(request: InviteRequest, block_id: str, count: int = 1) -> Block | None:
     """The card's own button row for the request's state (Approve and Deny, or Retry), under
     `block_id` (a view lists many requests, and block_ids must be unique in it); None if the
-    state has no buttons."""
-    row = next((b for b in state_blocks(request) if b.get("type") == "actions"), None)
+    state has no buttons. `count`: the addresses a bulk invite's lead decides."""
+    row = next((b for b in state_blocks(request, count) if b.get("type") == "actions"), None)
     return None if row is None else {**row, "block_id": block_id}

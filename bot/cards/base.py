@@ -279,10 +279,11 @@ def mentions(ids: Iterable[str]) -> str:
 def approvers_block(
     approvers: Iterable[str], groups: Iterable[str], problem: str | None = None
 ) -> list[Block]:
-    """Who can approve now (group members included), the groups they come from, and, when the
-    groups could not be read, why: that text comes from Slack, so it is plain text."""
+    """Who can approve now (group members included), the groups they come from, and, when a
+    group could not be read (its members are then missing), why: that text comes from Slack,
+    so it is plain text."""
     groups = list(groups)
-    label = "Can approve now" if problem is None else "Listed directly (group members unknown)"
+    label = "Can approve now" if problem is None else "Can approve now (some group members unknown)"
     line = f"*{label}:* {mentions(approvers)}"
     if groups:
         line += f"\n_Includes the members of:_ {mentions(groups)}"

@@ -18,9 +18,11 @@ from bot.cards.approval import (
     ActionId,
     BlockId,
     approvals_line,
+    approve_confirm,
     asking,
     button,
     channel_ref,
+    lapsed_blocks,
     result_line,
     state_blocks,
     user_ref,
@@ -40,7 +42,6 @@ from bot.cards.base import (
     section,
     shorten,
 )
-from bot.slack.limits import MAX_CONFIRM_TEXT
 from bot.store.model import InviteRequest, Status
 
 MAX_OUTCOME = 300  # one address's outcome on its line: a long Chime error is cut here
@@ -140,21 +141,13 @@ def batch_word(members: list[InviteRequest]) -> str:
     return {Status.DENIED: "Denied", Status.EXPIRED: "Expired"}.get(lead.status, "Done")
 
 
-def _confirm(lead: InviteRequest, count: int) -> dict[str, object]:
-    verb = "invite" if lead.account.is_team else "create"
-    account = shorten(clean(lead.account_name), 120, middle=True)
-    return {
-        "title": plain("Approve all of them?", 100),
-        "text": plain(
-            f"This will {verb} {count} addresses in {account}, each once.", MAX_CONFIRM_TEXT
-        ),
-        "confirm": plain("Approve all", 30),
-        "deny": plain("Cancel", 30),
-    }
-
-
-def batch_card(members: list[InviteRequest], skipped: Mapping[str, str]) -> Reply:
-    """The approvers' card for a bulk invite, in whatever state its requests are now."""
+def batch_card(
+    members: list[InviteRequest],
+    skipped: Mapping[str, str],
+    lapsed: Mapping[str, str] | None = None,
+) -> Reply:
+    """The approvers' card for a bulk invite, in whatever state its requests are now;
+    `lapsed`: earlier approvals of its lead that no longer count, with why."""
     lead = lead_of(members)
     count = len(members)
     asks = f"{user_ref(lead.requester)} asks for {count} new Amazon Chime users"
@@ -186,6 +179,7 @@ def batch_card(members: list[InviteRequest], skipped: Mapping[str, str]) -> Repl
             f"expires {epoch_date(lead.expires_at)}",
         )
     )
+    blocks += lapsed_blocks(lead, lapsed)
     blocks += _batch_state_blocks(lead, members)
     text = (
         f"{batch_word(members)}: Chime user request {literal(lead.id)} for {count} addresses "
@@ -210,7 +204,7 @@ def _batch_state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> li
                         ActionId.APPROVE,
                         lead.id,
                         "primary",
-                        _confirm(lead, len(members)),
+                        approve_confirm(lead, len(members)),
                     ),
                     button("Deny all", ActionId.DENY, lead.id, "danger"),
                 ],
@@ -285,7 +279,9 @@ def batch_outcome_note(members: list[InviteRequest]) -> Reply:
     by = user_ref(lead.decided_by)
     headline = {
         "Denied": f"was *denied* by {by}. Nothing was created.",
-        "Expired": "*expired* without a decision. File a new one if it is still needed.",
+        # Its deadline, not when a sweep or a click noticed it had passed.
+        "Expired": f"*expired* {epoch_date(lead.expires_at)} without a decision. File a new one "
+        "if it is still needed.",
     }.get(word, f"was *approved* by {by}: {_counts(members)}.")
     blocks: list[Block] = [
         section(f"Your Chime user request for {len(members)} addresses {headline}"),

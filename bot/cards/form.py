@@ -282,7 +282,7 @@ def read_submission(values: object, origin: Origin, policy: Policy) -> Submitted
         return Submitted(
             None, channel, {k: shorten(clean(v), MAX_ERROR) for k, v in errors.items()}
         )
-    return Submitted(Invite(email, account, user_type, reason), channel, {})
+    return Submitted(Invite(email, account, user_type, reason, account_is_id=True), channel, {})
 
 
 def _value(state: Mapping[str, Any], field: Field) -> str:

@@ -3,7 +3,8 @@
 Two parts, each shown only to whom it concerns:
 - "Waiting for your decision": the requests this person may decide now (pending, and failed
   ones they may retry), each with the very buttons of its approval card, so a click here counts
-  like a click on the card (bot/approvals/home_surface.py).
+  like a click on the card (bot/approvals/home_surface.py). Under the two-person rule, a request
+  they have already approved is listed apart, without buttons, as waiting for another approver.
 - "Your requests": the person's most recent requests and where each stands.
 
 Everything from a user or from Chime goes through `bot.cards.base` (`says`, `plain`): plain text,
@@ -16,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.cards.approval import action_block, status_word, user_ref
+from bot.cards.approval import (
+    action_block,
+    approvals_line,
+    more_approvers,
+    status_word,
+    user_ref,
+)
 from bot.cards.base import (
     Block,
     Reply,
@@ -48,14 +55,19 @@ def home_view(
     now: float,
     notice: Reply | None = None,
     batch_sizes: Mapping[str, int] | None = None,
+    approved: Sequence[InviteRequest] = (),
 ) -> dict[str, Any]:
     """The Home tab of `user`. `decidable`: what they may decide now, oldest first; `recent`:
-    their own requests, newest first. `private_metadata` names the user it was published for:
-    Slack echoes it in every click from this view, and only that user sees it."""
+    their own requests, newest first; `approved`: requests they have approved that wait for
+    another approver (the two-person rule), oldest first. `private_metadata` names the user it
+    was published for: Slack echoes it in every click from this view, and only that user sees
+    it."""
     blocks: list[Block] = [header("Amazon Chime requests")]
     if notice is not None:
         blocks += notice.blocks[:MAX_NOTICE]
     blocks += _decidable(decidable, batch_sizes or {})
+    # Within the same budget: a tab lists at most MAX_DECIDABLE requests above the divider.
+    blocks += _approved(approved[: max(0, MAX_DECIDABLE - len(decidable))], len(approved))
     blocks.append({"type": "divider"})
     blocks += _recent(recent)
     blocks.append(context(f"Updated {epoch_date(now)}. Opening this tab again shows the latest."))
@@ -98,12 +110,33 @@ def _decidable(requests: Sequence[InviteRequest], batch_sizes: Mapping[str, int]
                 f"expires {epoch_date(request.expires_at)}"
             )
         )
-        row = action_block(request, f"home:{request.id}")
+        # The same confirm dialog as its card's: a bulk invite's names every address.
+        row = action_block(request, f"home:{request.id}", others + 1)
         if row is not None:
             blocks.append(row)
     if len(requests) > MAX_DECIDABLE:
         more = len(requests) - MAX_DECIDABLE
         blocks.append(context(f"…and {more} more, oldest first: `/chime pending` lists them."))
+    return blocks
+
+
+def _approved(shown: Sequence[InviteRequest], total: int) -> list[Block]:
+    """What this person approved that waits for someone else: no buttons, since their own
+    approval is in and another click of theirs would not count."""
+    if not total:
+        return []
+    blocks: list[Block] = [header(f"Waiting for another approver ({total})")]
+    for request in shown:
+        blocks.append(says(f"{request.id}  {clean(request.email)} → {clean(request.account_name)}"))
+        blocks.append(
+            context(
+                f"{approvals_line(request)} · you approved; waiting for "
+                f"{more_approvers(request)} · from {user_ref(request.requester)} "
+                f"{epoch_date(request.created_at)} · expires {epoch_date(request.expires_at)}"
+            )
+        )
+    if total > len(shown):
+        blocks.append(context(f"…and {total - len(shown)} more: `/chime pending` lists them."))
     return blocks
 
 

@@ -89,7 +89,9 @@ def outcome_note(request: InviteRequest) -> Reply:
             f"Why: {clean(request.error or 'unknown error')}",
         ),
         Status.EXPIRED: (
-            "*expired* without a decision. File a new one if it is still needed.",
+            # Its deadline, not when a sweep or a click noticed it had passed.
+            f"*expired* {epoch_date(request.expires_at)} without a decision. File a new one if "
+            "it is still needed.",
             "Nothing was created.",
         ),
     }.get(request.status, (f"is now {word.lower()}.", ""))
@@ -128,6 +130,20 @@ def already_approved_note(request: InviteRequest) -> Reply:
             section(
                 f"You already approved; {more_approvers(request)} needed. Your approval "
                 f"counts once, so nothing changed. ({approvals_line(request)})"
+            ),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def expired_note(request: InviteRequest) -> Reply:
+    """For whoever clicks on a request whose deadline has passed: when that was."""
+    return Reply(
+        text=f"Request {literal(request.id)} has expired",
+        blocks=[
+            section(
+                f":no_entry: *This request expired* {epoch_date(request.expires_at)} without a "
+                "decision, so it can no longer be approved or denied. Nothing was created."
             ),
             context("Request", plain(request.id)),
         ],

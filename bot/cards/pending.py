@@ -9,16 +9,27 @@ wording.
 from __future__ import annotations
 
 from bot.cards.approval import channel_ref, status_word, user_ref
-from bot.cards.base import Block, Reply, clean, context, header, says, section
+from bot.cards.base import Block, Reply, clean, context, header, plain, says, section
 from bot.cards.batch import Entry, batch_word, entries, in_order
 from bot.store.model import InviteRequest
 
-MAX_LISTED = 20  # 2 blocks each, plus a header and a footer: within Slack's 50 blocks
+MAX_LISTED = 20  # 2 blocks each, a header, a footer and the problems: within Slack's 50
 
 
-def pending_list(requests: list[InviteRequest], now: float) -> Reply:
+MAX_PROBLEMS = 3  # one line per approver group Slack could not list; the rest are alike
+
+
+def pending_list(
+    requests: list[InviteRequest], now: float, problems: list[str] | None = None
+) -> Reply:
+    """`problems`: why some requests may be missing (a group that decides them could not be
+    read); the words come partly from Slack, so they are plain text."""
     listed = entries(requests)
+    unread = [context(plain(f"Not shown: {p}")) for p in (problems or [])[:MAX_PROBLEMS]]
     if not listed:
+        if unread:  # not a 🎉: some may be missing
+            none = [section("No open Chime requests that you can be shown now."), *unread]
+            return Reply(text="No open Chime requests shown", blocks=none)
         return Reply(
             text="No open Chime requests", blocks=[section(":tada: No open Chime requests.")]
         )
@@ -27,7 +38,7 @@ def pending_list(requests: list[InviteRequest], now: float) -> Reply:
         blocks += _entry(entry, now)
     if len(listed) > MAX_LISTED:
         blocks.append(context(f"…and {len(listed) - MAX_LISTED} more, oldest first."))
-    return Reply(text=f"{len(listed)} open Chime requests", blocks=blocks)
+    return Reply(text=f"{len(listed)} open Chime requests", blocks=blocks + unread)
 
 
 def _entry(entry: Entry, now: float) -> list[Block]:

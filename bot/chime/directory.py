@@ -23,6 +23,10 @@ from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
 
 # How long the account list is reused when matching an --account name.
 ACCOUNT_LIST_TTL = 30.0
+# A name or ID missing from a list read longer ago than this is looked for once more in a fresh
+# one (`fresher_accounts`): an account created a moment ago is found, and a typo repeated costs
+# at most one ListAccounts per this many seconds.
+ACCOUNT_RECHECK_AFTER = 5.0
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Directory:
     parallel_accounts: int = 5
     _cache: dict[str, _CacheEntry] = field(default_factory=dict)
     _accounts: tuple[float, list[Account]] | None = None
+    _accounts_read_at: float = 0.0  # monotonic time the cached list was asked for
     # Account ID -> (expires, account): where a cold lookup searches in parallel (bot.chime.lookup).
     _seen: dict[str, tuple[float, Account]] = field(default_factory=dict)
     _paginators: dict[str, Any] = field(default_factory=dict)
@@ -100,6 +105,19 @@ class Directory:
         accounts = await self.list_accounts(patient=patient)
         if self.account_list_ttl > 0:
             self._accounts = (now + self.account_list_ttl, accounts)
+            self._accounts_read_at = now
+        return list(accounts)
+
+    async def fresher_accounts(self, *, patient: bool = False) -> list[Account] | None:
+        """The account list read afresh if the cached one is older than
+        ACCOUNT_RECHECK_AFTER seconds, else None (nothing newer to learn): for a name or ID
+        the cached list does not hold, before refusing it."""
+        now = self.calls.clock.monotonic()
+        if self._accounts is None or now - self._accounts_read_at <= ACCOUNT_RECHECK_AFTER:
+            return None
+        accounts = await self.list_accounts(patient=patient)  # a failure keeps the old list
+        self._accounts = (now + self.account_list_ttl, accounts)
+        self._accounts_read_at = now
         return list(accounts)
 
     def known_accounts(self, limit: int) -> list[Account] | None:

@@ -4,6 +4,10 @@ The file is strict, because a policy that is read differently from how it was me
 access no one intended:
 - YAML is read with PyYAML's SafeLoader (no object tags), and a key given twice in one mapping
   is an error (PyYAML would silently keep the last one).
+- Anchors (`&a`), aliases (`*a`) and merge keys (`<<`) are refused while the file is composed,
+  before any value is built: with them a file of a few hundred bytes expands to billions of
+  entries (a "billion laughs"), and a policy is short enough to spell every value out. Nesting
+  is capped too, so a file of brackets cannot exhaust the parser's recursion.
 - Every section refuses unknown keys and coerces nothing: `ttl: "3600"`, `approvals_required:
   "2"`, `channels: C0123ABCD` (a string, not a list) and an account named `no` (YAML reads
   it as false) are all refused, each with its place in the file.
@@ -16,6 +20,7 @@ problems and every command exits 2 the same way.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -100,12 +105,20 @@ def load_policy_file(path: Path) -> PolicyFile:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PolicyFileError([f"{where}: cannot be read ({exc.strerror or exc})"]) from None
+    return parse_policy(raw, where)
+
+
+def parse_policy(raw: bytes, where: str) -> PolicyFile:
+    """The validated policy from the file's bytes, wherever they were read (a file, or an SSM
+    parameter: bot/config/policy_source.py); `where` prefixes every problem."""
     if len(raw) > MAX_BYTES:
         raise PolicyFileError([f"{where}: larger than {MAX_BYTES} bytes; is it the right file?"])
     try:
         data = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # a SafeLoader
     except UnicodeDecodeError:
         raise PolicyFileError([f"{where}: not UTF-8 text"]) from None
+    except _Refused as exc:
+        raise PolicyFileError([f"{where}: {_yaml_problem(exc)}"]) from None
     except yaml.YAMLError as exc:
         raise PolicyFileError([f"{where}: not valid YAML: {_yaml_problem(exc)}"]) from None
     if not isinstance(data, dict):
@@ -146,11 +159,13 @@ def _describe(err: Any) -> str:
     message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     kind = str(err.get("type", ""))
     if kind == "extra_forbidden":
-        message = "not a policy setting (allowed: " + (
-            "default, accounts)"
-            if len(err.get("loc", ())) == 1
-            else "channels, approvers, approvals_required, user_types, ttl)"
-        )
+        section = PolicyFile if len(err.get("loc", ())) == 1 else Rules
+        allowed = list(section.model_fields)
+        message = f"not a policy setting (allowed: {', '.join(allowed)})"
+        # As for a misspelt CHIME_* variable (bot/config/settings.py).
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
+        if close:
+            message += f"; did you mean {close[0]}?"
     elif kind != "value_error" and "input" in err:
         value = err["input"]
         if isinstance(value, str):
@@ -185,8 +200,53 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
+MAX_DEPTH = 20  # a policy nests 4 deep (accounts > name > approvers > item)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SPELL_OUT = (
+    "a policy file spells every value out, without anchors (&name), aliases (*name) "
+    "or merge keys (<<)"
+)
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a policy file may not use; refused before anything is built."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
+    """SafeLoader that refuses anchors, aliases, merge keys, deep nesting, and a key given
+    twice in one mapping.
+
+    The first four are refused in the composer, which sees each piece of the file once, in
+    order: an alias is refused where it is met, so nothing is ever shared, copied or merged.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            raise _refused(f"the alias *{event.anchor}: {_SPELL_OUT}", event.start_mark)
+        if getattr(event, "anchor", None) is not None:
+            raise _refused(f"the anchor &{event.anchor}: {_SPELL_OUT}", event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            deep = f"nested more than {MAX_DEPTH} levels deep; is it the right file?"
+            raise _refused(deep, event.start_mark)
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        # A mapping's key is composed with index None (its value with the key as index).
+        key = isinstance(parent, yaml.MappingNode) and index is None
+        if key and node is not None and node.tag == _MERGE_TAG:
+            raise _refused(f"the merge key <<: {_SPELL_OUT}", node.start_mark)
+        return node
+
+
+def _refused(problem: str, mark: Any) -> _Refused:
+    return _Refused(None, None, problem, mark)
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -212,4 +272,12 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-__all__ = ["USER_TYPES", "PolicyFile", "PolicyFileError", "Rules", "load_policy_file", "shown"]
+__all__ = [
+    "USER_TYPES",
+    "PolicyFile",
+    "PolicyFileError",
+    "Rules",
+    "load_policy_file",
+    "parse_policy",
+    "shown",
+]

@@ -19,8 +19,9 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
-from bot.config.policy_file import PolicyFileError, load_policy_file
-from bot.slack.ids import APPROVER_ID, CHANNEL_ID
+from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
+from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
+from bot.slack.ids import APPROVER_ID, CHANNEL_ID, TEAM_OR_ORG_ID
 from bot.store import parse_store_url, store_table
 
 # us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
@@ -30,7 +31,9 @@ ENV_FILE = ".env"
 # Variables in our own namespace that are not settings are typos, never meant for someone else.
 OWN_PREFIX = "CHIME_"
 
-Mode = Literal["serve", "demo", "console", "check", "init-store", "audit"]
+Mode = Literal[
+    "serve", "demo", "console", "check", "init-store", "audit", "migrate-store", "backup"
+]
 
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
@@ -78,12 +81,26 @@ class SlackCredentials(BaseSettings):
         return problems
 
 
+class PolicyFileLocation(BaseSettings):
+    """CHIME_POLICY_FILE alone: like the secrets it cannot fail validation, so the file is read
+    and its problems reported even when other settings are malformed, all in one run."""
+
+    model_config = _CONFIG
+
+    chime_policy_file: str | None = None
+
+
 class Settings(SlackCredentials):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
 
     slack_api_url: str = "https://slack.com/api/"
+    # Enterprise Grid, org-wide install only: the team where the approver groups in
+    # CHIME_APPROVERS live, named on every usergroups.users.list (a workspace T..., or the
+    # organization E... for org-level groups). Unset: the organization auth.test names. Ignored
+    # with a workspace token (bot/slack/grid.py).
+    slack_groups_team_id: str | None = None
 
     # AWS_REGION (or AWS_DEFAULT_REGION), from the environment or .env. Unset: botocore's own
     # chain decides (the profile's region in ~/.aws/config); load_settings fills in its answer.
@@ -99,6 +116,9 @@ class Settings(SlackCredentials):
     # apply to every account. Read and validated by load_settings, so every command refuses a bad
     # one.
     chime_policy_file: str | None = None
+    # The same YAML read from an SSM parameter (name or ARN) at start-up instead, so that it can
+    # change without a new image (bot/config/policy_source.py). At most one of the two is set.
+    chime_policy_ssm_parameter: str | None = None
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
     # An `approving` request untouched for this long is treated as stranded by a crash and is
@@ -163,10 +183,28 @@ class Settings(SlackCredentials):
             raise ValueError(f"not a Slack channel ID (like C0123ABCD): {text}")
         return text
 
+    @field_validator("slack_groups_team_id", mode="before")
+    @classmethod
+    def _groups_team(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip()
+        if text and not TEAM_OR_ORG_ID.fullmatch(text):
+            raise ValueError(
+                f"not a Slack workspace or organization ID (like T0123ABCD or E0123ABCD): {text}"
+            )
+        return text or None
+
     @field_validator("chime_policy_file", mode="before")
     @classmethod
     def _policy_file(cls, value: object) -> str | None:
         text = "" if value is None else str(value).strip()
+        return text or None
+
+    @field_validator("chime_policy_ssm_parameter", mode="before")
+    @classmethod
+    def _policy_parameter(cls, value: object) -> str | None:
+        text = "" if value is None else str(value).strip()
+        if text and not PARAMETER.fullmatch(text):
+            raise ValueError(f"not an SSM parameter name or ARN (like /chime-bot/policy): {text!r}")
         return text or None
 
     @field_validator("chime_store_url", mode="before")
@@ -222,6 +260,20 @@ class Settings(SlackCredentials):
     def data_dir(self) -> Path:
         return Path(".chime-bot")
 
+    @property
+    def policy_source(self) -> str | None:
+        """Where the per-account policy is read from, for people; None without one."""
+        if self.chime_policy_file:
+            return self.chime_policy_file
+        if self.chime_policy_ssm_parameter:
+            return f"SSM parameter {self.chime_policy_ssm_parameter}"
+        return None
+
+    def read_policy(self) -> PolicyFile | None:
+        """The per-account policy, read now from the file or the SSM parameter (None without
+        one); PolicyFileError, one line per problem, if it cannot be read or is invalid."""
+        return read_policy(self.chime_policy_file, self.chime_policy_ssm_parameter, self.aws_region)
+
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
@@ -252,6 +304,7 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
     """
     try:
         credentials = SlackCredentials(**overrides)  # type: ignore[arg-type]
+        location = PolicyFileLocation(**overrides)  # type: ignore[arg-type]
         socket = credentials.wants_socket_mode(socket_mode)
         problems = unknown_variables()
         try:
@@ -263,14 +316,31 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         # An unreadable or undecodable .env file: say so rather than show a traceback.
         raise ConfigError([f"{ENV_FILE}: cannot be read ({exc})"]) from None
     problems += credentials.problems_for(mode, socket_mode=socket)
-    if settings is not None and settings.chime_policy_file:
-        problems += _policy_file_problems(settings.chime_policy_file)
+    policy_file = (location.chime_policy_file or "").strip()  # as Settings reads it
+    if settings is None and policy_file:
+        # The other settings are malformed: the file's problems are still told in this run.
+        problems += _policy_file_problems(policy_file)
     if settings is not None:
         settings, region_problems = _with_region(settings)
         problems += region_problems
+        # After the region: an SSM parameter lives in one.
+        problems += _policy_problems(settings)
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
+
+
+def _policy_problems(settings: Settings) -> list[str]:
+    if settings.chime_policy_file and settings.chime_policy_ssm_parameter:
+        return [
+            f"CHIME_POLICY_FILE and {SSM_VARIABLE} are both set: the policy comes from one "
+            "place; unset one of them"
+        ]
+    try:
+        settings.read_policy()
+    except PolicyFileError as exc:
+        return exc.problems
+    return []
 
 
 def _policy_file_problems(path: str) -> list[str]:

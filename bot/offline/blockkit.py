@@ -15,11 +15,19 @@ as Slack does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block, BlockElement, ConfirmObject
 
+from bot.offline.blockkit_fields import (
+    BLOCK_KEYS,
+    CONFIRM_KEYS,
+    ELEMENT_KEYS,
+    OPTION_KEYS,
+    PLAIN_OPTIONS,
+)
 from bot.slack.limits import (
     CONFIRM_LIMITS,
     ELEMENT_TEXT_LIMITS,
@@ -44,6 +52,12 @@ from bot.slack.limits import (
 )
 
 TEXT_KEYS = {"plain_text": {"type", "text", "emoji"}, "mrkdwn": {"type", "text", "verbatim"}}
+
+
+def _unknown_keys(where: str, obj: dict[str, Any], known: set[str] | None, what: str) -> list[str]:
+    if known is None:
+        return []
+    return [f"{where}.{key}: not a field of {what}" for key in sorted(set(obj) - known, key=str)]
 
 
 def message_problems(message: dict[str, Any]) -> list[str]:
@@ -71,7 +85,7 @@ def block_problems(blocks: object, *, max_blocks: int = MAX_BLOCKS) -> list[str]
         if not isinstance(raw, dict):
             problems.append(f"{where}: not an object")
             continue
-        problems += _sdk(where, Block.parse(raw))
+        problems += _sdk(where, Block.parse, raw)
         block_id = raw.get("block_id")
         if block_id is not None:
             if block_id in block_ids:
@@ -83,8 +97,8 @@ def block_problems(blocks: object, *, max_blocks: int = MAX_BLOCKS) -> list[str]
 
 
 def _block_contents(where: str, block: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
     kind = block.get("type")
+    problems = _unknown_keys(where, block, BLOCK_KEYS.get(str(kind)), f"a {kind} block")
     text = block.get("text")
     if kind == "header":
         problems += _text(f"{where}.text", text, MAX_HEADER, plain_only=True)
@@ -112,8 +126,14 @@ def _block_contents(where: str, block: dict[str, Any]) -> list[str]:
 def _element(where: str, element: object) -> list[str]:
     if not isinstance(element, dict):
         return [f"{where}: not an object"]
-    problems = _sdk(where, BlockElement.parse(element))
+    problems = _sdk(where, BlockElement.parse, element)
     kind = str(element.get("type"))
+    problems += _unknown_keys(where, element, ELEMENT_KEYS.get(kind), f"a {kind} element")
+    if "placeholder" in element:
+        placeholder = element["placeholder"]
+        problems += _text(f"{where}.placeholder", placeholder, MAX_PLACEHOLDER, plain_only=True)
+    if kind in MAX_OPTIONS and "options" in element:
+        problems += _options(where, element, MAX_OPTIONS[kind], plain_only=kind in PLAIN_OPTIONS)
     if "text" in element:
         limit = ELEMENT_TEXT_LIMITS.get(kind, MAX_TEXT)
         problems += _text(f"{where}.text", element["text"], limit, plain_only=kind == "button")
@@ -127,7 +147,8 @@ def _element(where: str, element: object) -> list[str]:
 def _confirm(where: str, confirm: object) -> list[str]:
     if not isinstance(confirm, dict):
         return [f"{where}: not an object"]
-    problems = _sdk(where, ConfirmObject.parse(confirm))
+    problems = _sdk(where, ConfirmObject.parse, confirm)
+    problems += _unknown_keys(where, confirm, CONFIRM_KEYS, "a confirmation dialog")
     for key, limit in CONFIRM_LIMITS.items():
         if key not in confirm:
             problems.append(f"{where}.{key}: required")
@@ -163,7 +184,13 @@ def _id_problems(where: str, value: object) -> list[str]:
     return []
 
 
-def _sdk(where: str, model: Any) -> list[str]:
+def _sdk(where: str, parse: Callable[[Any], Any], obj: dict[str, Any]) -> list[str]:
+    try:
+        model = parse(obj)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # slack_sdk's models raise, rather than report, on some shapes (a field they do not
+        # know, a button without text): Slack refuses those too.
+        return [f"{where}: not valid ({type(exc).__name__})"]
     if model is None:
         return [f"{where}: unknown type"]
     try:
@@ -179,7 +206,7 @@ def _sdk(where: str, model: Any) -> list[str]:
 # 255; `external_id` a string. Those are the only fields it lists for a home view (`title`,
 # `submit`, `close` belong to modals), so anything else is refused: the stricter reading.
 # views.publish refuses a view over 250 kB with `view_too_large`
-# (docs.slack.dev/reference/methods/views.publish); that is the stand-in's check, not this one's.
+# (bot.offline.blockkit_fields.too_large), which the stand-in answers before these checks.
 HOME_VIEW_KEYS = {"type", "blocks", *HOME_VIEW_LIMITS}
 
 
@@ -297,7 +324,7 @@ def _input_block(where: str, block: dict[str, Any]) -> list[str]:
     element = block.get("element")
     if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
         return [f"{where}.element: required, one of the input elements"]
-    problems = _sdk(where, Block.parse(block))
+    problems = _sdk(where, Block.parse, block)
     problems += _text(f"{where}.label", block.get("label"), MAX_LABEL, plain_only=True)
     if "hint" in block:
         problems += _text(f"{where}.hint", block["hint"], MAX_LABEL, plain_only=True)
@@ -307,14 +334,13 @@ def _input_block(where: str, block: dict[str, Any]) -> list[str]:
         if flag in block and not isinstance(block[flag], bool):
             problems.append(f"{where}.{flag}: must be a boolean")
     here = f"{where}.element"
+    problems += _unknown_keys(where, block, BLOCK_KEYS["input"], "an input block")
     problems += _element(here, element)
-    if "placeholder" in element:
-        problems += _text(f"{here}.placeholder", element["placeholder"], MAX_PLACEHOLDER)
     kind = element["type"]
     if kind == "plain_text_input":
         problems += _input_lengths(here, element)
-    if kind in MAX_OPTIONS:
-        problems += _options(here, element, MAX_OPTIONS[kind])
+    if kind in MAX_OPTIONS and "options" not in element:
+        problems.append(f"{here}.options: 1 to {MAX_OPTIONS[kind]} options")
     return problems
 
 
@@ -333,7 +359,7 @@ def _input_lengths(where: str, element: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _options(where: str, element: dict[str, Any], most: int) -> list[str]:
+def _options(where: str, element: dict[str, Any], most: int, *, plain_only: bool) -> list[str]:
     options = element.get("options")
     if not isinstance(options, list) or not 0 < len(options) <= most:
         return [f"{where}.options: 1 to {most} options"]
@@ -342,7 +368,11 @@ def _options(where: str, element: dict[str, Any], most: int) -> list[str]:
         if not isinstance(option, dict):
             problems.append(f"{where}.options[{j}]: not an object")
             continue
-        problems += _text(f"{where}.options[{j}].text", option.get("text"), MAX_OPTION_TEXT)
+        here = f"{where}.options[{j}]"
+        problems += _unknown_keys(here, option, OPTION_KEYS, "an option")
+        problems += _text(
+            f"{here}.text", option.get("text"), MAX_OPTION_TEXT, plain_only=plain_only
+        )
         value = option.get("value")
         if not isinstance(value, str) or not value or units(value) > MAX_OPTION_VALUE:
             problems.append(f"{where}.options[{j}].value: 1 to {MAX_OPTION_VALUE} characters")

@@ -143,15 +143,21 @@ def run_console(
         print(f"chime-bot console: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     policy = environment_policy(env)
-    # offline_bot gives it a throwaway store: the cards its requests point at live only in this
-    # session's stand-in, and sharing a real bot's store would let this one's sweeper settle
-    # that bot's requests.
+    # Unless CHIME_STORE_URL is set, offline_bot gives it a throwaway store: the cards its
+    # requests point at live only in this session's stand-in, and sharing a real bot's store
+    # would let this one's sweeper settle that bot's requests. Set, it is honoured, so
+    # `chime-bot audit` can read the session's requests afterwards; the banner says where.
     # The made-up policy has a user group approver too, with members in the stand-in.
-    bot = BotThread(policy or {"chime_approvers": demo_approvers()}, chime)
+    overrides = policy or {"chime_approvers": demo_approvers()}
+    if env.chime_store_url:
+        overrides = {**overrides, "chime_store_url": env.chime_store_url}
+    bot = BotThread(overrides, chime)
     try:
         settings = bot.start()
         style = Style.for_stream(stdout)
-        console = Console(bot, settings, style, chime=chime, own_settings=bool(policy))
+        console = Console(
+            bot, settings, style, chime=chime, own_settings=bool(policy), store=env.chime_store_url
+        )
         for line in [*console.banner(), ""]:
             out(line)
         return repl(console, stdin, out, interactive=stdin is sys.stdin and stdin.isatty())

@@ -146,7 +146,8 @@ class Driver:
         shown = self.feed.news(exchange)
         if home_of is not None:
             self.homes = self.homes or HomeTabs(self.bot.slack)
-            shown += tuple(Shown(c, m, "") for c, m in self.homes.news(home_of))
+            tab = f"home/{home_of}"  # each version of the tab replaces the one shown before
+            shown += tuple(Shown(c, m, "", tab) for c, m in self.homes.news(home_of))
         return Outcome(exchange.status, shown, settled)
 
 

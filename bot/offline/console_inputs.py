@@ -51,9 +51,11 @@ class Console:
         *,
         chime: ChimeBackend | None,
         own_settings: bool,
+        store: str | None = None,
     ) -> None:
         self.bot, self.settings, self.style = bot, settings, style
         self.chime, self.own_settings = chime, own_settings
+        self.store = store  # CHIME_STORE_URL when set: where the session's requests are kept
         self.user = DEMO_REQUESTER
         self.channel = next(iter(bot.policies.channels_listed()), DEMO_CHANNEL)
         self.transcript = Transcript(style)  # numbers the buttons shown, for `click <n>`
@@ -112,9 +114,9 @@ class Console:
             f"{source}: {console_banner.channels_line(s, bot.policies)}",
             f"{approvers} You are {self.user} in #{self.channel}.",
         ]
-        if s.chime_policy_file:
+        if s.policy_source:
             lines.append(
-                f"Per-account policy from {s.chime_policy_file}: /chime help shows what you may "
+                f"Per-account policy from {s.policy_source}: /chime help shows what you may "
                 "request and approve where you stand."
             )
         someone = console_banner.an_approver(s, bot.policies, bot.groups)
@@ -125,6 +127,11 @@ class Console:
             lines.append("Try: /chime user ada@example.com   (help lists every input, quit leaves)")
         else:
             lines.append("Type help for every input, quit to leave.")
+        if self.store:
+            lines.append(
+                f"Requests are kept in {self.store} (CHIME_STORE_URL): `chime-bot audit` reads "
+                "them afterwards. Never point it at a running bot's store."
+            )
         if self.chime is not None and self.chime.endpoint is None:
             lines.append(style.bold("This is your real AWS account: approving creates real users."))
         return lines
@@ -195,8 +202,11 @@ class Console:
         if len(args) != 1 or not args[0].isdigit():
             return [self.hint("click takes the number of a button, e.g. click 1")]
         button = self.transcript.buttons.get(int(args[0]))
+        gone = self.transcript.why_gone(int(args[0]))
+        if gone is not None:
+            return [self.hint(gone)]
         if button is None:
-            shown = len(self.transcript.buttons)
+            shown = len(self.transcript.buttons) + len(self.transcript.gone)
             known = f"buttons so far: 1 to {shown}" if shown else "none yet"
             return [self.hint(f"there is no button [{args[0]}] ({known})")]
         pressed = f"pressed {button.label} on the message in #{button.channel}"

@@ -24,6 +24,9 @@ class Shown:
     caption: str
     message: dict[str, Any]
     channel: str  # where the message is, so where a click on it happens
+    # Which message this is, when it can change in place (a post, a Home tab): a later version
+    # with the same key replaces it, and the buttons of the version it replaces are gone.
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Button:
     message: dict[str, Any]  # the version that was shown: Slack sends that one with the click
     channel: str
     value: str = ""  # the request ID it carries: a Home tab has many buttons of one label
+    key: str = ""  # the message it is on (Shown.key)
 
 
 class Feed:
@@ -96,7 +100,8 @@ class Feed:
             # Only the latest version: earlier ones were already replaced before anyone looked.
             if versions > seen:
                 caption = self._where(posted, updated=seen > 0)
-                shown.append(Shown(caption, posted.current, posted.channel))
+                key = f"{posted.channel}/{posted.ts}"
+                shown.append(Shown(caption, posted.current, posted.channel, key))
             self._versions_seen[index] = versions
         return shown
 
@@ -119,11 +124,20 @@ class Feed:
 
 
 class Transcript:
-    """Each outcome as lines of text, every button numbered in the order it was shown."""
+    """Each outcome as lines of text, every button numbered in the order it was shown.
+
+    A number stays with its button while the button is on screen. When its message is shown
+    again in a new version (a card decided, a Home tab republished), a button the new version
+    still has (same label, same value) keeps its number and presses the new version; one it no
+    longer has is gone, as from Slack's screen: its number is refused, never sent, and the
+    refusal names the numbers the message shows now. A new button gets a new number, so a
+    number never comes to mean another button.
+    """
 
     def __init__(self, style: Style) -> None:
         self.style = style
         self.buttons: dict[int, Button] = {}  # number -> the button it presses
+        self.gone: dict[int, str] = {}  # number -> the key of the message it was on
         self._numbers = itertools.count(1)
 
     def show(self, outcome: Outcome, wait: float) -> list[str]:
@@ -132,8 +146,10 @@ class Transcript:
         if outcome.status != 200:
             lines.append(self.hint(f"the bot answered HTTP {outcome.status}"))
         for item in outcome.shown:
+            before = self._take(item.key) if item.key else {}
             lines.append(self.style.dim(f"  -- {item.caption} --"))
-            lines.append(render(item.message, style=self.style, label=self._numberer(item)))
+            lines.append(render(item.message, style=self.style, label=self._numberer(item, before)))
+            self.gone.update(dict.fromkeys(before.values(), item.key))
         if not outcome.shown and outcome.status == 200:
             lines.append(self.style.dim("  (nothing to see: the bot sent no message)"))
         if not outcome.settled:
@@ -145,15 +161,36 @@ class Transcript:
             )
         return lines
 
-    def _numberer(self, item: Shown) -> ButtonLabel:
+    def _numberer(self, item: Shown, before: dict[tuple[str, str], int]) -> ButtonLabel:
+        """Numbers the buttons of `item`; `before` (taken from its previous version, emptied
+        here) gives back the number of a button that is still there."""
+
         def label(_block_id: str, button: dict[str, Any]) -> str:
-            number = next(self._numbers)
             text = str(button["text"]["text"])
             value = str(button.get("value", ""))
-            self.buttons[number] = Button(text, item.message, item.channel, value)
+            number = before.pop((text, value), None) or next(self._numbers)
+            self.buttons[number] = Button(text, item.message, item.channel, value, item.key)
             return f"[{number}] {text}"
 
         return label
+
+    def _take(self, key: str) -> dict[tuple[str, str], int]:
+        """The buttons shown on the previous version of message `key`, off the screen."""
+        taken = {n: b for n, b in self.buttons.items() if b.key == key}
+        for number in taken:
+            del self.buttons[number]
+        return {(b.label, b.value): n for n, b in taken.items()}
+
+    def why_gone(self, number: int) -> str | None:
+        """Why button [number] can no longer be pressed, or None if it can (or never was)."""
+        key = self.gone.get(number)
+        if key is None:
+            return None
+        now = [f"[{n}] {b.label}" for n, b in self.buttons.items() if b.key == key]
+        where = f"it shows {', '.join(now)} now" if now else "it has no buttons now"
+        return (
+            f"button [{number}] is gone: its message was updated since ({where}); nothing was sent"
+        )
 
     def hint(self, text: str) -> str:
         """A line of the console's own, not Slack's: what went wrong, or what to try."""

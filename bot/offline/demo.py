@@ -80,7 +80,9 @@ class Demo:
         await self.click(self.latest_card(), "Approve", DEMO_APPROVER)
 
 
-async def two_approvals(out: PrintLine, style: Style, emulator: ChimeEmulator | None) -> None:
+async def two_approvals(
+    out: PrintLine, style: Style, emulator: ChimeEmulator | None, store: dict[str, object]
+) -> None:
     """A request under the two-person rule, approved by a member of a user group and by a
     user listed directly (the same Chime emulator, a second bot with those settings)."""
     approvers = demo_approvers()
@@ -91,7 +93,7 @@ async def two_approvals(out: PrintLine, style: Style, emulator: ChimeEmulator | 
         + f" and CHIME_APPROVERS={approvers}: user group {group} has members "
         + f"{', '.join(DEMO_GROUP_MEMBERS)}. Two different approvers, never the requester."
     )
-    overrides = {"chime_approvers": approvers, "chime_approvals_required": 2}
+    overrides = {"chime_approvers": approvers, "chime_approvals_required": 2, **store}
     async with offline_bot(overrides, emulator=emulator, slack=slack) as bot:
         demo = Demo(bot, out, style)
         await demo.command(f'invite {SECOND_HIRE} --account "Example Corp" needs two keys')
@@ -102,8 +104,11 @@ async def two_approvals(out: PrintLine, style: Style, emulator: ChimeEmulator | 
         await demo.click(card, "Approve", DEMO_APPROVER)  # 2 of 2: the one Chime call
 
 
-async def run_demo(out: PrintLine, style: Style) -> int:
-    async with offline_bot() as bot:
+async def run_demo(out: PrintLine, style: Style, store_url: str | None = None) -> int:
+    """The demo; its requests go to `store_url` (CHIME_STORE_URL) when set, so `chime-bot
+    audit` can read them afterwards, else to a store thrown away at the end."""
+    store: dict[str, object] = {"chime_store_url": store_url} if store_url else {}
+    async with offline_bot(store) as bot:
         demo = Demo(bot, out, style)
         for text in (
             "help",
@@ -115,11 +120,13 @@ async def run_demo(out: PrintLine, style: Style) -> int:
         await demo.command(f'invite {NEW_HIRE} --account "Example Corp" starts Monday')
         await demo.approve_latest_card()
         await demo.command(f"user {NEW_HIRE}")
-        await two_approvals(out, style, bot.emulator)
+        await two_approvals(out, style, bot.emulator, store)
     out(
         style.dim(
             "\nDemo finished: every reply above came through the bot's signed HTTP "
             "endpoint, with Chime answered by the embedded emulator."
         )
     )
+    if store_url:
+        out(style.dim(f"Its requests are in {store_url}: `chime-bot audit` shows their trail."))
     return 0

@@ -49,6 +49,15 @@ class Exchange:
         return (await self.replies(1, timeout))[0]
 
 
+class RefusedAnswer(AssertionError):
+    """The bot answered a view_submission in a way Slack would refuse (the person would see a
+    generic error in the modal); raised for the test or tool that submitted."""
+
+    def __init__(self, view_id: str, problems: list[str]) -> None:
+        super().__init__(f"Slack would refuse the answer to {view_id}: {'; '.join(problems)}")
+        self.problems = problems
+
+
 class SlackSender:
     """Slack, sending to the bot at `bot_url`: every request signed with `signing_secret`."""
 
@@ -90,6 +99,7 @@ class SlackSender:
     ) -> tuple[str, dict[str, str]]:
         """A slash command's form as Slack posts it, with a fresh response_url; and that URL's
         ID. The benchmark signs and sends such forms over its own connections."""
+        self.standin.users.add(user_id)
         rid, response_url = self.standin.new_response_url()
         return rid, {
             "token": "deprecated-verification-token",
@@ -121,6 +131,7 @@ class SlackSender:
 
         `alter` edits the payload before it is signed: a forged click, for tests."""
         block_id, button = find_button(message, label)
+        self.standin.users.add(user_id)
         rid, response_url = self.standin.new_response_url()
         payload = {
             "type": "block_actions",
@@ -180,6 +191,7 @@ class SlackSender:
 
     async def shortcut(self, callback_id: str, *, user_id: str) -> Exchange:
         """Use the global shortcut `callback_id`, as Slack would (a payload with a trigger_id)."""
+        self.standin.users.add(user_id)
         trigger = self.standin.views.issue_trigger(user_id)
         payload = shortcut_payload(callback_id, user_id, TEAM_ID, trigger)
         return await self._payload(payload)
@@ -195,11 +207,16 @@ class SlackSender:
         """Press Submit on the modal `view_id` as it is shown now, with `fields` (by block_id)
         filled in. `alter` edits the payload before it is signed: a forged submission."""
         opened = self.standin.views.views[view_id]
+        self.standin.users.add(user_id)
         trigger = self.standin.views.issue_trigger(user_id)
         payload = submission_payload(opened, fields, user_id, TEAM_ID, trigger)
         if alter is not None:
             alter(payload)
-        return await self._payload(payload)
+        exchange = await self._payload(payload)
+        refused = self.standin.views.answered(view_id, exchange.ack)
+        if refused:
+            raise RefusedAnswer(view_id, refused)
+        return exchange
 
     async def _payload(self, payload: dict[str, Any]) -> Exchange:
         rid, _ = self.standin.new_response_url()  # no response_url in these; kept for shape

@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -35,6 +35,7 @@ class MethodFault:
     error: str | None = None
     status: int | None = None
     delay: float = 0.0
+    times: int | None = None  # how many calls it spoils, then the method answers again; None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,8 @@ class SlackStandIn(SlackWorkspace):
         """Wait until `predicate()` holds; raise TimeoutError naming what was seen otherwise."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(predicate)
             except TimeoutError:
                 raise TimeoutError(
                     f"condition not met within {timeout}s; calls={[c.method for c in self.calls]}"
@@ -179,6 +181,12 @@ class SlackStandIn(SlackWorkspace):
         if token != self.bot_token and not app_token_call:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         fault = self.method_faults.get(method, MethodFault())
+        if fault.times is not None:
+            left = fault.times - 1
+            if left > 0:
+                self.method_faults[method] = replace(fault, times=left)
+            else:
+                del self.method_faults[method]
         if fault.status is not None or fault.error is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:

@@ -10,7 +10,15 @@ From Slack's reference:
   `hash_conflict`; an unknown view is `not_found`. Every open and update gives a new hash.
 - A view Slack will not take is `invalid_arguments` (both methods list it), with the reasons in
   `response_metadata.messages`, as Slack sends them for views. What counts as invalid is
-  `bot.offline.blockkit.modal_problems`.
+  `bot.offline.blockkit.modal_problems`; a view "greater than 250kb" is `view_too_large` (both
+  methods list it).
+- A `view_submission`'s answer (`answered`; docs.slack.dev/surfaces/modals, "Handling
+  submissions"): none closes the modal; `response_action: update` replaces it with a view that
+  must pass the same checks; `response_action: errors` shows `errors`, "an object with keys
+  being the block_id of input blocks" and strings as values, which must name input blocks of
+  the view shown; `clear` closes every view; `push` adds a valid view. Slack cannot tell the app
+  it refused an answer (the person sees a generic error in the modal), so the stand-in records
+  it in `refused_answers` and the sender raises `RefusedAnswer`, for tests to see.
 
 The reference is silent on a well-formed trigger Slack never issued: it is answered
 `invalid_trigger_id` here. A trigger is checked before the view, as the reference's order of
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.offline.blockkit import modal_problems
+from bot.offline.blockkit_fields import too_large
 
 TRIGGER_LIFETIME = 3.0  # seconds: "triggers expire in three seconds" (the modals guide)
 _TRIGGER = re.compile(r"[0-9]+\.[0-9]+\.[0-9a-f]+")
@@ -61,6 +70,8 @@ class ViewsStandIn:
         self._triggers: dict[str, _Trigger] = {}
         # Seconds added to every trigger's age when it is used: a bot (or network) that slow.
         self.late_by = 0.0
+        # Answers to view_submission Slack would not take: (view_id, why), in order.
+        self.refused_answers: list[tuple[str, list[str]]] = []
 
     def issue_trigger(self, user: str) -> str:
         """A trigger_id, as Slack puts in an interaction's payload, for `user`."""
@@ -90,6 +101,8 @@ class ViewsStandIn:
             return {"ok": False, "error": "exchanged_trigger_id"}
         if self.now() - trigger.issued + self.late_by > TRIGGER_LIFETIME:
             return {"ok": False, "error": "expired_trigger_id"}
+        if too_large(view):
+            return {"ok": False, "error": "view_too_large"}
         problems = modal_problems(view)
         if problems:
             return _invalid(problems)
@@ -108,11 +121,27 @@ class ViewsStandIn:
         wanted = args.get("hash")
         if wanted is not None and wanted != opened.hash:
             return {"ok": False, "error": "hash_conflict"}
+        if too_large(view):
+            return {"ok": False, "error": "view_too_large"}
         problems = modal_problems(view)
         if problems:
             return _invalid(problems)
         assert isinstance(view, dict)
         return self._show(opened, view)
+
+    def answered(self, view_id: str, answer: object) -> list[str]:
+        """Take the app's answer to a submission of `view_id` as Slack would; why it would not,
+        if it would not (also kept in `refused_answers`). An update is shown from then on."""
+        opened = self.views.get(view_id)
+        if opened is None:
+            return []
+        problems = _answer_problems(opened, answer)
+        if problems:
+            self.refused_answers.append((view_id, problems))
+            return problems
+        if isinstance(answer, dict) and answer.get("response_action") == "update":
+            self._show(opened, answer["view"])
+        return []
 
     def _show(self, opened: OpenView, view: dict[str, Any]) -> dict[str, Any]:
         opened.hash = f"{int(time.time())}.{secrets.token_hex(4)}"
@@ -127,6 +156,48 @@ class ViewsStandIn:
         }
         opened.history.append(opened.view)
         return {"ok": True, "view": opened.view}
+
+
+ANSWER_KEYS = {
+    "errors": {"response_action", "errors"},
+    "update": {"response_action", "view"},
+    "push": {"response_action", "view"},
+    "clear": {"response_action"},
+}
+
+
+def _answer_problems(opened: OpenView, answer: object) -> list[str]:
+    """What is wrong with an answer to a view_submission (see the module's docstring)."""
+    if answer is None or answer == {}:
+        return []  # an empty 200 closes the modal
+    if not isinstance(answer, dict):
+        return ["answer: not a JSON object"]
+    action = answer.get("response_action")
+    if not isinstance(action, str) or action not in ANSWER_KEYS:
+        return [f"response_action: {action!r}; one of {', '.join(sorted(ANSWER_KEYS))}"]
+    problems = [
+        f"{key}: not part of a {action} answer" for key in set(answer) - ANSWER_KEYS[action]
+    ]
+    if action in ("update", "push"):
+        view = answer.get("view")
+        if too_large(view):
+            return [*problems, "view: view_too_large"]
+        return problems + modal_problems(view)
+    if action == "errors":
+        errors = answer.get("errors")
+        if not isinstance(errors, dict) or not errors:
+            return [*problems, "errors: an object of block_id -> message, not empty"]
+        inputs = {
+            b.get("block_id")
+            for b in opened.view.get("blocks", [])
+            if isinstance(b, dict) and b.get("type") == "input"
+        }
+        for key, message in errors.items():
+            if key not in inputs:
+                problems.append(f"errors.{key}: not the block_id of an input block in the view")
+            if not isinstance(message, str) or not message.strip():
+                problems.append(f"errors.{key}: not a message")
+    return problems
 
 
 def _invalid(problems: list[str]) -> dict[str, Any]:

@@ -67,6 +67,7 @@ POLICY_FIELDS = (
     "chime_approval_channel",
     "chime_approvals_required",
     "chime_policy_file",
+    "chime_policy_ssm_parameter",
 )
 # Set, it makes botocore ignore AWS_ENDPOINT_URL_CHIME too, so only the real-AWS backend keeps it.
 IGNORE_ENDPOINTS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
@@ -260,7 +261,8 @@ class BotProcess:
 
     async def wait_exit(self, timeout: float = 30) -> int:
         assert self.proc is not None
-        return await asyncio.wait_for(self.proc.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self.proc.wait()
 
     async def wait_log(self, text: str, count: int = 1, timeout: float = 30) -> None:
         """Wait until `text` appears `count` times in the bot's log."""
@@ -283,4 +285,5 @@ class BotProcess:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(sig)
-        return await asyncio.wait_for(self.proc.wait(), 30)
+        async with asyncio.timeout(30):
+            return await self.proc.wait()

@@ -3,7 +3,8 @@
 Each check is independent and names the real cause of a failure with the fix that fits it, so
 one run shows everything to mend. Settings were validated before (bot/config/settings.py), by the
 same code `serve` runs, so check can never pass a value serve would refuse. Optional settings that
-are unset are a note (✓), never a failure.
+are unset are a note (✓), never a failure; a setup in which no invite could be approved is one.
+Check only reads: it creates no store and writes no file.
 
 This module holds the order in which the checks run (an earlier failure makes later checks moot,
 and they say so), the settings-only lines and the rendering. The checks themselves are small
@@ -70,8 +71,9 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
             settings, directory, chime.ok, slack if token.ok else None
         )
     results += _policy(settings)
-    results += file_results
+    # Before the policy lines, whose failures refer to these lines "above".
     results += await approver_groups(settings, slack if token.ok else None)
+    results += file_results
     results += await posting(settings, slack if token.ok else None)
     results.append(await request_store(settings))
     return results
@@ -79,7 +81,7 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
 
 def _policy(settings: Settings) -> list[Check]:
     checks = []
-    if settings.chime_policy_file:
+    if settings.policy_source:
         pass  # channels and approvers are per account: the policy lines below show them
     elif settings.chime_allowed_channels:
         checks.append(passed("Allowed channels", ", ".join(settings.chime_allowed_channels)))
@@ -92,14 +94,10 @@ def _policy(settings: Settings) -> list[Check]:
                 "List the channel IDs where /chime may run.",
             )
         )
-    if settings.chime_policy_file:
-        pass
-    elif settings.chime_approvers:
-        checks.append(passed("Approvers", ", ".join(settings.chime_approvers)))
+    if settings.policy_source:
+        pass  # each account's line says who approves for it, and fails if no one can
     else:
-        checks.append(
-            passed("Approvers", "not set (optional): lookups work; invites cannot be approved")
-        )
+        checks.append(_approvers(settings))
     if settings.chime_approval_channel:
         checks.append(passed("Approval channel", settings.chime_approval_channel))
     else:
@@ -107,6 +105,28 @@ def _policy(settings: Settings) -> list[Check]:
             passed("Approval channel", "not set (optional): cards go to each request's channel")
         )
     return checks
+
+
+def _approvers(settings: Settings) -> Check:
+    """CHIME_APPROVERS against CHIME_APPROVALS_REQUIRED. Users are counted here; with user
+    groups, the "Approvers now" line counts their members."""
+    listed = settings.chime_approvers
+    required = settings.chime_approvals_required
+    people = [a for a in listed if not a.startswith("S")]
+    if not listed:
+        return failed(
+            "Approvers",
+            "CHIME_APPROVERS is empty: lookups work, but no invite can ever be approved",
+            "Set CHIME_APPROVERS to the Slack user or user-group IDs who approve invites.",
+        )
+    if len(people) == len(listed) and len(people) < required:
+        return failed(
+            "Approvers",
+            f"{', '.join(listed)}: fewer than CHIME_APPROVALS_REQUIRED ({required}), so no "
+            "invite can be approved",
+            "Add approvers to CHIME_APPROVERS, or lower CHIME_APPROVALS_REQUIRED.",
+        )
+    return passed("Approvers", ", ".join(listed))
 
 
 def render(results: list[Check]) -> str:

@@ -1,5 +1,6 @@
 """`chime-bot check`'s AWS side: the credentials (STS), Amazon Chime and the read permissions a
 lookup needs, the default account, and the request store with the reads and writes serve makes.
+The store is only read, never created or written: check leaves no file or item behind.
 
 Failures are put in an operator's words by bot/aws.py's `explain`, which tells an unreachable
 endpoint from refused credentials from a missing IAM action; bot/ops/check.py runs these in order.
@@ -8,7 +9,9 @@ endpoint from refused credentials from a missing IAM action; bot/ops/check.py ru
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,7 +23,8 @@ from bot.chime.directory import Directory
 from bot.config.settings import Settings
 from bot.errors import BotError, ChimeError
 from bot.ops.check_result import Check, failed, passed
-from bot.store import StoreError, open_store, store_table
+from bot.store import DynamoStore, StoreError, parse_store_url, store_table
+from bot.store.sqlite import SCHEMA_VERSION, schema_of_file
 
 GLOBAL_STS_REGION = "us-east-1"
 
@@ -111,13 +115,13 @@ async def default_account(settings: Settings, directory: Directory, chime_ok: bo
 async def request_store(settings: Settings) -> Check:
     name = "Request store"
     table = store_table(settings.chime_store_url)
-    where = settings.chime_store_url or str(settings.data_dir() / "state.db")
+    if table is None:
+        path = parse_store_url(settings.chime_store_url, data_dir=settings.data_dir())
+        return await asyncio.to_thread(_sqlite_store, name, path)
     try:
-        store = await open_store(
-            settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
-        )
+        store = await DynamoStore.open(table, region=settings.aws_region)
         try:
-            await store.check_writable()
+            await store.check_writable_without_writing()
             # The reads serve makes, so a read permission missing shows here rather than at
             # the first click: GetItem, and Query (plus BatchGetItem) for the open requests.
             await store.get("REQ-CHECKCHECK")
@@ -128,7 +132,7 @@ async def request_store(settings: Settings) -> Check:
         cause = exc.__cause__
         while isinstance(cause, StoreError) and cause.__cause__ is not None:
             cause = cause.__cause__
-        if table is not None and isinstance(cause, BotoCoreError | ClientError):
+        if isinstance(cause, BotoCoreError | ClientError):
             problem = explain(
                 cause,
                 service="DynamoDB",
@@ -137,13 +141,30 @@ async def request_store(settings: Settings) -> Check:
             )
             if problem.kind != "other":
                 return failed(name, problem.detail, problem.fix)
-        fix = (
-            "Run `chime-bot init-store`, or check AWS_REGION and CHIME_STORE_URL."
-            if table is not None
-            else "Check CHIME_STORE_URL, and that the bot may write there."
-        )
+        fix = "Run `chime-bot init-store`, or check AWS_REGION and CHIME_STORE_URL."
         return failed(name, str(exc), fix)
     except Exception as exc:  # never a traceback from check
         return failed(name, f"{type(exc).__name__}: {exc}", "Check CHIME_STORE_URL.")
-    kind = f"DynamoDB table {table} in {settings.aws_region}" if table else f"SQLite {where}"
-    return passed(name, f"readable and writable ({kind})")
+    return passed(name, f"readable and writable (DynamoDB table {table} in {settings.aws_region})")
+
+
+def _sqlite_store(name: str, path: Path) -> Check:
+    """The SQLite store judged by reading alone: opening it the way serve does would create
+    the file (and its directory) where there was none, or upgrade its schema."""
+    fix = "Point CHIME_STORE_URL (sqlite:///path/state.db) at a place this user may write."
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), Path("."))
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return passed(name, f"no store at {path} yet: serve creates it at first start (SQLite)")
+        return failed(name, f"no store at {path}, and serve could not create one there", fix)
+    if not path.is_file():
+        return failed(name, f"{path} is not a file", fix)
+    try:
+        version = schema_of_file(path)
+    except StoreError as exc:
+        return failed(name, str(exc), "Check CHIME_STORE_URL: it should name the bot's store.")
+    # serve writes the file and, in WAL mode, the -wal and -shm files beside it.
+    if not (os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        return failed(name, f"{path} or its directory is not writable by this user", fix)
+    upgrade = f"; serve upgrades it to schema {SCHEMA_VERSION}" if version < SCHEMA_VERSION else ""
+    return passed(name, f"readable and writable (SQLite {path}){upgrade}")

@@ -18,6 +18,7 @@ from bot.ops.check_result import Check, failed, passed
 from bot.policy.approvers import ApproversUnknown, slack_fetch
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
+from bot.slack.grid import groups_team
 
 # auth.test's answers for a token Slack will not accept (api.slack.com/methods/auth.test).
 REFUSED_TOKEN = frozenset(
@@ -76,9 +77,10 @@ async def request_verification(settings: Settings, socket: bool) -> Check:
 
 
 async def approver_groups(settings: Settings, slack: AsyncWebClient | None) -> list[Check]:
-    """Each user group in CHIME_APPROVERS read as serve reads it, then who can approve now."""
+    """Each user group named anywhere (CHIME_APPROVERS, the policy file's default section and
+    entries) read as serve reads it; without a policy file, then who can approve now."""
     policy = Policy.from_settings(settings)
-    groups = sorted(policy.approver_groups)
+    groups = sorted(policy.approver_groups | _file_groups(settings))
     if not groups:
         return []
     if slack is None:
@@ -88,7 +90,8 @@ async def approver_groups(settings: Settings, slack: AsyncWebClient | None) -> l
             )
             for g in groups
         ]
-    fetch = slack_fetch(slack)
+    team = await groups_team_of(settings, slack)
+    fetch = slack_fetch(slack, team=lambda: team)
     checks: list[Check] = []
     members: set[str] = set()
     for group in groups:
@@ -98,15 +101,40 @@ async def approver_groups(settings: Settings, slack: AsyncWebClient | None) -> l
             fix = exc.hint or "See the message above."
             checks.append(failed(f"Approver group {group}", exc.reason, fix))
             continue
-        members |= found
+        if group in policy.approver_groups:
+            members |= found
         listed = ", ".join(sorted(found)) or "no members: it adds no approver"
         checks.append(passed(f"Approver group {group}", listed))
+    if settings.chime_policy_file or not policy.approver_groups:
+        return checks  # each account's policy line counts its own approvers
     if all(c.ok for c in checks):
-        everyone = sorted(policy.with_members(frozenset(members)).approvers)
-        checks.append(
-            passed("Approvers now", ", ".join(everyone) or "no one: invites cannot be approved")
-        )
+        checks.append(_approvers_now(policy.with_members(frozenset(members)), settings))
     return checks
+
+
+def _file_groups(settings: Settings) -> frozenset[str]:
+    """The user groups the policy file names (a file gone bad since it was loaded names none
+    here: its own check line reports it)."""
+    if not settings.chime_policy_file:
+        return frozenset()
+    try:
+        return Policies.from_settings(settings).groups()
+    except ConfigError:
+        return frozenset()
+
+
+def _approvers_now(policy: Policy, settings: Settings) -> Check:
+    everyone = sorted(policy.approvers)
+    required = settings.chime_approvals_required
+    if len(everyone) >= required:
+        return passed("Approvers now", ", ".join(everyone))
+    who = ", ".join(everyone) or "no one"
+    return failed(
+        "Approvers now",
+        f"{who}: fewer than CHIME_APPROVALS_REQUIRED ({required}), so no invite can be approved",
+        "Add people to the approver groups or to CHIME_APPROVERS, or lower "
+        "CHIME_APPROVALS_REQUIRED.",
+    )
 
 
 async def posting(settings: Settings, slack: AsyncWebClient | None) -> list[Check]:
@@ -194,3 +222,14 @@ def _scopes(headers: Any) -> frozenset[str] | None:
         return None
     text = found[0] if isinstance(found, list) else str(found)
     return frozenset(s.strip() for s in text.split(",") if s.strip())
+
+
+async def groups_team_of(settings: Settings, slack: AsyncWebClient) -> str | None:
+    """The `team_id` serve names on usergroups.users.list with this token (bot/slack/grid.py):
+    None for a workspace token, or when auth.test fails (the token check above says why)."""
+    try:
+        resp = await slack.auth_test()
+    except Exception:  # reported by `slack_token`; the group checks then show Slack's answer
+        return None
+    data = resp.data if isinstance(resp.data, dict) else {}
+    return groups_team(data, settings.slack_groups_team_id)

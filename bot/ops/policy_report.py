@@ -17,6 +17,7 @@ from bot.config.settings import ConfigError, Settings
 from bot.errors import ChimeError
 from bot.models import Account
 from bot.ops.check_result import Check
+from bot.ops.check_slack import groups_team_of
 from bot.policy.approvers import ApproversUnknown, Fetch, slack_fetch
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
@@ -30,7 +31,7 @@ FIX_ENTRY = (
 async def policy_results(
     settings: Settings, directory: Directory, chime_ok: bool, slack: AsyncWebClient | None
 ) -> list[Check]:
-    if not settings.chime_policy_file:
+    if not settings.policy_source:
         return []
     try:
         book = Policies.from_settings(settings)
@@ -41,7 +42,7 @@ async def policy_results(
     default = "a default section" if book.file.default is not None else "no default section"
     plural = "entry" if entries == 1 else "entries"
     summary = (
-        f"{settings.chime_policy_file}: {entries} account {plural}, {default}; "
+        f"{settings.policy_source}: {entries} account {plural}, {default}; "
         f"/chime works in {', '.join(book.channels_listed()) or 'none'}"
     )
     results: list[Check] = [Check("Policy file", True, summary, None)]
@@ -52,7 +53,10 @@ async def policy_results(
         accounts = await directory.all_accounts()
     except ChimeError as exc:
         return [*results, Check("Policy per account", False, exc.message, exc.hint or "Try again.")]
-    fetch = slack_fetch(slack) if slack is not None else None
+    fetch = None
+    if slack is not None:
+        team = await groups_team_of(settings, slack)
+        fetch = slack_fetch(slack, team=lambda: team)
     for account in accounts:
         results.append(await _account(book, account, accounts, fetch))
     for key in book.unmatched(accounts):

@@ -13,6 +13,10 @@ replica; the others follow within the TTL.
 The bot never passes `include_disabled`, so a disabled group grants no one anything. The
 reference does not say whether Slack then answers with an empty list or an error; either way no
 one gains the power through that group (an error fails closed, an empty list adds no one).
+Disabling a group sends no `subteam_members_changed`, but it does send `subteam_updated`
+(docs.slack.dev/reference/events/subteam_updated: "may also arise when a subteam has been
+disabled", with a nonzero `date_delete`): on it the group counts as having no members, at once,
+for the TTL, after which Slack is asked again like for any group.
 
 Fails closed: if a group's members cannot be read (a Slack error, an HTTP error, no answer in
 time, an answer without a list of user IDs) the check that needed them refuses and says why, and
@@ -49,13 +53,20 @@ _WHY = {
     ),
     "no_such_subteam": (
         "Slack has no user group with that ID",
-        "Fix CHIME_APPROVERS: list the group's ID (S...), from the group's profile in Slack.",
+        "Fix CHIME_APPROVERS: list the group's ID (S...), from the group's profile in Slack. "
+        "On an org-wide install, SLACK_GROUPS_TEAM_ID names the team the group is in.",
     ),
     "plan_upgrade_required": (
         "this Slack workspace's plan has no user groups",
         "List approvers by user ID (U...) in CHIME_APPROVERS instead.",
     ),
     "ratelimited": ("Slack is limiting how often the bot may ask", "Try again in a minute."),
+    # An org-wide (Enterprise Grid) token must name the group's team. Slack documents no error
+    # for a missing one; apps have met missing_argument (lyft/omnibot#44, slack-cleaner#101).
+    "missing_argument": (
+        "Slack wants to know which workspace of the organization the group is in",
+        "Set SLACK_GROUPS_TEAM_ID to the group's workspace (T...) or organization (E...).",
+    ),
 }
 TRY_AGAIN = "Try again in a minute; if it keeps failing, ask whoever runs this bot."
 
@@ -71,14 +82,25 @@ class ApproversUnknown(BotError):
 Fetch = Callable[[str], Awaitable[frozenset[str]]]
 
 
-def slack_fetch(client: AsyncWebClient, timeout: float | None = None) -> Fetch:
-    """Read one group's members with usergroups.users.list, or raise ApproversUnknown."""
+def slack_fetch(
+    client: AsyncWebClient,
+    timeout: float | None = None,
+    team: Callable[[], str | None] = lambda: None,
+) -> Fetch:
+    """Read one group's members with usergroups.users.list, or raise ApproversUnknown.
+
+    `team` gives the `team_id` an Enterprise Grid org-wide token must name (bot/slack/grid.py),
+    or None: asked at each read, since the token's kind is known only once auth.test answered."""
 
     async def fetch(group: str) -> frozenset[str]:
         limit = GROUP_FETCH_TIMEOUT if timeout is None else timeout
+        where = team()
         try:
             async with asyncio.timeout(limit):
-                resp = await client.usergroups_users_list(usergroup=group)
+                if where:
+                    resp = await client.usergroups_users_list(usergroup=group, team_id=where)
+                else:  # a workspace token: the call exactly as before Grid
+                    resp = await client.usergroups_users_list(usergroup=group)
             users = resp.get("users")
         except SlackApiError as exc:
             raise unknown(group, _error_code(exc)) from None
@@ -142,32 +164,60 @@ class Approvers:
     async def policy(self, base: Policy | None = None) -> Policy:
         """Every approver of `base` (default: the settings' policy) now, groups expanded;
         raises ApproversUnknown if a group can't be read."""
+        policy, unreadable = await self.expanded(base)
+        if unreadable is not None:
+            raise unreadable
+        return policy
+
+    async def expanded(self, base: Policy | None = None) -> tuple[Policy, ApproversUnknown | None]:
+        """`base` with the members of every group that could be read, and why one could not
+        (the first, in ID order), if one could not. Members only add approvers, so a yes from
+        this policy stands whatever the unread groups hold; a no is only sure without one."""
         base = base or self.base
         if not base.approver_groups:
-            return base
-        found = await asyncio.gather(*(self.members(g) for g in sorted(base.approver_groups)))
-        return base.with_members(frozenset().union(*found))
+            return base, None
+        found = await asyncio.gather(
+            *(self.members(g) for g in sorted(base.approver_groups)), return_exceptions=True
+        )
+        members: frozenset[str] = frozenset()
+        unreadable: ApproversUnknown | None = None
+        for result in found:
+            if isinstance(result, ApproversUnknown):
+                unreadable = unreadable or result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                members |= result
+        return base.with_members(members), unreadable
 
     async def check(
         self, question: Callable[[Policy], Decision], base: Policy | None = None
     ) -> Decision:
         """Ask `question` of the listed users first: members only add approvers, so a yes there
-        stands, and Slack is asked only when its answer could change the outcome."""
+        stands, and Slack is asked only when its answer could change the outcome. A group that
+        cannot be read refuses only what the groups that could be read do not allow."""
         base = base or self.base
         verdict = question(base)
         if verdict.allowed or not base.approver_groups:
             return verdict
-        try:
-            policy = await self.policy(base)
-        except ApproversUnknown as exc:
-            return Decision(False, f"{exc.message} {exc.hint}" if exc.hint else exc.message)
-        return question(policy)
+        policy, unreadable = await self.expanded(base)
+        verdict = question(policy)
+        if verdict.allowed or unreadable is None:
+            return verdict
+        message, hint = unreadable.message, unreadable.hint
+        return Decision(False, f"{message} {hint}" if hint else message)
 
     def changed(self, group: str) -> None:
         """Slack said the group's members changed: forget them, and any read in flight."""
         self._members.pop(group, None)
         self._loading.pop(group, None)
         self._version[group] = self._version.get(group, 0) + 1
+
+    def disabled(self, group: str) -> None:
+        """Slack said the group is disabled: no members, from now until the TTL has passed (a
+        later read asks Slack, which lists a disabled group's members to no one)."""
+        self.changed(group)
+        self._members[group] = (self.clock.monotonic(), frozenset())
 
     async def members(self, group: str) -> frozenset[str]:
         cached = self._members.get(group)

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.config.policy_file import (
     USER_TYPES,
     PolicyFile,
     PolicyFileError,
     Rules,
-    load_policy_file,
     shown,
 )
 from bot.config.settings import ConfigError, Settings
@@ -82,7 +80,8 @@ class AccountPolicy:
 
 @dataclass(frozen=True)
 class Policies:
-    """The environment's policy and, when CHIME_POLICY_FILE is set, the file's."""
+    """The environment's policy and, when CHIME_POLICY_FILE (or CHIME_POLICY_SSM_PARAMETER) is
+    set, the file's."""
 
     environment: Policy
     ttl: int  # CHIME_REQUEST_TTL
@@ -93,11 +92,11 @@ class Policies:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policies:
-        """Reads the file again (load_settings validated it); PolicyFileError if it changed
-        for the worse in between."""
-        path = settings.chime_policy_file
+        """Reads the file or the SSM parameter again (load_settings validated it); ConfigError
+        if it changed for the worse in between."""
+        path = settings.policy_source
         try:
-            file = load_policy_file(Path(path)) if path else None
+            file = settings.read_policy()
         except PolicyFileError as exc:
             raise ConfigError(exc.problems) from None
         return cls(

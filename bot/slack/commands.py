@@ -60,6 +60,9 @@ class Invite:
     # Every address, in the order given, duplicates collapsed, when more than one was given (a
     # bulk invite); empty for a single one, which is `email`.
     emails: tuple[str, ...] = ()
+    # `account` is an account ID the bot offered (the request form), matched as an ID only; a
+    # typed `--account` may be a name or an ID.
+    account_is_id: bool = False
 
     @property
     def all_emails(self) -> tuple[str, ...]:

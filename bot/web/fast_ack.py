@@ -12,7 +12,7 @@ succeed), and `on_command` reads only `ack` and the command's fields.
 
 Why: in a burst every request's ack waits for the acks of the requests in front of it, all on
 one event loop, so each request's cost is paid a thousand times over by the last one. Measured
-in `make bench` (README, "Performance"). Everything else (clicks, events, any other command,
+in `make bench` (docs/benchmark.md). Everything else (clicks, events, any other command,
 Socket Mode) still goes through Bolt.
 """
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.cards.form import CALLBACK_ID, SHORTCUT_ID
 from bot.slack.ids import ANY_ID
+from bot.web.grid_scope import payload_scope
 
 SHORTCUTS = frozenset({SHORTCUT_ID})
 VIEW_CALLBACKS = frozenset({CALLBACK_ID})
@@ -47,12 +48,14 @@ def _one_of(value: object, allowed: frozenset[str]) -> bool:
 
 
 def _ids(payload: dict[str, Any]) -> dict[str, Any]:
-    user, team = payload.get("user"), payload.get("team")
+    """Who and where: the user, and their workspace or (org-wide install, where `team` may be
+    null) their organization, as bot/web/grid_scope.py reads them."""
+    user = payload.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
-    team_id = team.get("id") if isinstance(team, dict) else None
-    if not all(isinstance(v, str) and ANY_ID.fullmatch(v) for v in (user_id, team_id)):
+    scope = payload_scope(payload, user_id) if isinstance(user_id, str) else None
+    if scope is None or not ANY_ID.fullmatch(str(user_id)):
         raise Refused("payload without a user and team ID")
-    return {"user": {"id": user_id, "team_id": team_id}, "team": {"id": team_id}}
+    return scope
 
 
 def _trigger(payload: dict[str, Any]) -> str:

@@ -186,6 +186,8 @@ async def test_refreshed_on_filing_and_decision_and_a_failing_publish_breaks_not
     for user in (REQUESTER, *APPROVERS):
         assert first.id in home_text(bot.slack.home.views[user]), f"{user}'s tab was refreshed"
 
+    # Rate limited beyond the client's retry (after Retry-After, here 0 s): still nothing breaks.
+    bot.slack.retry_after = 0
     bot.slack.method_faults["views.publish"] = MethodFault(error="ratelimited")
     assert await click(bot, the_card(bot), "Deny", APPROVER2) == []
     assert (await bot.runtime.store.get(first.id)).status == Status.DENIED  # type: ignore[union-attr]
@@ -279,12 +281,14 @@ async def test_socket_mode_publishes_the_home_tab_too(
         await process.stop()
 
 
-async def test_a_change_refreshes_a_bounded_number_of_tabs(emulator: ChimeEmulator) -> None:
+async def test_a_change_refreshes_a_bounded_number_of_tabs(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
     slack = SlackStandIn()
     members = [f"U0M{i:03d}" for i in range(40)]
     slack.usergroups["S0BIG"] = members
     overrides: dict[str, object] = {"chime_approvers": "S0BIG"}
-    async with offline_bot(overrides, emulator=emulator, slack=slack) as big:
+    async with offline_bot(overrides, emulator=emulator, slack=slack, clock=clock) as big:
         await invite(big, 'new.hire@example.com --account "Example Corp"')
         await settle(big)
         published = [c.args["user_id"] for c in slack.calls_to("views.publish")]
@@ -366,3 +370,96 @@ async def test_a_bulk_invite_is_listed_once_and_approved_from_home_as_a_whole(
     }
     assert len(await bot.runtime.store.list_by_status(Status.APPROVED)) == 4
     assert "Approve all" not in all_text(card.current)
+
+
+async def test_a_request_you_approved_waits_for_another_approver_without_buttons(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    """Under the two-person rule, your approval is in: the tab lists the request as waiting
+    for another approver, with no Approve for you; the other approvers still get it to decide."""
+    overrides = {"chime_approvers": ",".join(APPROVERS), "chime_approvals_required": 2}
+    async with offline_bot(overrides, emulator=emulator, clock=clock) as two:
+        await invite(two, 'pair@example.com --account "Example Corp" two keys')
+        request = await only_request(two)
+        await click(two, the_card(two), "Approve", DEMO_APPROVER)
+
+        mine = await open_home(two, DEMO_APPROVER)
+        text = home_text(mine)
+        assert "Waiting for another approver (1)" in text and request.id in text
+        assert "you approved; waiting for one more approver" in text
+        assert "Waiting for your decision" not in text
+        assert buttons({"blocks": mine["blocks"]}) == [], "no Approve (or Deny) for you"
+
+        theirs = await open_home(two, APPROVER2)
+        assert "Waiting for your decision (1)" in home_text(theirs)
+        assert "Waiting for another approver" not in home_text(theirs)
+        await click_home(two, "Approve", APPROVER2, value=request.id)
+        assert emulator.count("CreateUser") == 1
+        assert (await only_request(two)).status == Status.APPROVED
+
+
+async def test_a_bulk_invites_confirm_dialog_in_home_is_its_cards(bot: OfflineBot) -> None:  # noqa: F811
+    """The click in Home approves every address, so its dialog says so, in the card's words."""
+    emails = [f"many{i}@new.example.org" for i in range(3)]
+    await invite(bot, " ".join(emails) + ' --account "Example Corp"')
+    on_card = next(
+        b for _, b in buttons(the_card(bot).message) if b["action_id"] == "chime_approve"
+    )
+
+    approver = await open_home(bot, DEMO_APPROVER)
+    (in_home,) = [
+        b for _, b in buttons({"blocks": approver["blocks"]}) if b["action_id"] == "chime_approve"
+    ]
+
+    assert in_home["confirm"] == on_card["confirm"]
+    said = in_home["confirm"]["text"]["text"]
+    assert said == "This will create 3 addresses in Example Corp, each once."
+    assert all(email not in said for email in emails)
+
+
+# ---- Slack's rate limits ----------------------------------------------------------------------
+
+
+def most_in_a_minute(times: list[float]) -> int:
+    """The most of `times` within any 60 seconds."""
+    times = sorted(times)
+    return max(
+        (sum(1 for t in times[i:] if t < start + 60) for i, start in enumerate(times)), default=0
+    )
+
+
+async def test_many_changes_publish_within_views_publish_rate(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    """Each change republishes up to 26 tabs; views.publish takes about 100 a minute (Tier 4).
+    Five requests filed back to back would be 130 publishes at once: they are paced (on the
+    bot's clock, which the stand-in stamps publishes with) and a tab already due is published
+    once for every change waiting on it, and each tab still ends showing every request."""
+    slack = SlackStandIn()
+    slack.use_clock(clock.monotonic)
+    approvers = [f"U0A{i:03d}" for i in range(30)]
+    overrides: dict[str, object] = {"chime_approvers": ",".join(approvers)}
+    async with offline_bot(overrides, emulator=emulator, slack=slack, clock=clock) as many:
+        for n in range(5):
+            await invite(many, f'n{n}@example.com --account "Example Corp"')
+        await settle(many)
+        assert most_in_a_minute(slack.home.published_at) <= 100, "within Slack's limit"
+        assert len(slack.home.published) <= 5 * (1 + MAX_REFRESH)
+        ids = [r.id for r in await many.runtime.deps.approvals.open_requests()]
+        assert len(ids) == 5
+        for user in (REQUESTER, *sorted(approvers)[:MAX_REFRESH]):
+            shown = home_text(slack.home.views[user])
+            assert all(i in shown for i in ids), f"{user}'s tab shows the last change"
+
+
+async def test_a_rate_limited_publish_is_sent_again_after_retry_after(bot: OfflineBot) -> None:  # noqa: F811
+    """slack_sdk's rate-limit handler: a 429 (with Retry-After, here 0 s) is tried again."""
+    bot.slack.retry_after = 0
+    bot.slack.method_faults["views.publish"] = MethodFault(error="ratelimited", times=1)
+    await invite(bot, 'again@example.com --account "Example Corp"')
+    request = await only_request(bot)
+    await settle(bot)
+    attempts = [c for c in bot.slack.attempts if c.method == "views.publish"]
+    assert len(attempts) == len(bot.slack.calls_to("views.publish")) + 1, "one 429, then sent"
+    for user in (REQUESTER, *APPROVERS):
+        assert request.id in home_text(bot.slack.home.views[user]), user

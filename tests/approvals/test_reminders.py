@@ -7,6 +7,7 @@ posted, and time moves only when a test says so; each sweep is the one `serve` r
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -137,6 +138,26 @@ async def test_a_request_left_pending_gets_exactly_one_reminder_in_its_card_thre
     assert (await request_of(bot, card)).status == Status.PENDING, "a reminder decides nothing"
     assert await actions(bot, card) == ["filed", "reminded"]
     assert bot.emulator is not None and bot.emulator.count("CreateUser") == 0
+
+
+async def test_reminders_into_one_channel_are_posted_a_second_apart(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    """One sweep's reminders all go to the approval channel, where Slack allows about one
+    message a second (chat.postMessage's reference): they are paced on the bot's clock, which
+    the stand-in stamps each post with, so no test waits on the wall clock."""
+    bot.slack.use_clock(clock.monotonic)
+    cards = [await file(bot, f"r{n}@example.com") for n in range(4)]
+    clock.advance(REMIND_AFTER)
+    await bot.runtime.sweep_once()
+    reminders = [
+        m
+        for m in bot.slack.messages
+        if m.channel == DEMO_APPROVAL_CHANNEL and "thread_ts" in m.message
+    ]
+    assert sorted(m.message["thread_ts"] for m in reminders) == sorted(c.ts for c in cards)
+    times = [m.at for m in reminders]
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times)), times
 
 
 async def test_a_request_decided_before_the_reminder_time_gets_none(

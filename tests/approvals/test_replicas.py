@@ -190,3 +190,41 @@ def test_init_store_creates_the_table_once_and_prints_its_policy(
     assert f"table/{table}" in policy.stdout and "dynamodb:TransactWriteItems" in policy.stdout
     env["CHIME_STORE_URL"] = "sqlite:///x.db"
     assert cli().returncode == 2
+
+
+async def test_two_replicas_hold_one_fair_use_cap_between_them(
+    peers: tuple[ChimeEmulator, SlackStandIn],
+    session: ClientSession,
+    tmp_path: Path,
+    replica_env: dict[str, str],
+    dynamo_table: str,
+) -> None:
+    emulator, slack = peers
+    env = {**replica_env, "CHIME_MAX_OPEN_PER_REQUESTER": "3"}
+    running = [
+        BotProcess(emulator.url, slack, tmp_path / f"{n}.db", session, **env) for n in range(2)
+    ]
+    try:
+        await asyncio.gather(*(bot.start() for bot in running))
+
+        async def invite(n: int) -> str:
+            exchange = await running[n % 2].sender.command(
+                f'invite burst{n}@example.com --account "{ACCOUNT}"',
+                user_id=REQUESTER,
+                channel_id=CHANNEL,
+            )
+            assert exchange.status == 200
+            return all_text(await exchange.reply())
+
+        # One person's burst, spread over both replicas: each replica's own turn-taking holds
+        # only its own half, so only the table can hold the cap.
+        replies = await asyncio.gather(*(invite(n) for n in range(12)))
+    finally:
+        await asyncio.gather(*(bot.stop() for bot in running if bot.proc is not None))
+
+    assert sum("awaits approval" in r for r in replies) == 3
+    assert sum("Too many open requests" in r for r in replies) == 9
+    cards = [m for m in slack.messages if m.channel == DEMO_APPROVAL_CHANNEL]
+    assert len(cards) == 3
+    async with await DynamoStore.open(dynamo_table) as store:
+        assert len(await store.list_open(now=0)) == 3

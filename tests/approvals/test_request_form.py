@@ -260,6 +260,88 @@ async def test_the_shortcut_asks_for_the_channel_and_holds_it_to_the_allowlist(
     assert request.id in all_text(dms_to(bot, REQUESTER)[0])
 
 
+async def shortcut_form(bot: OfflineBot, user: str = REQUESTER) -> OpenView:
+    exchange = await bot.sender.shortcut(SHORTCUT_ID, user_id=user)
+    assert exchange.status == 200 and exchange.ack is None
+    await settle(bot)
+    return the_form(bot, user)
+
+
+async def test_the_shortcut_files_only_from_a_channel_its_user_is_in(bot: OfflineBot) -> None:
+    """An allowed channel is the control on who may request for an account: someone outside
+    it may not pick it in the shortcut's channel picker (Slack offers any conversation)."""
+    form = await shortcut_form(bot)
+    bot.slack.channel_members[CHANNEL] = ["U0INSIDER", *(f"U0M{i:04d}" for i in range(450))]
+    chosen = {**fields("outsider@example.com"), Field.CHANNEL: CHANNEL}
+    refused = await submit(bot, form, chosen)
+    assert refused.ack is not None and refused.ack["response_action"] == "errors"
+    assert set(refused.ack["errors"]) == {Field.CHANNEL}
+    assert "not in that channel" in refused.ack["errors"][Field.CHANNEL]
+    assert not await requests(bot)
+    # Every page was read (the reference's pages, at most 200 each) before saying no.
+    pages = bot.slack.calls_to("conversations.members")
+    assert len(pages) == 3 and all(int(c.args["limit"]) <= 200 for c in pages)
+
+    bot.slack.channel_members[CHANNEL].append(REQUESTER)  # on the last page
+    filed = await submit(bot, form, chosen)
+    assert filed.ack is None
+    (request,) = await requests(bot)
+    assert request.origin_channel == CHANNEL and request.requester == REQUESTER
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        MethodFault(error="channel_not_found"),
+        MethodFault(error="fetch_members_failed"),
+        MethodFault(status=502),
+    ],
+    ids=["channel_not_found", "fetch_members_failed", "http-502"],
+)
+async def test_the_shortcut_fails_closed_when_slack_cannot_say(
+    bot: OfflineBot, fault: MethodFault
+) -> None:
+    form = await shortcut_form(bot)
+    bot.slack.method_faults["conversations.members"] = fault
+    refused = await submit(bot, form, {**fields("unsure@example.com"), Field.CHANNEL: CHANNEL})
+    assert refused.ack is not None and set(refused.ack["errors"]) == {Field.CHANNEL}
+    assert "could not say whether you are in that channel" in refused.ack["errors"][Field.CHANNEL]
+    assert not await requests(bot)
+
+
+async def test_a_rate_limited_membership_check_still_fails_closed(bot: OfflineBot) -> None:
+    """A 429 is tried again after Retry-After (bot/app.py); then too late for the form, the
+    refusal comes by DM."""
+    form = await shortcut_form(bot)
+    bot.slack.method_faults["conversations.members"] = MethodFault(error="ratelimited")
+    late = await submit(bot, form, {**fields("limited@example.com"), Field.CHANNEL: CHANNEL})
+    if late.ack is not None:
+        said = late.ack["errors"][Field.CHANNEL]
+    else:
+        said = all_text(dms_to(bot, REQUESTER)[0])
+    assert "limiting how often" in said, said
+    assert len([a for a in bot.slack.attempts if a.method == "conversations.members"]) == 2
+    assert not await requests(bot)
+
+
+async def test_a_membership_answer_too_late_for_the_form_refuses_by_dm(bot: OfflineBot) -> None:
+    form = await shortcut_form(bot)
+    bot.slack.channel_members[CHANNEL] = ["U0INSIDER"]
+    bot.slack.method_faults["conversations.members"] = MethodFault(delay=2.0)
+    late = await submit(bot, form, {**fields("late@example.com"), Field.CHANNEL: CHANNEL})
+    assert late.ack is None, "the form was answered before Slack said"
+    (note,) = dms_to(bot, REQUESTER)
+    assert "Request not filed" in all_text(note) and "not in that channel" in all_text(note)
+    assert not await requests(bot)
+
+
+async def test_the_slash_command_form_asks_slack_nothing_about_membership(bot: OfflineBot) -> None:
+    form = await open_form(bot)  # Slack sends /chime only from a channel its user is in
+    assert (await submit(bot, form, fields("in@example.com"))).ack is None
+    assert len(await requests(bot)) == 1
+    assert not bot.slack.calls_to("conversations.members")
+
+
 async def test_the_shortcut_fails_closed_without_allowed_channels(
     emulator: ChimeEmulator, clock: VirtualClock
 ) -> None:
@@ -362,3 +444,42 @@ async def test_a_slow_account_list_is_checked_after_the_answer(
     assert not await requests(bot)
     (note,) = dms_to(bot, REQUESTER)
     assert "Request not filed" in all_text(note) and "no longer" in all_text(note)
+
+
+async def test_the_forms_account_is_matched_by_id_only(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    """An account named like another account's ID: the form's choice (an ID) files, and
+    creates, in the account with that ID."""
+    impostor = emulator.add_account(name=CORP)["AccountId"]
+    overrides: dict[str, object] = {"chime_approvers": ",".join(APPROVERS)}
+    async with offline_bot(overrides, emulator=emulator, clock=clock) as bot:
+        form = await open_form(bot)
+        assert offered(form)[impostor] == CORP and offered(form)[CORP] == "Example Corp"
+        exchange = await submit(bot, form, fields("formed@example.com", CORP))
+        assert exchange.ack is None
+        (request,) = await requests(bot)
+        assert request.account_id == CORP and request.account_name == "Example Corp"
+        card = next(m for m in bot.slack.messages if request.id in all_text(m.message))
+        await click(bot, card, "Approve", DEMO_APPROVER)
+        creates = [c.params for c in emulator.calls if c.operation == "CreateUser"]
+        assert [c["AccountId"] for c in creates] == [CORP]
+        assert creates[0]["Email"] == "formed@example.com"
+
+
+async def test_every_answer_the_bot_gives_a_submission_is_one_slack_takes(bot: OfflineBot) -> None:
+    """The stand-in holds view_submission answers to Slack's rules (errors keyed by the view's
+    input blocks, updates that are valid views) and raises when the bot breaks them; here the
+    bot's three kinds of answer, from the one form: errors, an update, and a close."""
+    form = await shortcut_form(bot)
+    errors = await submit(bot, form, {**fields("not-an-email"), Field.CHANNEL: "C0NOTHERE"})
+    assert errors.ack is not None and set(errors.ack["errors"]) == {Field.EMAIL, Field.CHANNEL}
+    closed = await submit(bot, form, {**fields("ok@example.com"), Field.CHANNEL: CHANNEL})
+    assert closed.ack is None
+    other = await shortcut_form(bot, user="U0OTHER")
+    update = await submit(
+        bot, other, {**fields("x@example.com"), Field.CHANNEL: CHANNEL}, user=REQUESTER
+    )
+    assert update.ack is not None and update.ack["response_action"] == "update"
+    assert not bot.slack.views.refused_answers
+    assert "cannot be used" in all_text(bot.slack.views.views[other.id].view), "the update shows"

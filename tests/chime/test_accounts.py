@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.chime.directory import ACCOUNT_RECHECK_AFTER
 from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Status
@@ -220,3 +221,72 @@ async def test_the_approvals_account_check_gets_the_approval_budget_not_the_look
         assert emulator.count("CreateUser") == 1
         settings = bot.runtime.settings
         assert settings.chime_lookup_budget < sum(clock.slept) < settings.chime_retry_budget
+
+
+def created_in(emulator: ChimeEmulator) -> list[str]:
+    """The AccountId of every CreateUser the emulator served."""
+    return [c.params.get("AccountId", "") for c in emulator.calls if c.operation == "CreateUser"]
+
+
+async def test_an_account_id_is_an_id_even_when_another_account_is_named_like_it(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    # Chime names are free text: nothing stops an account being named like another's ID.
+    impostor = emulator.add_account(name=CORP)["AccountId"]
+    assert impostor != CORP
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        note = await invite(bot, f"by.id@example.com --account {CORP}")
+        assert "awaits approval" in note["text"]
+        request = await only_request(bot)
+        assert request.account_id == CORP and request.account_name == "Example Corp"
+        await click(bot, the_card(bot), "Approve", DEMO_APPROVER)
+        assert (await only_request(bot)).status == Status.APPROVED
+        assert created_in(emulator) == [CORP], "CreateUser went to the account with that ID"
+
+
+def whole_list_reads(emulator: ChimeEmulator) -> int:
+    return len(
+        [c for c in emulator.calls if c.operation == "ListAccounts" and "UserEmail" not in c.params]
+    )
+
+
+async def test_an_account_created_after_the_list_was_read_is_found(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        await invite(bot, 'first@example.com --account "Example Corp"')  # the list is read
+        emulator.add_account(name="Brand New Corp")
+        # A few seconds on, well inside the list's 30 s: the miss reads it again, once.
+        clock.advance(ACCOUNT_RECHECK_AFTER + 1)
+        emulator.reset_calls()
+        note = await invite(bot, 'second@example.com --account "Brand New Corp"')
+        assert "awaits approval" in note["text"], all_text(note)
+        assert whole_list_reads(emulator) == 1
+        newer = emulator.add_account(name="Newer Still")["AccountId"]
+        clock.advance(ACCOUNT_RECHECK_AFTER + 1)
+        note = await invite(bot, f"third@example.com --account {newer}")
+        assert "awaits approval" in note["text"], all_text(note)
+        filed = {r.email: r.account_name for r in await bot.runtime.store.list_open(now=0)}
+        assert filed["second@example.com"] == "Brand New Corp"
+        assert filed["third@example.com"] == "Newer Still"
+
+
+async def test_a_name_that_misses_reads_the_list_again_at_most_once_in_a_few_seconds(
+    emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    async with offline_bot(emulator=emulator, clock=clock) as bot:
+        await invite(bot, 'first@example.com --account "Example Corp"')
+        emulator.reset_calls()
+        for _ in range(3):  # the list is fresh: nothing newer to learn
+            assert "No Chime account" in all_text(await invite(bot, "x@example.com --account Zz"))
+        assert whole_list_reads(emulator) == 0
+        clock.advance(ACCOUNT_RECHECK_AFTER + 1)
+        for _ in range(3):
+            assert "No Chime account" in all_text(await invite(bot, "x@example.com --account Zz"))
+        assert whole_list_reads(emulator) == 1
+        await nothing_filed_for(bot, "x@example.com")
+
+
+async def nothing_filed_for(bot: OfflineBot, email: str) -> None:
+    for status in Status:
+        assert all(r.email != email for r in await bot.runtime.store.list_by_status(status))

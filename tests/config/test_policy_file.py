@@ -171,9 +171,9 @@ accounts:
     assert checked.line("Policy for Example Corp").startswith("✓")
 
 
-def test_the_readme_example_is_a_valid_policy(tmp_path: Path) -> None:
-    readme = (Path(__file__).parent.parent.parent / "README.md").read_text(encoding="utf-8")
-    example = readme.split("# chime-policy.yml\n", 1)[1].split("```", 1)[0]
+def test_the_documented_example_is_a_valid_policy(tmp_path: Path) -> None:
+    doc = Path(__file__).parent.parent.parent / "docs" / "configuration.md"
+    example = doc.read_text(encoding="utf-8").split("# chime-policy.yml\n", 1)[1].split("```", 1)[0]
     policy = load_policy_file(Path(policy_file(tmp_path, example)))
     assert policy.accounts["Example Corp"].approvals_required == 2
     assert policy.default is not None and policy.default.approvers == ["S0ITADMINS"]

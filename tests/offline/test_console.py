@@ -119,19 +119,25 @@ def test_a_non_approver_click_is_refused_and_the_card_stays_open() -> None:
     assert "updated in place" not in click and "Approved" not in click
 
 
-def test_buttons_keep_their_numbers_and_a_stale_one_still_clicks() -> None:
+def test_buttons_keep_their_numbers_and_a_decided_cards_buttons_are_gone() -> None:
     out = console(
         '/chime invite a1@example.com --account "Example Corp"',
         '/chime invite a2@example.com --account "Example Corp"',
         "as U0APPROVER",
         "click 1",
         "click 1",
+        "click 2",
         "click 4",
     )
-    first, second, _, approve, stale, deny = steps(out)
+    first, second, _, approve, again, deny_decided, deny = steps(out)
     assert "[1] Approve  [2] Deny" in first[1] and "[3] Approve  [4] Deny" in second[1]
     assert "Approved by @U0APPROVER" in approve[1] and "a1@example.com" in approve[1]
-    assert "already decided" in stale[1], "the old card's button is sent, as Slack would"
+    # The decided card no longer shows its buttons, in Slack or here: refused, nothing sent.
+    for refused, number in ((again, 1), (deny_decided, 2)):
+        assert refused[1].strip() == (
+            f"hint: button [{number}] is gone: its message was updated since (it has no "
+            "buttons now); nothing was sent"
+        ), refused[1]
     assert "Denied by @U0APPROVER" in deny[1] and "a2@example.com" in deny[1]
 
 

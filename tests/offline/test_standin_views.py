@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards.form import Field, Origin, form_view, loading_view
 from bot.models import Account
-from bot.offline.blockkit import modal_problems
+from bot.offline.blockkit import block_problems, modal_problems
 from bot.offline.slack_standin import SlackStandIn
 from bot.offline.standin_views import TRIGGER_LIFETIME
 from tests.approvals.test_request_form import CORP
@@ -49,6 +49,10 @@ def select(*options: dict[str, Any], **element: Any) -> dict[str, Any]:
 
 def option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+MRKDWN = {"type": "mrkdwn", "text": "*pick*"}
+SECTION = {"type": "section", "text": {"type": "plain_text", "text": "Hello"}}
 
 
 @pytest.fixture
@@ -95,6 +99,15 @@ def test_the_bots_own_views_are_valid() -> None:
         (modal(blocks=[{**text_input(), "element": {"type": "button"}}]), "input elements"),
         (modal(blocks=[{**text_input(), "label": {"type": "mrkdwn", "text": "*x*"}}]), "label"),
         (modal(extra=1), "view.extra"),
+        # Select menus take plain_text only, in options and placeholders alike.
+        (modal(blocks=[select({**option("x", "v"), "text": MRKDWN})]), "options[0].text.type"),
+        (modal(blocks=[select(option("x", "v"), placeholder=MRKDWN)]), "placeholder.type"),
+        (modal(blocks=[text_input(placeholder=MRKDWN)]), "element.placeholder.type"),
+        # Fields a block, an element, an option or a dialog does not have.
+        (modal(blocks=[text_input(colour="red")]), "element.colour: not a field"),
+        (modal(blocks=[{**text_input(), "colour": "red"}]), "colour: not a field of an input"),
+        (modal(blocks=[select({**option("x", "v"), "emoji": True})]), "options[0].emoji"),
+        (modal(blocks=[{**SECTION, "colour": "red"}]), "colour: not a field of a section"),
     ],
 )
 def test_modals_slack_refuses_are_refused(view: dict[str, Any], wanted: str) -> None:
@@ -169,3 +182,105 @@ def test_the_form_offers_the_default_account_first() -> None:
     view = form_view("sealed", Origin(REQUESTER, CHANNEL), accounts, "Example Corp")
     (select_block,) = [b for b in view["blocks"] if b.get("block_id") == Field.ACCOUNT]
     assert select_block["element"]["initial_option"]["value"] == CORP
+
+
+def test_messages_are_held_to_the_same_fields() -> None:
+    button = {"type": "button", "action_id": "b", "text": {"type": "plain_text", "text": "Go"}}
+    menu = {"type": "static_select", "action_id": "s", "options": [option("x", "v")]}
+    dialog = {
+        "title": {"type": "plain_text", "text": "Sure?"},
+        "text": {"type": "plain_text", "text": "Really"},
+        "confirm": {"type": "plain_text", "text": "Yes"},
+        "deny": {"type": "plain_text", "text": "No"},
+    }
+    assert block_problems([{"type": "actions", "elements": [button, menu]}]) == []
+    for block, wanted in [
+        ({"type": "actions", "elements": [{**button, "colour": "red"}]}, "colour"),
+        ({"type": "actions", "elements": [{**button, "confirm": {**dialog, "x": 1}}]}, "x: not"),
+        ({"type": "actions", "elements": [button], "colour": "red"}, "colour"),
+        ({"type": "divider", "text": SECTION["text"]}, "text: not a field of a divider"),
+        ({"type": "actions", "elements": [{**menu, "placeholder": MRKDWN}]}, "placeholder"),
+        (
+            {
+                "type": "actions",
+                "elements": [{**menu, "options": [{**option("x", "v"), "text": MRKDWN}]}],
+            },
+            "options[0].text.type",
+        ),
+    ]:
+        problems = block_problems([block])
+        assert any(wanted in p for p in problems), (block, problems)
+
+
+async def test_views_over_250_kb_are_refused_when_opened_and_updated(
+    slack: tuple[SlackStandIn, AsyncWebClient],
+) -> None:
+    standin, client = slack
+    # Within every other limit: 100 blocks of 2,900 characters, about 300 kB.
+    text = {"type": "plain_text", "text": "x" * 2900}
+    big = modal(blocks=[{**SECTION, "text": text, "block_id": str(i)} for i in range(100)])
+    assert modal_problems(big) == []
+    with pytest.raises(SlackApiError) as refused:
+        await client.views_open(trigger_id=standin.views.issue_trigger(REQUESTER), view=big)
+    assert refused.value.response["error"] == "view_too_large"
+    opened = await client.views_open(
+        trigger_id=standin.views.issue_trigger(REQUESTER), view=modal()
+    )
+    with pytest.raises(SlackApiError) as too_big:
+        await client.views_update(view_id=opened["view"]["id"], view=big)
+    assert too_big.value.response["error"] == "view_too_large"
+
+
+# ---- answers to a view_submission ---------------------------------------------------------------
+
+
+async def opened_form(standin: SlackStandIn, client: AsyncWebClient) -> str:
+    view = modal(blocks=[SECTION, text_input("email")])
+    opened = await client.views_open(trigger_id=standin.views.issue_trigger(REQUESTER), view=view)
+    return str(opened["view"]["id"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "wanted"),
+    [
+        ({"response_action": "errors", "errors": {"nope": "Fix it"}}, "errors.nope"),
+        ({"response_action": "errors", "errors": {"email": ""}}, "errors.email: not a message"),
+        ({"response_action": "errors", "errors": {}}, "errors: an object"),
+        ({"response_action": "update", "view": modal(type="home")}, "view.type"),
+        ({"response_action": "update", "view": modal(), "errors": {}}, "errors: not part"),
+        ({"response_action": "close"}, "response_action: 'close'"),
+        ({"text": "thanks"}, "response_action: None"),
+        ([], "not a JSON object"),
+    ],
+    ids=[
+        "errors-key",
+        "errors-empty-message",
+        "errors-empty",
+        "update-invalid",
+        "update-extra",
+        "unknown-action",
+        "no-action",
+        "array",
+    ],
+)
+async def test_answers_slack_would_not_take_are_refused(
+    slack: tuple[SlackStandIn, AsyncWebClient], answer: Any, wanted: str
+) -> None:
+    standin, client = slack
+    view_id = await opened_form(standin, client)
+    problems = standin.views.answered(view_id, answer)
+    assert any(wanted in p for p in problems), problems
+    assert standin.views.refused_answers == [(view_id, problems)]
+
+
+async def test_answers_slack_takes_are_taken_and_an_update_is_shown(
+    slack: tuple[SlackStandIn, AsyncWebClient],
+) -> None:
+    standin, client = slack
+    view_id = await opened_form(standin, client)
+    for answer in (None, {}, {"response_action": "errors", "errors": {"email": "Fix it"}}):
+        assert standin.views.answered(view_id, answer) == []
+    shown = modal(callback_id="after")
+    assert standin.views.answered(view_id, {"response_action": "update", "view": shown}) == []
+    assert standin.views.views[view_id].view["callback_id"] == "after"
+    assert not standin.views.refused_answers

@@ -126,9 +126,10 @@ async def test_check_names_each_failure_with_a_fix(
     with mock_aws():
         results = await check.run_checks()
     failed = {r.name: r for r in results if not r.ok}
-    # Approvers are optional; posting cannot be checked with a token Slack refuses, nor
-    # lookups once ListAccounts is refused.
+    # With no approvers no invite could be approved; posting cannot be checked with a token
+    # Slack refuses, nor lookups once ListAccounts is refused.
     expected = {
+        "Approvers",
         "Slack bot token",
         "Amazon Chime",
         "Default account",

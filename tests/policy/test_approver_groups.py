@@ -122,6 +122,58 @@ async def test_a_removed_member_loses_the_power_at_the_change_event(bot: Offline
     assert bot.emulator.count("CreateUser") == 1
 
 
+@pytest.mark.parametrize("as_missing", [False, True], ids=["empty-list", "no_such_subteam"])
+async def test_a_disabled_group_stops_approving_at_the_update_event(
+    bot: OfflineBot, as_missing: bool
+) -> None:
+    """Disabling a group changes no member, so Slack sends subteam_updated (with a nonzero
+    date_delete), not subteam_members_changed; the cache (60 s here, up to an hour) must not
+    outlive it. Whichever way Slack then lists the disabled group, no one approves through it."""
+    bot.slack.disabled_as_missing = as_missing
+    await invite(bot, f"off@example.com {ACCOUNT}")
+    assert reads(bot) == 1, "Alice's membership is cached"
+    card = the_card(bot)
+    event = bot.slack.disable_group(GROUP)
+    assert event["event"]["subteam"]["date_delete"] > 0
+    assert event["event"]["subteam"]["users"] == [ALICE, BOB], "the event still lists them"
+    assert (await bot.sender.event(event)).status == 200
+    await settle(bot)
+
+    (refusal,) = await click(bot, card, "Approve", ALICE)
+    assert_valid_message(refusal)
+    assert "Only the approvers" in all_text(refusal)
+    assert (await only_request(bot)).status == Status.PENDING
+    assert bot.emulator.count("CreateUser") == 0
+
+    # Enabled again, and the event says so: the members are read again, and approve.
+    assert (await bot.sender.event(bot.slack.disable_group(GROUP, disabled=False))).status == 200
+    await settle(bot)
+    assert await click(bot, card, "Approve", ALICE) == []
+    assert bot.emulator.count("CreateUser") == 1
+
+
+async def test_an_update_of_an_enabled_group_reads_its_members_again(bot: OfflineBot) -> None:
+    await invite(bot, f"upd@example.com {ACCOUNT}")
+    card = the_card(bot)
+    bot.slack.usergroups[GROUP] = [BOB]  # subteam_updated also comes for member changes
+    assert (await bot.sender.event(bot.slack.disable_group(GROUP, disabled=False))).status == 200
+    await settle(bot)
+    assert reads(bot) == 2, "read again at once, not taken from the event's (truncated) users"
+    (refusal,) = await click(bot, card, "Approve", ALICE)
+    assert "Only the approvers" in all_text(refusal)
+
+
+@pytest.mark.parametrize(
+    "subteam",
+    [None, "S0APPROVERS", {"id": ["S0APPROVERS"]}, {"id": GROUP, "date_delete": "now"}],
+    ids=["null", "string", "id-list", "date-string"],
+)
+async def test_a_malformed_update_event_is_refused(bot: OfflineBot, subteam: Any) -> None:
+    event = bot.slack.disable_group(GROUP)
+    event["event"]["subteam"] = subteam
+    assert (await bot.sender.event(event)).status == 400
+
+
 async def test_events_for_other_groups_change_nothing(bot: OfflineBot) -> None:
     await invite(bot, f"d@example.com {ACCOUNT}")
     bot.slack.usergroups["S0OTHERS"] = []
