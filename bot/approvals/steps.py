@@ -22,7 +22,7 @@ from typing import Any
 from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_card, batch_outcome_note, lead_of
-from bot.cards.notes import expired_note, outcome_note
+from bot.cards.notes import decided_already_note, expired_note, outcome_note
 from bot.chime.directory import Directory
 from bot.clock import Clock
 from bot.errors import ChimeError
@@ -149,6 +149,11 @@ class Steps:
         """Expire a request past its deadline (a bulk invite's pending requests together), show
         it and tell the requester once; the note for whoever clicked on it."""
         if request.batch_id is not None:
+            lead = await self.store.get(request.batch_id) or request
+            if lead.decided_in_time:
+                # The approver's click came in time for every address: the others follow the
+                # lead (batches.follow, or the sweep's follow_leads), whatever the clock says.
+                return decided_already_note(lead)
             now = self.clock.now()
             batch = await self.store.list_batch(request.batch_id)
             pending = [m for m in batch if m.status == Status.PENDING]

@@ -24,7 +24,10 @@ its write made: that, not the writer's clock, orders the trail (bot/store/trail.
 The duplicate check and find_open look at the lock's holder only. A holder is replaced only once
 it no longer blocks (final, or pending past its deadline), and the bot never moves such a request
 back to an open status (claims use require_unexpired), so "the holder blocks" is the same
-question SQLite answers by scanning every request of that person and account. Replicas decide
+question SQLite answers by scanning every request of that person and account. The one exception
+is on both backends alike: a bulk invite's request whose lead was approved in time follows it
+even past its own deadline (Move.follow), so a second request filed for that address in the
+meantime meets an existing user in Chime, which refuses it; no second user is made. Replicas decide
 "past its deadline" by their own clocks: keep them in sync (NTP), as skew moves the deadline.
 
 Consistency. Every read of an item by key is strongly consistent. The GSI is not (DynamoDB

@@ -78,6 +78,17 @@ class InviteRequest:
         return self.status == Status.PENDING and self.expires_at <= now
 
     @property
+    def decided_in_time(self) -> bool:
+        """Whether an approver decided it (approved in any form, or denied) before its
+        deadline: a bulk invite's other requests then take that decision however late they are
+        moved (bot/store/moves.py, Move.follow)."""
+        return (
+            self.status not in (Status.PENDING, Status.EXPIRED)
+            and self.decided_at is not None
+            and self.decided_at < self.expires_at
+        )
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 

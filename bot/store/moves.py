@@ -20,7 +20,7 @@ every backend. An approval that is not the last is no move: `RequestStore.record
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.store.codec import CHANGEABLE_FIELDS, Record, Scalar, encode_changes
 from bot.store.model import InviteRequest, Status
@@ -39,11 +39,18 @@ class Move:
     actor: str  # a Slack user ID or "system"
     now: float
     action: str  # the audit event's action
-    # Refused once the request's deadline has passed (expires_at <= now).
+    # Refused once the request's deadline has passed (expires_at <= judged_at).
     require_unexpired: bool = False
     # The other fields it records, encoded as the codec stores them (a subset of
     # codec.CHANGEABLE_FIELDS; None clears one).
     changes: tuple[tuple[str, Scalar], ...] = ()
+    # The instant the deadline is judged at, if not `now`: a follower is judged when its lead
+    # was decided, because the approver's click covered the whole batch at that moment.
+    deadline_at: float | None = None
+
+    @property
+    def judged_at(self) -> float:
+        return self.now if self.deadline_at is None else self.deadline_at
 
     def __post_init__(self) -> None:
         if not self.expect:
@@ -76,7 +83,11 @@ class Move:
         over (the decider, or the sweep)."""
         to = Status.DENIED if lead.status == Status.DENIED else Status.APPROVING
         action = "denied" if to == Status.DENIED else "approve_claimed"
-        return cls._decision(to, action, actor, now, (lead.decided_by, lead.decided_at))
+        move = cls._decision(to, action, actor, now, (lead.decided_by, lead.decided_at))
+        # Judged when the lead was decided, not now: a click given in time counts for every
+        # address it covers, however long the follow-up takes (a slow replica, or the sweep
+        # after the decider died). Its lead's own claim was judged against the same deadline.
+        return replace(move, deadline_at=lead.decided_at)
 
     @classmethod
     def _decision(

@@ -39,13 +39,14 @@ _FILED_DETAIL = (
 class Plan:
     """What one change writes, judged on the request as read. A backend writes exactly this in
     one atomic write, on condition that the request is still as read (and, if
-    `require_unexpired`, that expires_at > now, re-stated where the backend can compare)."""
+    `require_unexpired`, that expires_at > judged_at, re-stated where the backend can compare)."""
 
     before: InviteRequest
     fields: Record  # the partial record written, encoded by the codec
     event: AuditEvent  # appended in the same write
     now: float
     require_unexpired: bool
+    judged_at: float  # the instant compared with expires_at (Move.judged_at)
 
     @property
     def after(self) -> InviteRequest:
@@ -58,7 +59,7 @@ def plan_move(current: InviteRequest, move: Move) -> Plan | None:
         return None
     fields = transition_fields(current, move)
     event = transition_event(current, fields, move)
-    return Plan(current, fields, event, move.now, move.require_unexpired)
+    return Plan(current, fields, event, move.now, move.require_unexpired, move.judged_at)
 
 
 def plan_approval(
@@ -80,7 +81,7 @@ def plan_approval(
     event = approval_event(kept, approver, now=now)
     event.detail.update((f"{LAPSED}{a}", why) for a, why in dropped.items())
     # A recorded approval is refused past the deadline: the write re-states it.
-    return Plan(current, fields, event, now, True)
+    return Plan(current, fields, event, now, True, now)
 
 
 def lapsed_in(event: AuditEvent) -> dict[str, str]:
@@ -100,7 +101,7 @@ def allows(current: InviteRequest, move: Move) -> bool:
         return False
     if is_approval_claim(current, move.to) and not completes_approvals(current, move.actor):
         return False
-    return not move.require_unexpired or current.expires_at > move.now
+    return not move.require_unexpired or current.expires_at > move.judged_at
 
 
 def is_approval_claim(current: InviteRequest, to: Status) -> bool:

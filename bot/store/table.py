@@ -150,8 +150,9 @@ class Table:
         ]
         # The rules already checked the deadline on a consistent read and expires_at never
         # changes; the condition re-states it where DynamoDB can compare.
-        if plan.require_unexpired and fits_number(current.expires_at) and fits_number(plan.now):
-            terms.append(f"{expr.name('expires_at')} > {expr.value('now', plan.now)}")
+        judged = plan.judged_at
+        if plan.require_unexpired and fits_number(current.expires_at) and fits_number(judged):
+            terms.append(f"{expr.name('expires_at')} > {expr.value('now', judged)}")
         params = {"Key": request_key(current.id), "UpdateExpression": update}
         return {"Update": self.conditional(params, " AND ".join(terms), *expr.parts())}
 

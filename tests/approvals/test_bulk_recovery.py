@@ -231,3 +231,74 @@ async def test_a_batch_gets_one_reminder_and_expires_once(
         (dm,) = dms_to(bot, REQUESTER)
         assert "expired" in all_text(dm)
         assert bot.emulator.count("InviteUsers") == 0
+
+
+async def test_followers_of_a_lead_approved_in_time_are_created_however_late_they_move(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    """A replica claims the lead 10 ms before the deadline and stops before the others follow
+    (issue 20, item 2): the click came in time for every address on the card."""
+    emails = addresses(4)
+    await invite(bot, " ".join(emails) + f" {CORP}")
+    card = the_card(bot)
+    store = bot.runtime.store
+    lead = next(r for r in await every_request(bot) if r.id == r.batch_id)
+    clock.advance(lead.expires_at - clock.now() - 0.01)
+    assert (await store.transition(lead.id, Move.claim_approval(DEMO_APPROVER, clock.now()))).ok
+    clock.advance(1.0)
+
+    await bot.runtime.sweep_once()  # past the deadline, within the lease
+    assert Status.EXPIRED not in {r.status for r in await every_request(bot)}
+    # A click on the card as it still shows expires nothing either.
+    (note,) = await click(bot, card, "Approve all 4", "U0APPROVER2")
+    assert "already decided" in all_text(note)
+    assert Status.EXPIRED not in {r.status for r in await every_request(bot)}
+
+    clock.advance(LEASE + 1)
+    await bot.runtime.sweep_once()
+    after = {r.email: r for r in await every_request(bot)}
+    followers = [e for e in emails if e != lead.email]
+    assert all(after[e].status == Status.APPROVED for e in followers)
+    assert all(after[e].decided_by == DEMO_APPROVER for e in followers)
+    assert all(len(bot.emulator.find_users(e)) == 1 for e in followers)
+    assert Status.EXPIRED not in {r.status for r in after.values()}
+    assert "Expired" not in all_text(card.current)
+
+
+@pytest.mark.parametrize("margin_ms", [2, 5, 10, 20, 40, 80])
+async def test_approve_all_at_the_deadline_is_all_or_nothing(
+    bot: OfflineBot, clock: VirtualClock, margin_ms: int
+) -> None:
+    """The clock runs on (1 ms a turn of the event loop) while "Approve all" is clicked just
+    before the deadline: whatever instant the click is judged at, the card's addresses share
+    one outcome, and the card and the requester's note say which."""
+    emails = addresses(3)
+    await invite(bot, " ".join(emails) + f" {CORP}")
+    card = the_card(bot)
+    lead = next(r for r in await every_request(bot) if r.id == r.batch_id)
+    clock.advance(lead.expires_at - clock.now() - margin_ms / 1000)
+
+    running = True
+
+    async def time_flows() -> None:
+        while running:
+            clock.advance(0.001)
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(time_flows())
+    try:
+        await click(bot, card, "Approve all 3", DEMO_APPROVER)
+    finally:
+        running = False
+        await ticker
+    await bot.runtime.sweep_once()
+    clock.advance(LEASE + 1)
+    await bot.runtime.sweep_once()
+
+    (outcome,) = {r.status for r in await every_request(bot)}
+    assert outcome in (Status.APPROVED, Status.EXPIRED)
+    made = 1 if outcome == Status.APPROVED else 0
+    assert bot.emulator.count("CreateUser") == 3 * made
+    assert all(len(bot.emulator.find_users(e)) == made for e in emails)
+    (dm,) = dms_to(bot, REQUESTER)
+    assert ("expired" in all_text(dm)) == (outcome == Status.EXPIRED)

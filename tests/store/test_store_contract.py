@@ -323,6 +323,27 @@ async def test_a_batch_is_listed_whole_and_counts_as_one_filing(store: RequestSt
     assert {r.status for r in decided} == {Status.DENIED}
 
 
+async def test_a_follower_is_judged_at_its_leads_decision_not_at_the_followers_move(
+    store: RequestStore,
+) -> None:
+    """A bulk invite's other requests take a decision made in time, however late they move;
+    one made after the deadline they never take (the store re-states it on both backends)."""
+    lead = make_request(email="b0@example.com", expires_at=NOW + 10)
+    lead = replace(lead, batch_id=lead.id)
+    late, early = (
+        make_request(email=f"b{i}@example.com", batch_id=lead.id, expires_at=NOW + 10)
+        for i in (1, 2)
+    )
+    for request in (lead, late, early):
+        await store.file(request, now=NOW)
+    in_time = replace(lead, status=Status.APPROVING, decided_by="UALICE", decided_at=NOW + 9.99)
+    assert (await store.transition(late.id, Move.follow(in_time, "system", NOW + 70))).ok
+    too_late = replace(in_time, decided_at=NOW + 10)
+    refused = await store.transition(early.id, Move.follow(too_late, "system", NOW + 5))
+    assert not refused.ok
+    assert (await store.get(early.id)).status == Status.PENDING  # type: ignore[union-attr]
+
+
 async def test_set_card(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
 
