@@ -7,5 +7,6 @@ over HTTP. Point boto3 at it with ``AWS_ENDPOINT_URL_CHIME`` or ``endpoint_url=`
 from .controls import OPERATIONS, Call, Fault
 from .emulator import ChimeEmulator
 from .errors import ERRORS
+from .state import SignOut
 
-__all__ = ["ERRORS", "OPERATIONS", "Call", "ChimeEmulator", "Fault"]
+__all__ = ["ERRORS", "OPERATIONS", "Call", "ChimeEmulator", "Fault", "SignOut"]

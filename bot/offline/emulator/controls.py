@@ -14,7 +14,18 @@ from typing import Any
 
 from .errors import ERRORS
 
-OPERATIONS = ("ListAccounts", "ListUsers", "GetUser", "CreateUser", "InviteUsers")
+OPERATIONS = (
+    "ListAccounts",
+    "ListUsers",
+    "GetUser",
+    "CreateUser",
+    "InviteUsers",
+    "BatchSuspendUser",
+    "BatchUnsuspendUser",
+    "LogoutUser",
+    "ResetPersonalPIN",
+    "UpdateUser",
+)
 FOREVER = -1
 # Not a Chime error: a 200 whose body is not JSON, as from a misbehaving proxy. The SDK cannot
 # parse it, which is how tests reach the bot's handling of truly unexpected failures.

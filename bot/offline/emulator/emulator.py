@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .controls import Call, Controls, Fault
 from .server import build_app
-from .state import ChimeState, load_bundled_seed, load_seed_file
+from .state import ChimeState, SignOut, load_bundled_seed, load_seed_file
 
 # How long stop() lets an in-flight request (say, one sleeping on injected latency) finish.
 SHUTDOWN_TIMEOUT = 1.0
@@ -128,13 +128,16 @@ class ChimeEmulator:
         account_id: str | None = None,
         default_license: str = "Pro",
         account_status: str = "Active",
+        supported_licenses: list[str] | None = None,
     ) -> dict[str, Any]:
+        """`supported_licenses` is the Account's SupportedLicenses (default Basic and Pro)."""
         return self._state.add_account(
             name=name,
             account_type=account_type,
             account_id=account_id,
             default_license=default_license,
             account_status=account_status,
+            supported_licenses=supported_licenses,
         )
 
     def set_account_status(self, account_id: str, status: str) -> None:
@@ -160,6 +163,21 @@ class ChimeEmulator:
     def set_email_index(self, email: str, account_ids: list[str] | None) -> None:
         """ListAccounts(UserEmail=email) names exactly these accounts until reset with None."""
         self._state.set_email_index(email, account_ids)
+
+    def set_user_error(
+        self, operation: str, user_id: str, code: str, message: str = "injected user error"
+    ) -> None:
+        """Make BatchSuspendUser or BatchUnsuspendUser fail for this user only, in UserErrors,
+        with `code` from the model's ErrorCode enum, until clear_user_errors()."""
+        self._state.set_user_error(operation, user_id, code, message)
+
+    def clear_user_errors(self) -> None:
+        self._state.clear_user_errors()
+
+    @property
+    def sign_outs(self) -> list[SignOut]:
+        """Every sign-out so far (LogoutUser; BatchSuspendUser on EnterpriseLWA), oldest first."""
+        return self._state.sign_outs()
 
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any

@@ -1,9 +1,9 @@
 """The aiohttp wire layer: Chime's rest-json routes, SigV4 gatekeeping, and the control plane.
 
-Success bodies are JSON with the model's status code (201 for CreateUser and InviteUsers);
-errors carry ``x-amzn-ErrorType: <ShapeName>`` plus ``{"Code", "Message"}``. botocore picks the
-exception class from that header, not from the body, so the header is what makes
-``client.exceptions.NotFoundException`` work.
+Success bodies are JSON with the model's status code (201 for CreateUser and InviteUsers; 204
+and no body for LogoutUser); errors carry ``x-amzn-ErrorType: <ShapeName>`` plus
+``{"Code", "Message"}``. botocore picks the exception class from that header, not from the body,
+so the header is what makes ``client.exceptions.NotFoundException`` work.
 """
 
 from __future__ import annotations
@@ -54,17 +54,36 @@ PATH_MEMBERS = {"accountId": "AccountId", "userId": "UserId"}
 BODY_MEMBERS = {
     "CreateUser": ("Username", "Email", "UserType"),
     "InviteUsers": ("UserEmailList", "UserType"),
+    "BatchSuspendUser": ("UserIdList",),
+    "BatchUnsuspendUser": ("UserIdList",),
+    "UpdateUser": ("LicenseType", "UserType", "AlexaForBusinessMetadata"),
 }
+# Each operation's http.responseCode in the model.
 SUCCESS_STATUS = {
     "ListAccounts": 200,
     "ListUsers": 200,
     "GetUser": 200,
     "CreateUser": 201,
     "InviteUsers": 201,
+    "BatchSuspendUser": 200,
+    "BatchUnsuspendUser": 200,
+    "LogoutUser": 204,
+    "ResetPersonalPIN": 200,
+    "UpdateUser": 200,
 }
-# CreateUser and InviteUsers share a path and are told apart by the literal ?operation= query
-# that the model bakes into their requestUri.
-POST_USERS_OPERATIONS = {"create": "CreateUser", "add": "InviteUsers"}
+# Operations sharing a path are told apart by the literal ?operation= query that the model bakes
+# into their requestUri; on a user's path, no query at all is UpdateUser.
+POST_USERS_OPERATIONS = {
+    "create": "CreateUser",
+    "add": "InviteUsers",
+    "suspend": "BatchSuspendUser",
+    "unsuspend": "BatchUnsuspendUser",
+}
+POST_USER_OPERATIONS = {
+    None: "UpdateUser",
+    "logout": "LogoutUser",
+    "reset-personal-pin": "ResetPersonalPIN",
+}
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -72,6 +91,9 @@ def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def json_response(body: Mapping[str, Any], status: int) -> web.Response:
+    if status == 204:
+        # No Content may carry no body at all (RFC 9110), not even "{}".
+        return web.Response(status=204, headers=_headers())
     return web.json_response(body, status=status, headers=_headers())
 
 
@@ -143,6 +165,12 @@ class ChimeRoutes:
 
     async def post_users(self, request: web.Request) -> web.Response:
         operation = POST_USERS_OPERATIONS.get(request.query.get("operation", ""))
+        if operation is None:
+            raise web.HTTPNotFound()
+        return await self._serve(operation, request)
+
+    async def post_user(self, request: web.Request) -> web.Response:
+        operation = POST_USER_OPERATIONS.get(request.query.get("operation"))
         if operation is None:
             raise web.HTTPNotFound()
         return await self._serve(operation, request)
@@ -273,6 +301,7 @@ def build_app(state: ChimeState, controls: Controls) -> web.Application:
     app.router.add_get("/accounts/{accountId}/users", chime.list_users, allow_head=False)
     app.router.add_post("/accounts/{accountId}/users", chime.post_users)
     app.router.add_get("/accounts/{accountId}/users/{userId}", chime.get_user, allow_head=False)
+    app.router.add_post("/accounts/{accountId}/users/{userId}", chime.post_user)
     app.router.add_post("/_emulator/faults", control.faults)
     app.router.add_post("/_emulator/latency", control.latency)
     app.router.add_get("/_emulator/calls", control.calls, allow_head=False)

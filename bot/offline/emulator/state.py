@@ -1,17 +1,19 @@
-"""In-memory Chime accounts and users, and the service's rules for the five emulated operations.
+"""In-memory Chime accounts and users, and the service's rules for the emulated operations.
 
 Every operation takes ``params`` keyed by the botocore model's member names (``AccountId``,
 ``MaxResults``...) holding the raw wire values, and returns the JSON-ready response body or raises
 :class:`ChimeError`. Dicts handed out are copies, so callers can never mutate the store.
 
-One module because the five operations share one state and one set of validation rules from
-the model; the HTTP layer and fault injection are elsewhere in bot/offline/emulator/.
+One module because the operations (lookups, adding users, and the user lifecycle: suspend,
+unsuspend, sign out, PIN reset, license change) share one state and one set of validation rules
+from the model; the HTTP layer and fault injection are elsewhere in bot/offline/emulator/.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from . import validation as v
-from .errors import bad_request, conflict, not_found
+from .errors import ChimeError, bad_request, conflict, not_found
 
 Params = Mapping[str, Any]
+
+BATCH_OPERATIONS = ("BatchSuspendUser", "BatchUnsuspendUser")
 
 DEFAULT_AWS_ACCOUNT_ID = "123456789012"
 _PACKAGE = __name__.rpartition(".")[0]
@@ -74,6 +78,15 @@ def load_seed_file(path: str | Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class SignOut:
+    """One user signed out of every device, and the call that did it."""
+
+    account_id: str
+    user_id: str
+    operation: str  # LogoutUser, or BatchSuspendUser on an EnterpriseLWA account
+
+
+@dataclass(frozen=True)
 class InviteOutcome:
     status: str  # Invite.Status: Pending | Accepted | Failed
     email_status: str  # Invite.EmailStatus: NotSent | Sent | Failed
@@ -84,6 +97,21 @@ def _account_status(status: str) -> str:
     if status not in v.ACCOUNT_STATUSES:
         raise ValueError(f"account_status must be one of {v.ACCOUNT_STATUSES}")
     return status
+
+
+def _supported_licenses(licenses: list[str]) -> list[str]:
+    unknown = [name for name in licenses if name not in v.LICENSES]
+    if unknown or not licenses:
+        raise ValueError(f"supported_licenses must be a non-empty subset of {v.LICENSES}")
+    return list(licenses)
+
+
+def _new_pin(old: object) -> str:
+    """A fresh 10-digit PIN, as the seed's are; never the one it replaces."""
+    while True:
+        pin = f"{secrets.randbelow(10**10):010d}"
+        if pin != old:
+            return pin
 
 
 def _same_email(a: str | None, b: str) -> bool:
@@ -104,6 +132,10 @@ class ChimeState:
         self._invite_outcomes: dict[str, InviteOutcome] = {}
         # casefolded email -> the account IDs ListAccounts(UserEmail) names (see set_email_index).
         self._email_index: dict[str, frozenset[str]] = {}
+        # Every sign-out (LogoutUser, or BatchSuspendUser on EnterpriseLWA), oldest first.
+        self._sign_outs: list[SignOut] = []
+        # (operation, user id) -> (ErrorCode, ErrorMessage) a batch call answers for that user.
+        self._user_errors: dict[tuple[str, str], tuple[str, str]] = {}
         for account in seed.get("accounts", []):
             self._load_account(account)
 
@@ -145,6 +177,7 @@ class ChimeState:
         account_id: str | None = None,
         default_license: str = "Pro",
         account_status: str = "Active",
+        supported_licenses: list[str] | None = None,
     ) -> dict[str, Any]:
         if account_type not in v.ACCOUNT_TYPES:
             raise ValueError(f"account_type must be one of {v.ACCOUNT_TYPES}")
@@ -157,7 +190,7 @@ class ChimeState:
             "AccountType": account_type,
             "CreatedTimestamp": utc_now(),
             "DefaultLicense": default_license,
-            "SupportedLicenses": ["Basic", "Pro"],
+            "SupportedLicenses": _supported_licenses(supported_licenses or ["Basic", "Pro"]),
             "AccountStatus": _account_status(account_status),
         }
         self._insert_account(account)
@@ -205,6 +238,28 @@ class ChimeState:
                 self._email_index.pop(email.casefold(), None)
             else:
                 self._email_index[email.casefold()] = frozenset(account_ids)
+
+    def set_user_error(self, operation: str, user_id: str, code: str, message: str) -> None:
+        """A batch call answers a UserError for `user_id` (leaving it as is) until cleared.
+
+        The model says a batch call reports per-user failures in UserErrors but not which codes
+        the service uses beyond an unknown ID; this lets tests reach any code of the ErrorCode
+        enum, e.g. a transient ServiceFailure for one user among many.
+        """
+        if operation not in BATCH_OPERATIONS:
+            raise ValueError(f"operation must be one of {BATCH_OPERATIONS}")
+        if code not in v.ERROR_CODES:
+            raise ValueError(f"code must be one of the model's ErrorCode enum {v.ERROR_CODES}")
+        with self._lock:
+            self._user_errors[(operation, user_id)] = (code, message)
+
+    def clear_user_errors(self) -> None:
+        with self._lock:
+            self._user_errors.clear()
+
+    def sign_outs(self) -> list[SignOut]:
+        with self._lock:
+            return list(self._sign_outs)
 
     def add_user(
         self, account_id: str, *, email: str, display_name: str = "", **fields: Any
@@ -262,6 +317,16 @@ class ChimeState:
         if account is None:
             raise not_found(f"Account {account_id} not found")
         return account
+
+    def _user(self, account_id: str, user_id: str) -> dict[str, Any]:
+        user = self._users[account_id].get(user_id)
+        if user is None:
+            raise not_found(f"User {user_id} not found in account {account_id}")
+        return user
+
+    def _remove_user(self, user: Mapping[str, Any]) -> None:
+        del self._users[user["AccountId"]][user["UserId"]]
+        del self._by_email[user["AccountId"]][str(user["PrimaryEmail"]).casefold()]
 
     def _user_by_email(self, account_id: str, email: str) -> dict[str, Any] | None:
         return self._by_email[account_id].get(email.casefold())
@@ -335,10 +400,7 @@ class ChimeState:
     def get_user(self, params: Params) -> dict[str, Any]:
         with self._lock:
             account_id = self._account(params["AccountId"])["AccountId"]
-            user = self._users[account_id].get(params["UserId"])
-            if user is None:
-                raise not_found(f"User {params['UserId']} not found in account {account_id}")
-            return {"User": copy.deepcopy(user)}
+            return {"User": copy.deepcopy(self._user(account_id, params["UserId"]))}
 
     def create_user(self, params: Params) -> dict[str, Any]:
         # Input is validated before any lookup, as AWS's front door does.
@@ -396,6 +458,141 @@ class ChimeState:
             "EmailStatus": outcome.email_status,
         }
 
+    # -- the user lifecycle -------------------------------------------------------------------
+    #
+    # Quotations are from the operations' documentation in botocore's model
+    # (chime/2018-05-01/service-2.json), which is the AWS API reference text.
+
+    def batch_suspend_user(self, params: Params) -> dict[str, Any]:
+        """BatchSuspendUser: POST /accounts/{accountId}/users?operation=suspend, 200.
+
+        "Suspends up to 50 users from a Team or EnterpriseLWA Amazon Chime account." "Users
+        suspended from a Team account are disassociated from the account, but they can continue
+        to use Amazon Chime as free users. To remove the suspension [...], invite them to the
+        Team account again." "Users suspended from an EnterpriseLWA account are immediately
+        signed out of Amazon Chime and can no longer sign in."
+
+        Undocumented, and chosen here: other account types (EnterpriseDirectory,
+        EnterpriseOIDC) are refused as a whole with BadRequestException, as InviteUsers refuses
+        non-Team accounts; suspending an already suspended EnterpriseLWA user is ignored (no
+        UserError, no second sign-out), mirroring BatchUnsuspendUser's documented "users who are
+        not previously suspended are ignored"; an ID listed twice is handled once.
+        """
+        ids = v.user_id_list(params.get("UserIdList"))
+        with self._lock:
+            account = self._account(params["AccountId"])
+            if account.get("AccountType") not in ("Team", "EnterpriseLWA"):
+                raise bad_request(
+                    "BatchSuspendUser is only supported for Team and EnterpriseLWA accounts"
+                )
+            return self._per_user("BatchSuspendUser", account, ids, self._suspend)
+
+    def _suspend(self, account: Mapping[str, Any], user: dict[str, Any]) -> None:
+        if account.get("AccountType") == "Team":
+            # Disassociated: gone from ListUsers, GetUser and ListAccounts(UserEmail). A later
+            # InviteUsers makes a new pending user; whether AWS reuses the old UserId is
+            # undocumented, so the emulator issues a new one and a client must not rely on it.
+            self._remove_user(user)
+        elif user.get("UserRegistrationStatus") != "Suspended":
+            user["UserRegistrationStatus"] = "Suspended"
+            self._sign_outs.append(
+                SignOut(account["AccountId"], user["UserId"], "BatchSuspendUser")
+            )
+
+    def batch_unsuspend_user(self, params: Params) -> dict[str, Any]:
+        """BatchUnsuspendUser: POST /accounts/{accountId}/users?operation=unsuspend, 200.
+
+        "Only users on EnterpriseLWA accounts can be unsuspended using this action." "Previously
+        suspended users who are unsuspended using this action are returned to Registered status.
+        Users who are not previously suspended are ignored." What other account types answer
+        is undocumented: BadRequestException here, the request as a whole.
+        """
+        ids = v.user_id_list(params.get("UserIdList"))
+        with self._lock:
+            account = self._account(params["AccountId"])
+            if account.get("AccountType") != "EnterpriseLWA":
+                raise bad_request("BatchUnsuspendUser is only supported for EnterpriseLWA accounts")
+            return self._per_user("BatchUnsuspendUser", account, ids, _unsuspend)
+
+    def _per_user(
+        self,
+        operation: str,
+        account: Mapping[str, Any],
+        ids: list[str],
+        act: Callable[[Mapping[str, Any], dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Acts on each user; failures go to UserErrors (UserId, ErrorCode, ErrorMessage)."""
+        errors: list[dict[str, str]] = []
+        for user_id in dict.fromkeys(ids):
+            try:
+                injected = self._user_errors.get((operation, user_id))
+                if injected is not None:
+                    errors.append(
+                        {"UserId": user_id, "ErrorCode": injected[0], "ErrorMessage": injected[1]}
+                    )
+                    continue
+                act(account, self._user(account["AccountId"], user_id))
+            except ChimeError as err:
+                errors.append(
+                    {"UserId": user_id, "ErrorCode": err.code, "ErrorMessage": err.message}
+                )
+        # UserErrors is optional in the response shape; whether the service sends an empty list
+        # is undocumented, so it is left out (the stricter reading for a client: use .get()).
+        return {"UserErrors": errors} if errors else {}
+
+    def logout_user(self, params: Params) -> dict[str, Any]:
+        """LogoutUser: POST /accounts/{accountId}/users/{userId}?operation=logout, 204, no body.
+
+        "Logs out the specified user from all of the devices they are currently logged into."
+        The account type is not restricted by the documentation, so none is here.
+        """
+        with self._lock:
+            account_id = self._account(params["AccountId"])["AccountId"]
+            user = self._user(account_id, params["UserId"])
+            self._sign_outs.append(SignOut(account_id, user["UserId"], "LogoutUser"))
+            return {}
+
+    def reset_personal_pin(self, params: Params) -> dict[str, Any]:
+        """ResetPersonalPIN: POST /accounts/{accountId}/users/{userId}?operation=reset-personal-pin.
+
+        "Resets the personal meeting PIN for the specified user [...]. Returns the User object
+        with the updated personal meeting PIN." A fresh PIN on every call, never the old one.
+        """
+        with self._lock:
+            account_id = self._account(params["AccountId"])["AccountId"]
+            user = self._user(account_id, params["UserId"])
+            user["PersonalPIN"] = _new_pin(user.get("PersonalPIN"))
+            return {"User": copy.deepcopy(user)}
+
+    def update_user(self, params: Params) -> dict[str, Any]:
+        """UpdateUser: POST /accounts/{accountId}/users/{userId}, 200, answers the User.
+
+        "Currently, only LicenseType updates are supported for this action", and LicenseType
+        "must be a supported license type for the Amazon Chime account that the user belongs
+        to" (the Account's SupportedLicenses). The request shape also has UserType and
+        AlexaForBusinessMetadata; what the service does with them, or with no LicenseType at
+        all, is undocumented: the emulator refuses both (the strictest reading).
+        """
+        others = [k for k in ("UserType", "AlexaForBusinessMetadata") if params.get(k) is not None]
+        if others:
+            raise bad_request(f"Only LicenseType updates are supported; not {', '.join(others)}")
+        if params.get("LicenseType") is None:
+            raise bad_request("LicenseType is required: only LicenseType updates are supported")
+        license_type = v.license_type(params["LicenseType"], "licenseType")
+        with self._lock:
+            account = self._account(params["AccountId"])
+            user = self._user(account["AccountId"], params["UserId"])
+            # An account stored without SupportedLicenses (a seed may omit it) supports only
+            # its DefaultLicense: the narrowest reading.
+            supported = account.get("SupportedLicenses") or [account.get("DefaultLicense")]
+            if license_type not in supported:
+                raise bad_request(
+                    f"License {license_type} is not supported by account {account['AccountId']}; "
+                    f"supported: {', '.join(str(name) for name in supported)}"
+                )
+            user["LicenseType"] = license_type
+            return {"User": copy.deepcopy(user)}
+
     def dispatch(self, operation: str) -> Callable[[Params], dict[str, Any]]:
         return {
             "ListAccounts": self.list_accounts,
@@ -403,7 +600,17 @@ class ChimeState:
             "GetUser": self.get_user,
             "CreateUser": self.create_user,
             "InviteUsers": self.invite_users,
+            "BatchSuspendUser": self.batch_suspend_user,
+            "BatchUnsuspendUser": self.batch_unsuspend_user,
+            "LogoutUser": self.logout_user,
+            "ResetPersonalPIN": self.reset_personal_pin,
+            "UpdateUser": self.update_user,
         }[operation]
+
+
+def _unsuspend(account: Mapping[str, Any], user: dict[str, Any]) -> None:
+    if user.get("UserRegistrationStatus") == "Suspended":
+        user["UserRegistrationStatus"] = "Registered"
 
 
 def _with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:

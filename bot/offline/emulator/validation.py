@@ -25,10 +25,29 @@ LICENSES = ("Basic", "Plus", "Pro", "ProTrial")
 ACCOUNT_STATUSES = ("Active", "Suspended")  # the model's AccountStatus enum
 INVITE_STATUSES = ("Pending", "Accepted", "Failed")  # InviteStatus
 EMAIL_STATUSES = ("NotSent", "Sent", "Failed")  # EmailStatus
+# The model's ErrorCode enum: what a UserError's ErrorCode may hold.
+ERROR_CODES = (
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PreconditionFailed",
+    "ResourceLimitExceeded",
+    "ServiceFailure",
+    "AccessDenied",
+    "ServiceUnavailable",
+    "Throttled",
+    "Throttling",
+    "Unauthorized",
+    "Unprocessable",
+    "VoiceConnectorGroupAssociationsExist",
+    "PhoneNumberAssociationsExist",
+)
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 200
 MAX_INVITES = 50
+MAX_USER_IDS = 50  # UserIdList's "max": 50 (BatchSuspendUser, BatchUnsuspendUser)
 
 # Smithy patterns are not implicitly anchored, so "contains something@something.something"
 # is what the model's EmailAddress pattern actually demands; search() mirrors that.
@@ -98,6 +117,32 @@ def email_list(value: object) -> list[str]:
         rule = f"Member must have length between 1 and {MAX_INVITES}"
         raise bad_request(_constraint(len(value), "userEmailList", rule))
     return [email(item, "userEmailList.member") for item in value]
+
+
+def user_id_list(value: object) -> list[str]:
+    """UserIdList: a list of NonEmptyString, at most 50.
+
+    botocore checks neither the maximum nor the pattern client-side, so both reach the service.
+    The model sets no minimum; an empty list is refused anyway, as `email_list` refuses an empty
+    UserEmailList (which has no modeled minimum either): the strictest reading, undocumented.
+    """
+    if not isinstance(value, list):
+        raise bad_request(_constraint(value, "userIdList", "Member must be a list"))
+    if not 1 <= len(value) <= MAX_USER_IDS:
+        rule = f"Member must have length between 1 and {MAX_USER_IDS}"
+        raise bad_request(_constraint(len(value), "userIdList", rule))
+    for item in value:
+        if not isinstance(item, str) or not _NON_BLANK.search(item):
+            rule = r"Member must satisfy regular expression pattern: .*\S.*"
+            raise bad_request(_constraint(item, "userIdList.member", rule))
+    return list(value)
+
+
+def license_type(value: object, member: str) -> str:
+    if value not in LICENSES:
+        rule = f"Member must satisfy enum value set: [{', '.join(LICENSES)}]"
+        raise bad_request(_constraint(value, member, rule))
+    return str(value)
 
 
 def fingerprint(*scope: Any) -> str:
