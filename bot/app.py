@@ -473,10 +473,12 @@ class Runtime:
         self.deps.metrics.pending.set(len(pending))
 
     async def sweep_once(self) -> None:
-        """Settle requests stranded mid-execution, expire overdue ones, send due reminders."""
+        """Settle requests stranded mid-execution, withdraw ones whose card was never posted,
+        expire overdue ones, send due reminders."""
         approvals = self.deps.approvals
         try:
             await approvals.reconcile()
+            await approvals.withdraw_unseen()
             await approvals.expire_overdue()
         except Exception:
             log.exception("sweep failed; will try again")

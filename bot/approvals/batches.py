@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.approvals.execution import run_batch_call
-from bot.approvals.filing import Filing
+from bot.approvals.filing import Filing, FilingLost, filed_after_all
 from bot.approvals.steps import INTERRUPTED, SKIPPED, Steps
 from bot.cards.base import Reply
 from bot.cards.batch import batch_card, batch_filed_note, lead_of, nothing_filed_note
@@ -50,6 +50,7 @@ from bot.store import (
     InviteRequest,
     Move,
     Status,
+    StoreUnanswered,
     TooManyOpen,
     new_request_id,
 )
@@ -113,6 +114,8 @@ async def _register(
         except DuplicateRequest as dup:
             skipped[email] = f"already requested in {dup.existing.id} ({dup.existing.status})"
             return None
+        except StoreUnanswered:
+            return await filed_after_all(steps.store, request)  # or FilingLost
 
     members: list[InviteRequest] = []
     waiting = [e for e in emails if e not in skipped]
@@ -124,6 +127,8 @@ async def _register(
             lead = await one(waiting.pop(0), None, rules.approvals_required)
         except TooManyOpen as cap:  # another replica filed for this person meanwhile
             return filing.fair_use.refused(cap.held), "too_many_open"
+        except FilingLost as lost:
+            return lost.reply()
         members += [lead] if lead is not None else []
     if not members:
         return nothing_filed_note(skipped), "nothing_new"
@@ -137,8 +142,11 @@ async def _register(
         if skipped:
             await steps.store.record(AuditEvent(batch_id, now, requester, SKIPPED, dict(skipped)))
     except Exception as exc:
-        # Nothing half-done: a batch the store could not take whole is withdrawn whole.
+        # Nothing half-done: a batch the store could not take whole is withdrawn whole. (If
+        # this cannot be written either, the sweep withdraws it: bot/approvals/orphans.py.)
         await steps.withdraw(members, f"filing did not complete: {exc}")
+        if isinstance(exc, FilingLost):
+            return exc.reply()
         raise
     return _Filed(members, skipped)
 

@@ -24,6 +24,7 @@ from bot.approvals.batches import file_batch, follow_leads
 from bot.approvals.decision import carry_out
 from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
+from bot.approvals.orphans import withdraw_unseen
 from bot.approvals.steps import Steps
 from bot.cards.approval import ActionId
 from bot.cards.base import Reply, error_card
@@ -67,7 +68,7 @@ class Surface:
 @dataclass
 class Approvals:
     """The workflow, as the handlers and the sweep see it: `file`, `decide`, `may_decide`,
-    `reconcile`, `expire_overdue`, `open_requests`."""
+    `reconcile`, `withdraw_unseen`, `expire_overdue`, `open_requests`."""
 
     store: RequestStore
     directory: Directory
@@ -205,6 +206,11 @@ class Approvals:
             )
             settled += 1
         return settled + await follow_leads(steps, self.lease)
+
+    async def withdraw_unseen(self) -> int:
+        """Withdraw pending requests whose approval card was never posted (a filing cut short)
+        once past the grace (bot/approvals/orphans.py); returns how many filings."""
+        return await withdraw_unseen(self.steps)
 
     async def expire_overdue(self) -> int:
         steps = self.steps

@@ -7,6 +7,12 @@ this account, and are there approvers enough) are the same for a single request 
 invite; a bulk invite's own filing (one request per address, one card) is in
 bot/approvals/batches.py. The store's dedupe lock per (email, account) is what makes a second
 request for the same address a duplicate, whatever the races.
+
+A filing whose answer the store lost (`StoreUnanswered`: the write may have landed or not) is
+read back by its id, which is made before the write: if it is there, filing carries on (its card
+is posted, its requester told it was filed); if not, the requester is told nothing was filed.
+If even that read fails, the requester is told the bot cannot tell, and the sweep withdraws the
+request if it was stored after all (bot/approvals/orphans.py).
 """
 
 from __future__ import annotations
@@ -14,10 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.approvals.fair_use import FairUse
+from bot.approvals.orphans import ORPHAN_GRACE
 from bot.approvals.steps import Steps
 from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
-from bot.cards.notes import duplicate_note, exists_note, filed_note
+from bot.cards.notes import (
+    duplicate_note,
+    exists_note,
+    filed_note,
+    not_filed_note,
+    unconfirmed_note,
+)
 from bot.chime.accounts import choose_account
 from bot.models import Account
 from bot.policy.approvers import Approvers
@@ -25,7 +38,16 @@ from bot.policy.authz import Decision
 from bot.policy.effective import AccountPolicy, Policies, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
-from bot.store import DuplicateRequest, InviteRequest, TooManyOpen
+from bot.store import (
+    DuplicateRequest,
+    InviteRequest,
+    RequestStore,
+    Status,
+    StoreError,
+    StoreUnanswered,
+    TooManyOpen,
+)
+from bot.store.model import SYSTEM
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +99,11 @@ class Filing:
             return duplicate_note(dup.existing), "duplicate"
         except TooManyOpen as cap:  # another replica filed for this person meanwhile
             return self.fair_use.refused(cap.held), "too_many_open"
+        except StoreUnanswered:
+            try:
+                return await filed_after_all(steps.store, request)
+            except FilingLost as lost:
+                return lost.reply()
 
     async def rules_for_filing(
         self, account: Account, cmd: Invite, requester: str, origin_channel: str
@@ -114,5 +141,44 @@ class Filing:
         except CardNotPosted as exc:
             return await steps.not_posted([request], channel, exc)
         request = await steps.store.set_card(request.id, channel, ts) or request
+        if request.status == Status.DENIED and request.decided_by == SYSTEM:
+            # Withdrawn by the sweep while this filing was still at work (orphans.py): the
+            # card says so, and the sweep has told the requester.
+            await steps.show(request)
+            return error_card(
+                "Request not filed",
+                f"Request {request.id} took too long to file and was withdrawn before its "
+                "approval card was posted: no one could see it. Nothing is pending.",
+                hint="File it again.",
+            ), "withdrawn"
         steps.changed(request)
         return filed_note(request, channel), "filed"
+
+
+class FilingLost(Exception):
+    """The store lost its answer to a filing, and reading the request back found nothing
+    (`unknown` False: nothing was filed) or could not be done (True: no one can tell yet)."""
+
+    def __init__(self, request: InviteRequest, *, unknown: bool) -> None:
+        super().__init__(f"filing {request.id}: the store did not answer")
+        self.request = request
+        self.unknown = unknown
+
+    def reply(self) -> tuple[Reply, str]:
+        if self.unknown:
+            return unconfirmed_note(self.request, ORPHAN_GRACE), "unconfirmed"
+        return not_filed_note(self.request), "not_filed"
+
+
+async def filed_after_all(store: RequestStore, request: InviteRequest) -> InviteRequest:
+    """`request` as stored, its filing's answer having been lost (StoreUnanswered): a filing is
+    one atomic write, so the request's own item tells whether it took effect (its id was made
+    before the write: 50 random bits, never another's). FilingLost if it is not there, or if the
+    store cannot be read either."""
+    try:
+        stored = await store.get(request.id)
+    except StoreError as exc:
+        raise FilingLost(request, unknown=True) from exc
+    if stored is None:
+        raise FilingLost(request, unknown=False)
+    return stored

@@ -167,3 +167,59 @@ def decided_already_note(request: InviteRequest) -> Reply:
             context("Request", plain(request.id)),
         ],
     )
+
+
+# ---- a filing whose answer the store lost (bot/approvals/filing.py, orphans.py) -------------
+
+
+def not_filed_note(request: InviteRequest) -> Reply:
+    """The store did not answer the filing, and reading it back shows it was not written."""
+    return Reply(
+        text=f"Request for {literal(request.email)} not filed: the request store did not answer",
+        blocks=[
+            says(
+                f"⚠️ The request store did not answer while your request to add "
+                f"{clean(request.email)} to {clean(request.account_name)} was being filed, "
+                "and it holds no such request: nothing was filed."
+            ),
+            context("Try again in a minute."),
+        ],
+    )
+
+
+def unconfirmed_note(request: InviteRequest, grace: float) -> Reply:
+    """The store did not answer the filing, nor the read that would have told."""
+    minutes = max(1, round(grace / 60))
+    return Reply(
+        text=f"Request for {literal(request.email)} not confirmed: the request store did not "
+        "answer",
+        blocks=[
+            says(
+                f"⚠️ The request store did not answer while your request {request.id} to add "
+                f"{clean(request.email)} to {clean(request.account_name)} was being filed, so "
+                "the bot cannot tell whether it was. No approval card was posted."
+            ),
+            context(
+                f"If it was stored, the bot withdraws it within about {minutes} minutes and "
+                "sends you a direct message; then file it again."
+            ),
+        ],
+    )
+
+
+def unseen_withdrawn_note(request: InviteRequest, addresses: int = 1) -> Reply:
+    """A request that was stored but whose approval card was never posted (its filing was cut
+    short), withdrawn by the sweep: no one could have approved it."""
+    what = f"{clean(request.email)}" if addresses == 1 else f"{addresses} addresses"
+    return Reply(
+        text=f"Withdrawn: your Chime request {literal(request.id)} was never shown to approvers",
+        blocks=[
+            section(f"Your Chime user request {request.id} was *withdrawn*."),
+            says(
+                f"Its filing was cut short before its approval card was posted, so no approver "
+                f"could see it. Request {request.id}: {what} in "
+                f"{clean(request.account_name)}. Nothing was created."
+            ),
+            context("Nothing is pending now: file it again if it is still needed."),
+        ],
+    )

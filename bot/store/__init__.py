@@ -21,6 +21,7 @@ from bot.store.base import (
     RequestStore,
     StoreError,
     StoreNotWritable,
+    StoreUnanswered,
     TooManyOpen,
     Transition,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Status",
     "StoreError",
     "StoreNotWritable",
+    "StoreUnanswered",
     "TooManyOpen",
     "Transition",
     "event_from_record",

@@ -27,6 +27,12 @@ class StoreError(Exception):
     """The store could not do what was asked for a reason other than the request's state."""
 
 
+class StoreUnanswered(StoreError):
+    """The store gave no answer to a call (the connection failed or was cut, a timeout, a 5xx
+    or an unreadable reply, after the SDK's own retries): a write may have taken effect or not.
+    Read the item back before saying either (bot/approvals/filing.py)."""
+
+
 class StoreNotWritable(StoreError):
     """The store can be read (maybe) but not written; the message says where and why."""
 

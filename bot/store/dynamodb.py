@@ -49,7 +49,9 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 from bot.backoff import backoff
 from bot.store import by_requester
@@ -58,6 +60,7 @@ from bot.store.base import (
     DuplicateRequest,
     StoreError,
     StoreNotWritable,
+    StoreUnanswered,
     TooManyOpen,
     Transition,
 )
@@ -384,7 +387,10 @@ class DynamoStore:
             # A cancelled caller does not cancel the call: a write is never left half sent.
             return await loop.run_in_executor(self._executor, partial(fn, *args))
         except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"request store {self.url}: {explain(exc, self._region)}") from exc
+            message = f"request store {self.url}: {explain(exc, self._region)}"
+            if unanswered(exc):
+                raise StoreUnanswered(message) from exc
+            raise StoreError(message) from exc
 
     async def _read_all(self, keys: list[Item]) -> list[Item]:
         return await self.run(self.calls.batch_get, keys)
@@ -404,6 +410,21 @@ class DynamoStore:
     def _shutdown(self) -> None:
         self._executor.shutdown(wait=True)
         self._client.close()
+
+
+def unanswered(exc: BaseException) -> bool:
+    """Whether DynamoDB's answer to a call is unknown: what botocore gave up retrying was no
+    answer at all (connection refused, cut or timed out), a 5xx, or a reply it could not read.
+
+    Even a connection that was never made says nothing of the attempts before it: botocore
+    retries each of these, and an earlier attempt may have been carried out with its answer
+    lost. A refusal DynamoDB did send (4xx) is an answer: nothing was written."""
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, ResponseParserError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return int(status or 0) >= 500
+    return False
 
 
 async def _pause(attempt: int, reasons: list[str]) -> None:
