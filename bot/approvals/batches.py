@@ -23,9 +23,10 @@ conditional claims, `create_once`, reconciliation by lookup, and a per-email aud
   (bot/approvals/steps.py: finish, settle from Chime, withdraw, expire, show, tell), and the
   filing checks of bot/approvals/filing.py; only what is a batch's own is here.
 - One card, one note: the card is rendered from all requests of the batch after each step, and
-  the requester gets one note once none is pending or working (`Steps.show_batch`,
-  `Steps.tell_batch_requester`). Reminders and expiry act once per batch
-  (bot/approvals/reminders.py reminds about the lead only).
+  the requester gets one note once none is pending or working, from whichever caller claims
+  that outcome in the store first, on any replica (`Steps.show_batch`, `Steps.report_batch`).
+  Reminders and expiry act once per batch (bot/approvals/reminders.py reminds about the lead
+  only; an expiry's card update and note are claimed like an outcome's).
 """
 
 from __future__ import annotations
@@ -193,13 +194,13 @@ async def follow(steps: Steps, lead: InviteRequest, actor: str, *, lead_claimed:
         moved.insert(0, lead)
     if not moved:
         return 0
-    await steps.show_batch(lead.id)
     if approve:
+        await steps.show_batch(lead.id)
         await _execute(steps, moved, actor)
     else:
         for _ in moved:
             steps.metrics.approval(Status.DENIED.value)
-        await steps.tell_batch_requester(lead.id)
+        await steps.report_batch(lead.id)
     return len(moved)
 
 
@@ -224,8 +225,7 @@ async def retry_batch(steps: Steps, request: InviteRequest, user: str) -> Reply 
     if rest:
         await _execute(steps, rest, user)
     else:
-        await steps.show_batch(lead.id)
-        await steps.tell_batch_requester(lead.id)
+        await steps.report_batch(lead.id)
     return None
 
 
@@ -238,11 +238,13 @@ async def _execute(steps: Steps, claimed: list[InviteRequest], actor: str) -> No
         # Shutdown cut the wait short; Chime may still act on the calls in flight, so each
         # request becomes retryable, and Retry looks it up before calling again.
         interrupted = [(m, Status.FAILED, {"error": INTERRUPTED}) for m in claimed]
-        await asyncio.shield(_finish_all(steps, interrupted, actor, "interrupted"))
+        await asyncio.shield(_finish_all(steps, interrupted, actor, "interrupted", show=True))
         raise
     done = [(m, status, changes) for m, (status, changes) in zip(claimed, outcomes, strict=True)]
     await _finish_all(steps, done, actor, None)
-    await steps.tell_batch_requester(batch_id)
+    # Rivals (a sweep following the lead, reconciliation) may be finishing other addresses:
+    # whichever of us finds the batch settled and claims it sends the final card and note.
+    await steps.report_batch(batch_id)
 
 
 async def _finish_all(
@@ -250,6 +252,8 @@ async def _finish_all(
     outcomes: list[tuple[InviteRequest, Status, dict[str, Any]]],
     actor: str,
     action: str | None,
+    *,
+    show: bool = False,
 ) -> None:
     await asyncio.gather(
         *(
@@ -257,7 +261,8 @@ async def _finish_all(
             for m, status, changes in outcomes
         )
     )
-    await steps.show_batch(str(outcomes[0][0].batch_id))
+    if show:
+        await steps.show_batch(str(outcomes[0][0].batch_id))
 
 
 # ---- housekeeping --------------------------------------------------------------------------

@@ -8,13 +8,18 @@ bot/approvals/engine.py. Each state change is one conditional write in the store
 only the caller whose write succeeds counts it, shows it and tells the requester.
 
 A request of a bulk invite (`batch_id`) is shown and reported as its batch: one card rendered
-from all its requests, and one note once none of them is pending or working.
+from all its requests, and one note once none of them is pending or working. Several callers,
+on several replicas, may each move some of a batch's requests, and each may then find the batch
+settled; the final card and the note come from the one that claims that outcome in the store
+(`RequestStore.claim_message`, `report_batch`). A single request's card and note come from the
+caller whose one transition succeeded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +98,7 @@ class Steps:
                 extra={"request_id": request.id, "outcome": to.value, "user": actor},
             )
             if not quiet:
-                await self.show(done.request)
-                await self.tell_requester(done.request)
+                await self.report(done.request)
 
     async def settle_from_chime(
         self,
@@ -163,9 +167,12 @@ class Steps:
             moved = [expired.request] if expired.ok and expired.request is not None else []
         for _ in moved:
             self.metrics.approval(Status.EXPIRED.value)
-        if moved:
-            await self.show(moved[0])
-            await self.tell_requester(moved[0])
+        if moved and request.batch_id is not None:
+            # Rivals may still be moving the others: only the final card, once, by whoever
+            # claims it after the last address has moved.
+            await self.report_batch(request.batch_id, progress=False)
+        elif moved:
+            await self.report(moved[0])
         return expired_note(request)
 
     async def move_each(self, members: list[InviteRequest], move: Move) -> list[InviteRequest]:
@@ -187,10 +194,12 @@ class Steps:
         self.changed(request)
 
     async def show_batch(self, batch_id: str) -> None:
+        """Bring a bulk invite's card up to date after a step (its final card: report_batch)."""
         members = await self.store.list_batch(batch_id)
-        if not members:
-            return
-        lead = lead_of(members)
+        if members:
+            await self._show_members(lead_of(members), members)
+
+    async def _show_members(self, lead: InviteRequest, members: list[InviteRequest]) -> None:
         if lead.card_channel and lead.card_ts:
             card = batch_card(members, await self.skipped_of(lead.id), await self.lapsed_of(lead))
             await self.notifier.update_card(lead.card_channel, lead.card_ts, card)
@@ -217,20 +226,48 @@ class Steps:
         except Exception:  # a refresh is a courtesy: it never breaks the flow
             log.warning("could not schedule a refresh for %s", request.id, exc_info=True)
 
-    async def tell_requester(self, request: InviteRequest) -> None:
+    async def report(self, request: InviteRequest) -> None:
+        """The card and the requester's note after this caller changed `request`: a single
+        request's from that one change, a bulk invite's as `report_batch` says."""
         if request.batch_id is not None:
-            await self.tell_batch_requester(request.batch_id)
+            await self.report_batch(request.batch_id)
             return
+        await self.show(request)
+        await self.tell_requester(request)
+
+    async def tell_requester(self, request: InviteRequest) -> None:
+        """A single request's outcome note; its caller made the change it tells of."""
         await self.notifier.tell_user(
             request.requester, request.origin_channel, outcome_note(request)
         )
 
-    async def tell_batch_requester(self, batch_id: str) -> None:
-        """One note once the whole batch is settled (none pending or working)."""
+    async def report_batch(self, batch_id: str, *, progress: bool = True) -> None:
+        """A bulk invite's card after a step (if `progress`) while some of it is pending or
+        working; once it is settled, its final card and its one note, from the one caller of
+        any replica that claims that outcome (`outcome_message`) in the store. Read after this
+        caller's own moves, so whoever moved the last address finds it settled."""
         members = await self.store.list_batch(batch_id)
-        if not members or any(m.status in _UNSETTLED for m in members):
+        if not members:
             return
         lead = lead_of(members)
+        if any(m.status in _UNSETTLED for m in members):
+            if progress:
+                await self._show_members(lead, members)
+            return
+        message = outcome_message(members)
+        if not await self.store.claim_message(lead.id, message, now=self.clock.now()):
+            self.changed(lead)  # the winner updates the card; App Home here still refreshes
+            return
+        await self._show_members(lead, members)
         await self.notifier.tell_user(
             lead.requester, lead.origin_channel, batch_outcome_note(members)
         )
+
+
+def outcome_message(members: list[InviteRequest]) -> str:
+    """What a settled bulk invite's note says, as a name to claim it by: how many addresses
+    ended in each status, and how many claims to run them there were. Rivals finding the same
+    outcome name it alike; an outcome a Retry brings about (more attempts) is told again."""
+    counts = Counter(m.status.value for m in members)
+    tally = " ".join(f"{status}={n}" for status, n in sorted(counts.items()))
+    return f"batch outcome {tally} attempts={sum(m.attempts for m in members)}"

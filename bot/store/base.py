@@ -176,6 +176,14 @@ class RequestStore(Protocol):
         claim was no longer held (taken over, or the reminder already recorded)."""
         ...
 
+    async def claim_message(self, request_id: str, message: str, *, now: float) -> bool:
+        """Take the right to send the one message named `message` about the request (a bulk
+        invite's note on its outcome, say): True for exactly one caller ever, across store
+        objects and processes, as a decision is claimed. The winner's claim is kept in the
+        request's trail as a "told" audit event (`rules.told_event`), in the same write. The
+        claim comes before the message: a sender that stops in between sends nothing."""
+        ...
+
     async def check_writable(self) -> None:
         """Raise StoreNotWritable, with a message for the operator, if a write would fail."""
         ...

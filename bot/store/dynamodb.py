@@ -77,6 +77,8 @@ from bot.store.items import (
     request_item,
     request_key,
     request_of,
+    told_item,
+    told_key,
     version_of,
 )
 from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
@@ -89,6 +91,7 @@ from bot.store.rules import (
     log_event,
     plan_approval,
     plan_move,
+    told_event,
 )
 from bot.store.table import Op, Table
 from bot.store.trail import in_time_order
@@ -330,10 +333,18 @@ class DynamoStore:
         update = self.calls.reminder_release_op(request_id, token, retry_at)
         return await self._append(event, update, f"releasing the reminder of {request_id}")
 
+    async def claim_message(self, request_id: str, message: str, *, now: float) -> bool:
+        # A consistent read first: a message already claimed costs no write.
+        if await self.run(self.calls.get, told_key(request_id, message)) is not None:
+            return False
+        mark = self.calls.put_op(told_item(request_id, message))
+        event = told_event(request_id, message, now=now)
+        return await self._append(event, mark, f"claiming a message about {request_id}")
+
     async def _append(self, event: AuditEvent, update: Op | None, what: str) -> bool:
         """Put `event` in its request's trail, numbered with the version this write moves the
-        request on to, in one transaction with `update` if given; False if `update`'s own
-        condition failed (nothing written)."""
+        request on to, in one transaction with `update` (a write of another item) if given;
+        False if `update`'s own condition failed (nothing written)."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
             item = await self.run(self.calls.get, request_key(event.request_id))
             ops = [] if update is None else [update]
@@ -348,7 +359,7 @@ class DynamoStore:
                 log_event(event)
                 return True
             if update is not None and reasons[0] == "ConditionalCheckFailed":
-                return False  # the reminder is not (or no longer) ours to write
+                return False  # the reminder or message is not (or no longer) ours to write
             # Else the request moved on since the read (re-read), or a write is in flight.
             await _pause(attempt, reasons)
         raise self._contended(what)

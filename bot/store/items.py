@@ -6,6 +6,7 @@ Items (one-table design; `pk` and `sk` are strings):
     audit event   pk = REQ#<id>             sk = AUDIT#<at>#<seq>    + version; append-only, no ttl
     dedupe lock   pk = LOCK#<dedupe_key>    sk = LOCK                holder = <request id>
     reminder      pk = REQ#<id>             sk = REMINDER            holder, held_until, sent_at
+    message told  pk = REQ#<id>             sk = TOLD#<message>      put once (claim_message)
     batch member  pk = BATCH#<batch_id>     sk = MEMBER#<id>         put when the request is filed
     write check   pk = META                 sk = WRITE_CHECK         touched by check_writable
     by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
@@ -13,8 +14,8 @@ Items (one-table design; `pk` and `sk` are strings):
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
 <created_at>#<id>, with created_at as fixed-width text that sorts like the float does. Every
-item has a `kind` (request, audit, lock, reminder, batch_member, by_requester, open_filings,
-meta).
+item has a `kind` (request, audit, lock, reminder, told, batch_member, by_requester,
+open_filings, meta).
 
 TTL. DynamoDB deletes an item some time (hours to days) after its `ttl` epoch second, so no
 semantics depend on it: expiry of a request is always computed from `expires_at` in code.
@@ -22,8 +23,9 @@ semantics depend on it: expiry of a request is always computed from `expires_at`
     pending                  expires_at + RETENTION (a lapse nobody swept is still cleaned up)
     approving, failed        none: an open request someone may still retry is never deleted
     approved/denied/expired  max(decided, expires_at) + RETENTION
-Audit items and locks carry no ttl: the trail is kept as SQLite keeps it, and a lock must
-outlive any request that may still block (at worst one small item per person and account).
+Audit items, "told" items and locks carry no ttl: the trail (and what it says was told) is kept as
+SQLite keeps it, and a lock must outlive any request that may still block (at worst one small item
+per person and account).
 
 Audit order. The request item's `version` goes up by one on every write that appends to its
 trail, on condition that it is still what was read, and the audit item keeps the version its
@@ -74,6 +76,7 @@ MEMBER_PREFIX = "MEMBER#"
 _REQUEST_SK = "REQUEST"
 _REMINDER_SK = "REMINDER"
 _LOCK_SK = "LOCK"
+_TOLD_PREFIX = "TOLD#"
 _SIGN_BIT = 1 << 63
 _ALL_BITS = (1 << 64) - 1
 _MAX_TTL = 10**11  # year 5138: a later "deadline" is a nonsense timestamp, not a retention date
@@ -100,6 +103,20 @@ def request_key(request_id: str) -> Item:
 
 def reminder_key(request_id: str) -> Item:
     return {"pk": {"S": request_pk(request_id)}, "sk": {"S": _REMINDER_SK}}
+
+
+def told_key(request_id: str, message: str) -> Item:
+    return {"pk": {"S": request_pk(request_id)}, "sk": {"S": f"{_TOLD_PREFIX}{message}"}}
+
+
+def told_item(request_id: str, message: str) -> Item:
+    """The mark that the one message named `message` about the request was claimed: its key
+    is the claim, so a second put of it fails its NEW_ITEM condition."""
+    return {
+        **told_key(request_id, message),
+        "kind": {"S": "told"},
+        "request_id": {"S": request_id},
+    }
 
 
 def lock_key(key: str) -> Item:

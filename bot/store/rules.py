@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.store.codec import Record, encode_approvals, from_record, stringify, to_record
-from bot.store.model import AuditEvent, InviteRequest, Status
+from bot.store.model import SYSTEM, AuditEvent, InviteRequest, Status
 from bot.store.moves import Move
 
 AUDIT_LOGGER = "chime_bot.audit"
@@ -178,6 +178,14 @@ def filed_event(request: InviteRequest, *, now: float) -> AuditEvent:
     return AuditEvent(
         request_id=request.id, at=now, actor=request.requester, action="filed", detail=detail
     )
+
+
+TOLD = "told"  # the audit action of a message claimed with `RequestStore.claim_message`
+
+
+def told_event(request_id: str, message: str, *, now: float) -> AuditEvent:
+    """The record that the one message named `message` about the request was claimed."""
+    return AuditEvent(request_id, now, SYSTEM, TOLD, {"message": message})
 
 
 def log_event(event: AuditEvent) -> None:

@@ -58,6 +58,7 @@ from bot.store.rules import (
     log_event,
     plan_approval,
     plan_move,
+    told_event,
 )
 from bot.store.trail import in_time_order
 
@@ -276,6 +277,13 @@ class SqliteStore:
         if done:
             log_event(event)
         return done
+
+    async def claim_message(self, request_id: str, message: str, *, now: float) -> bool:
+        event = told_event(request_id, message, now=now)
+        won = await self._run(_claim_message, event)
+        if won:
+            log_event(event)
+        return won
 
     async def check_writable(self) -> None:
         try:
@@ -583,6 +591,21 @@ def _release_reminder(
             (retry_at, request_id, token),
         )
         if cursor.rowcount != 1:
+            return False
+        _insert_event(conn, event)
+        return True
+
+
+def _claim_message(conn: sqlite3.Connection, event: AuditEvent) -> bool:
+    """Insert the "told" event unless its request's trail has one naming the same message: the
+    trail itself is the record, and the write lock makes the check and the insert one step."""
+    record = event_to_record(event)
+    with _immediate(conn):
+        told = conn.execute(
+            "SELECT 1 FROM audit WHERE request_id = ? AND action = ? AND detail = ? LIMIT 1",
+            (event.request_id, event.action, record["detail"]),
+        ).fetchone()
+        if told is not None:
             return False
         _insert_event(conn, event)
         return True

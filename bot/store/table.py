@@ -12,7 +12,8 @@ against a rival replica (the layout is in bot/store/items.py):
   released) moves the request's `version` on, on condition that it is what was read, so the
   version its audit item keeps is its place in the trail;
 - a reminder is claimed on condition that its request is pending and unexpired, and that no
-  other claim holds it.
+  other claim holds it;
+- a message is claimed (`claim_message`) by putting its "told" item new, with its audit item.
 
 `transact` counts a transaction refused on its conditions as done when its own audit item is
 there: see `landed`.

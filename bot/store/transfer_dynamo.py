@@ -4,7 +4,8 @@
 Reading is one consistent Scan of the request, audit and reminder items (dynamodb:Scan, as
 `chime-bot audit` needs). Writing a request puts its audit items first, numbered with versions 0,
 1, 2, ... in trail order and keyed with the source's order of writing (so the same event always has
-the same key, and a second write of it is the same item), then one transaction: the request item
+the same key, and a second write of it is the same item), each "told" event with the item that
+marks its message as claimed (so it is not sent again); then one transaction: the request item
 (version = its last event's, on condition it is new), its by-requester and batch member items, its
 reminder if one was sent, and, if it still blocks a duplicate, the dedupe lock for its (account,
 email) - taken new or from a holder that no longer blocks, as filing takes it (bot/store/table.py).
@@ -33,10 +34,11 @@ from bot.store.items import (
     request_item,
     request_key,
     request_of,
+    told_item,
     ttl,
 )
 from bot.store.model import InviteRequest, Status
-from bot.store.rules import blocks_new_request
+from bot.store.rules import TOLD, blocks_new_request
 from bot.store.table import Op, Table
 from bot.store.transfer import Exported, Written
 
@@ -55,6 +57,9 @@ class DynamoTransfer:
             return False
         for version, written in enumerate(exported.trail):
             await store.run(_put_plain, calls, _audit(written, version))
+            if written.event.action == TOLD:  # a message already sent is not sent again
+                told = told_item(written.event.request_id, written.event.detail["message"])
+                await store.run(_put_plain, calls, told)
         if request is None:
             return True
         item = request_item(request, version=max(len(exported.trail) - 1, 0), now=now)

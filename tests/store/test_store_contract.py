@@ -660,6 +660,75 @@ async def test_a_claim_whose_holder_vanished_lapses_after_its_lease(store: Reque
     assert not await store.release_reminder(request.id, stale, retry_at=NOW, event=failed)
 
 
+# --- messages told once ---------------------------------------------------------------------
+
+
+async def test_a_message_is_claimed_once_and_kept_in_the_trail(store: RequestStore) -> None:
+    request = await store.file(make_request(), now=NOW)
+    other = await store.file(make_request(email="grace@example.com"), now=NOW)
+
+    assert await store.claim_message(request.id, "outcome expired=3", now=NOW + 1)
+    assert not await store.claim_message(request.id, "outcome expired=3", now=NOW + 2)
+    # Another message about the same request, or the same one about another request, is its own.
+    assert await store.claim_message(request.id, "outcome approved=3", now=NOW + 3)
+    assert await store.claim_message(other.id, "outcome expired=3", now=NOW + 4)
+
+    told = [e for e in await store.audit_trail(request.id) if e.action == "told"]
+    assert [(e.at, e.actor, e.detail) for e in told] == [
+        (NOW + 1, "system", {"message": "outcome expired=3"}),
+        (NOW + 3, "system", {"message": "outcome approved=3"}),
+    ]
+    assert (await store.get(request.id)) == request, "the request itself is untouched"
+    assert [e.action for e in await store.audit_events()].count("told") == 3
+
+
+async def test_twenty_concurrent_message_claims_two_store_objects_one_wins(
+    backend: Backend,
+) -> None:
+    one, two = await backend.open(), await backend.open()
+    request = await one.file(make_request(), now=NOW)
+
+    won = await asyncio.gather(
+        *((one, two)[i % 2].claim_message(request.id, "note", now=NOW + i) for i in range(20))
+    )
+
+    assert won.count(True) == 1
+    told = [e for e in await two.audit_trail(request.id) if e.action == "told"]
+    assert len(told) == 1
+
+
+_TELL_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from bot.store import open_store
+
+async def main() -> None:
+    url, data_dir, request_id, name = sys.argv[1:5]
+    store = await open_store(url, data_dir=Path(data_dir))
+    print("ready", flush=True)
+    sys.stdin.readline()
+    won = await asyncio.gather(*(
+        store.claim_message(request_id, "note", now=1.0 + i) for i in range(20)
+    ))
+    await store.close()
+    print(sum(won), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_twenty_message_claims_from_each_of_two_processes_one_wins(
+    backend: Backend, store: RequestStore
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+
+    results = await run_children(backend, _TELL_CHILD, request.id)
+
+    assert sum(int(out.strip()) for out in results) == 1
+    told = [e for e in await store.audit_trail(request.id) if e.action == "told"]
+    assert len(told) == 1
+
+
 # --- listing --------------------------------------------------------------------------------
 
 
