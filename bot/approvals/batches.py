@@ -173,7 +173,7 @@ async def follow(steps: Steps, lead: InviteRequest, actor: str, *, lead_claimed:
     if lead.status == Status.EXPIRED:
         await steps.expire(lead, actor)
         return 0
-    move = Move.follow(lead, actor, now)
+    move = Move.follow(lead, actor, now, lease=steps.lease)
     approve = move.to == Status.APPROVING
     pending = [
         m
@@ -201,7 +201,7 @@ async def retry_batch(steps: Steps, request: InviteRequest, user: str) -> Reply 
     lead = await steps.store.get(str(request.batch_id)) or request
     now = steps.clock.now()
     failed = [m for m in await steps.store.list_batch(lead.id) if m.status == Status.FAILED]
-    claimed = await steps.move_each(failed, Move.retry(user, now))
+    claimed = await steps.move_each(failed, Move.retry(user, now, lease=steps.lease))
     if not claimed:
         return decided_already_note(await steps.store.get(lead.id) or lead)
     await steps.show_batch(lead.id)

@@ -39,6 +39,15 @@ INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first
 _UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
 
 
+def not_in_chime(request: InviteRequest) -> str:
+    """Why a stranded request failed, said only once Chime was asked and has no such user."""
+    done = "invited" if request.account.is_team else "created"
+    return (
+        "the bot stopped before Chime confirmed, and Amazon Chime has no user with this "
+        f"address: the user was not {done}. Retry to run it again."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Steps:
     """The workflow's parts every step needs, and the steps shared by both paths."""
@@ -48,6 +57,9 @@ class Steps:
     notifier: Notifier
     clock: Clock
     metrics: Metrics
+    # CHIME_EXECUTION_LEASE: each claim of an execution records its end by this replica's clock
+    # (Move's `lease`), and no other replica settles the request before then.
+    lease: float
     # Told of every request filed or changed (App Home refreshes, bot/approvals/home.py); must
     # not block.
     on_change: Callable[[InviteRequest], None] | None = None
@@ -103,13 +115,23 @@ class Steps:
         if_missing: str | None,
         retrying: bool = False,
         quiet: bool = False,
+        keep_if_unknown: bool = False,
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
-        the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
+        the user exists (approved), the lookup failed (failed, unless `keep_if_unknown` leaves
+        it as it is), or `if_missing` says to fail it."""
         account = request.account
         try:
             record = await self.directory.user_in(account, request.email, patient=True)
         except ChimeError as exc:
+            if keep_if_unknown:
+                log.warning(
+                    "could not ask Chime about %s (%s); left approving for the next sweep",
+                    request.id,
+                    exc.code or type(exc).__name__,
+                    extra={"request_id": request.id},
+                )
+                return False
             await self.finish(
                 request,
                 Status.FAILED,
@@ -144,6 +166,14 @@ class Steps:
             )
             return True
         return False
+
+    async def settle_stranded(self, request: InviteRequest, quiet: bool = False) -> bool:
+        """Settle an `approving` request whose claimer's lease is over, from what Chime says:
+        approved if the user is there, failed (retryable) only if Chime says they are not, and
+        left as it is while Chime cannot be asked. True if it was settled."""
+        return await self.settle_from_chime(
+            request, SYSTEM, if_missing=not_in_chime(request), quiet=quiet, keep_if_unknown=True
+        )
 
     async def expire(self, request: InviteRequest, actor: str) -> Reply:
         """Expire a request past its deadline (a bulk invite's pending requests together), show
