@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.approvals.batches import file_batch, follow_leads
+from bot.approvals.batches import file_batch, follow_leads, resume_stranded
 from bot.approvals.decision import carry_out
 from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
@@ -192,6 +192,7 @@ class Approvals:
         steps = self.steps
         settled = 0
         now = self.clock.now()
+        batches: dict[str, list[InviteRequest]] = {}
         for request in await self.store.list_by_status(Status.APPROVING):
             if not request.lease_over(now, self.lease):
                 # Its claimer's lease, by its own measure (its CHIME_EXECUTION_LEASE from its
@@ -202,7 +203,13 @@ class Approvals:
                 request.id,
                 extra={"request_id": request.id},
             )
-            settled += await steps.settle_stranded(request)
+            if request.batch_id is not None:
+                batches.setdefault(request.batch_id, []).append(request)
+            else:
+                settled += await steps.settle_stranded(request)
+        for stranded in batches.values():
+            # A bulk invite's addresses are run by the sweep, not failed (batches.py).
+            settled += await resume_stranded(steps, stranded)
         return settled + await follow_leads(steps, self.lease)
 
     async def expire_overdue(self) -> int:

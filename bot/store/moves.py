@@ -11,6 +11,8 @@ the audit action it is written as. The named constructors are the only moves the
     withdraw         pending -> denied      filing did not complete (no card, no batch)
     expire           pending -> expired     past its deadline, undecided
     retry            failed -> approving    an approver runs a failed request again
+    resume           approving -> approving  the sweep runs a bulk invite's request whose
+                                             claimer's lease is over (and Chime has no user)
     finish           approving -> approved | failed   what the Chime call (or a lookup) found
 
 Every move to `approving` claims the execution, and given the claimer's CHIME_EXECUTION_LEASE it
@@ -51,6 +53,11 @@ class Move:
     # The instant the deadline is judged at, if not `now`: a follower is judged when its lead
     # was decided, because the approver's click covered the whole batch at that moment.
     deadline_at: float | None = None
+    # Set: refused unless the request's current claim has run out at `now` (its lease_until,
+    # or this many seconds after its last change for a claim that recorded none). So of
+    # replicas taking over one stranded claim, the first one's write renews it and the others'
+    # are refused, re-judged on the request as it then is.
+    lease_over: float | None = None
 
     @property
     def judged_at(self) -> float:
@@ -132,6 +139,15 @@ class Move:
         changes = _encoded(decided_by=user, decided_at=now, error=None)
         failed = frozenset({Status.FAILED})
         move = cls(failed, Status.APPROVING, user, now, "retry_claimed", changes=changes)
+        return _leased(move, lease)
+
+    @classmethod
+    def resume(cls, actor: str, now: float, *, lease: float) -> Move:
+        """Claim again the execution of an `approving` request whose claim has run out, for
+        `lease` seconds by this clock (attempts goes up: the first claimer may have called
+        Chime)."""
+        approving = frozenset({Status.APPROVING})
+        move = cls(approving, Status.APPROVING, actor, now, "resumed", lease_over=lease)
         return _leased(move, lease)
 
     @classmethod

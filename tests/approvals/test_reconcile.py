@@ -92,23 +92,26 @@ async def test_a_lease_still_held_by_its_claimer_is_never_taken_over(
             ]
             await invite(a, f"slow@example.com {CORP}")
             card = the_card(a)
+            filed = await _the_request(a)
             emulator.set_latency(1.0, "CreateUser")  # real time: in flight while B sweeps
             exchange = await a.sender.click(
                 card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel
             )
             assert exchange.status == 200
             for _ in range(400):
-                if (await _the_request(a)).status == Status.APPROVING:
+                claimed = await a.runtime.store.get(filed.id)
+                if claimed is not None and claimed.status == Status.APPROVING:
                     break
                 await asyncio.sleep(0.005)
             clock.advance(LEASE + 1)
 
             await b.runtime.sweep_once()
-            assert (await _the_request(b)).status == Status.APPROVING, "A's call is in flight"
+            held = await b.runtime.store.get(filed.id)
+            assert held is not None and held.status == Status.APPROVING, "A's call is in flight"
             await settle(a)
 
-            done = await _the_request(a)
-            assert done.status == Status.APPROVED
+            done = await a.runtime.store.get(filed.id)
+            assert done is not None and done.status == Status.APPROVED
             assert emulator.count("CreateUser") == 1
             (user,) = emulator.find_users("slow@example.com")
             assert user["UserId"] in all_text(card.current)

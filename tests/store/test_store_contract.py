@@ -452,6 +452,23 @@ async def test_a_claim_records_when_its_lease_ends_by_the_claimers_clock(
     assert retried.request is not None and retried.request.lease_until == NOW + 230
 
 
+async def test_a_claim_is_resumed_only_once_its_lease_is_over_and_only_once(
+    store: RequestStore,
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+    assert (await store.transition(request.id, Move.claim_approval("UA", NOW, lease=60))).ok
+    early = await store.transition(request.id, Move.resume("system", NOW + 59, lease=30))
+    assert not early.ok, "the claimer's lease still holds"
+    resumed = await store.transition(request.id, Move.resume("system", NOW + 60, lease=30))
+    assert resumed.ok and resumed.request is not None
+    assert (resumed.request.status, resumed.request.attempts) == (Status.APPROVING, 2)
+    assert resumed.request.lease_until == NOW + 90
+    assert resumed.request.decided_by == "UA", "still the approver's decision"
+    again = await store.transition(request.id, Move.resume("system", NOW + 61, lease=30))
+    assert not again.ok, "a rival sweep finds the claim renewed"
+    assert [e.action for e in await store.audit_trail(request.id)][-1] == "resumed"
+
+
 async def test_a_claim_without_a_lease_end_is_judged_from_its_last_change(
     store: RequestStore,
 ) -> None:
@@ -484,6 +501,12 @@ def test_moves_say_what_they_expect_and_record() -> None:
         Move.withdraw("system", NOW, "no card"): (PENDING, Status.DENIED, "withdrawn", False),
         Move.expire("UA", NOW): (PENDING, Status.EXPIRED, "expired", False),
         Move.retry("UA", NOW): ({Status.FAILED}, Status.APPROVING, "retry_claimed", False),
+        Move.resume("system", NOW, lease=60): (
+            {Status.APPROVING},
+            Status.APPROVING,
+            "resumed",
+            False,
+        ),
         Move.finish(Status.FAILED, "UA", NOW, action="reconciled", error="gone"): (
             {Status.APPROVING},
             Status.FAILED,
