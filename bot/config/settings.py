@@ -19,7 +19,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
-from bot.chime.client import CONNECT_TIMEOUT, longest_call
+from bot.config.lease import lease_problems
 from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
 from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
 from bot.slack.ids import APPROVER_ID, CHANNEL_ID, TEAM_OR_ORG_ID
@@ -123,8 +123,7 @@ class Settings(SlackCredentials):
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
     # An `approving` request untouched for this long is treated as stranded by a crash and is
-    # settled by looking the user up in Chime. Longer than one Chime call with all its retries
-    # (load_settings checks it against CHIME_RETRY_BUDGET and CHIME_READ_TIMEOUT).
+    # settled by looking the user up in Chime. Longer than one Chime call (bot/config/lease.py).
     chime_execution_lease: float = Field(default=60.0, gt=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
@@ -327,7 +326,8 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         problems += region_problems
         # After the region: an SSM parameter lives in one.
         problems += _policy_problems(settings)
-        problems += _lease_problems(settings)
+        call = (settings.chime_retry_budget, settings.chime_read_timeout)
+        problems += lease_problems(settings.chime_execution_lease, *call)
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
@@ -344,21 +344,6 @@ def _policy_problems(settings: Settings) -> list[str]:
     except PolicyFileError as exc:
         return exc.problems
     return []
-
-
-def _lease_problems(settings: Settings) -> list[str]:
-    """A lease that could end while its Chime call is still running would let another replica
-    settle that call as stranded, and say "not created" of a user being created."""
-    lease, budget = settings.chime_execution_lease, settings.chime_retry_budget
-    read = settings.chime_read_timeout
-    longest = longest_call(budget, read)
-    if lease > longest:
-        return []
-    return [
-        f"CHIME_EXECUTION_LEASE: {lease:g} s is not longer than the longest Chime call it "
-        f"covers, {longest:g} s (CHIME_RETRY_BUDGET {budget:g} + CHIME_READ_TIMEOUT {read:g} "
-        f"+ {CONNECT_TIMEOUT:g} to connect); set it above {longest:g}"
-    ]
 
 
 def _policy_file_problems(path: str) -> list[str]:
