@@ -15,10 +15,11 @@ conditional claims, `create_once`, reconciliation by lookup, and a per-email aud
   Approval runs one InviteUsers for all claimed addresses on a Team account, CreateUser per
   address on an Enterprise one (bot/approvals/execution.py). Retry claims only the failed requests
   and looks each up in Chime before calling again.
-- Crashes: a request stranded in `approving` is settled by the usual reconciliation
-  (bot/approvals/engine.py); requests left pending behind a decided lead (a crash between the
-  lead's claim and theirs) follow it on a sweep once the lead's decision is older than the
-  execution lease.
+- Crashes: a request stranded in `approving` once its claimer's lease is over is looked up in
+  Chime: approved if its user is there, else run by the sweep like the requests left pending
+  behind a decided lead (a crash between the lead's claim and theirs), which follow it on a
+  sweep once the lead's claim has run out. So a decider that died leaves no address `failed`
+  that nothing failed for at Chime (`resume_stranded`, `follow_leads`).
 - Part of the invite workflow: these functions use the steps a single request uses too
   (bot/approvals/steps.py: finish, settle from Chime, withdraw, expire, show, tell), and the
   filing checks of bot/approvals/filing.py; only what is a batch's own is here.
@@ -37,11 +38,12 @@ from typing import Any
 
 from bot.approvals.execution import run_batch_call
 from bot.approvals.filing import Filing, FilingLost, filed_after_all
-from bot.approvals.steps import INTERRUPTED, SKIPPED, Steps
+from bot.approvals.steps import INTERRUPTED, SKIPPED, Steps, log_unknown
 from bot.cards.base import Reply
 from bot.cards.batch import batch_card, batch_filed_note, lead_of, nothing_filed_note
 from bot.cards.notes import decided_already_note
 from bot.chime.accounts import choose_account
+from bot.errors import ChimeError
 from bot.policy.effective import AccountPolicy, draft
 from bot.slack.commands import Invite
 from bot.slack.notify import CardNotPosted
@@ -182,7 +184,7 @@ async def follow(steps: Steps, lead: InviteRequest, actor: str, *, lead_claimed:
     if lead.status == Status.EXPIRED:
         await steps.expire(lead, actor)
         return 0
-    move = Move.follow(lead, actor, now)
+    move = Move.follow(lead, actor, now, lease=steps.lease)
     approve = move.to == Status.APPROVING
     pending = [
         m
@@ -210,7 +212,7 @@ async def retry_batch(steps: Steps, request: InviteRequest, user: str) -> Reply 
     lead = await steps.store.get(str(request.batch_id)) or request
     now = steps.clock.now()
     failed = [m for m in await steps.store.list_batch(lead.id) if m.status == Status.FAILED]
-    claimed = await steps.move_each(failed, Move.retry(user, now))
+    claimed = await steps.move_each(failed, Move.retry(user, now, lease=steps.lease))
     if not claimed:
         return decided_already_note(await steps.store.get(lead.id) or lead)
     await steps.show_batch(lead.id)
@@ -268,10 +270,48 @@ async def _finish_all(
 # ---- housekeeping --------------------------------------------------------------------------
 
 
+async def resume_stranded(steps: Steps, stranded: list[InviteRequest]) -> int:
+    """Settle requests of one bulk invite left `approving` by a claimer whose lease is over
+    (reconcile has judged that), as their followers are: approved if Chime has the user, run
+    now if it has not, left for the next sweep while Chime cannot be asked. Returns how many
+    were settled or run.
+
+    Running one is safe, never a second user: Chime was asked just now and has no user for
+    the address, and the claimer's lease, longer than its longest Chime call (settings check
+    it), is over, so a call it made has ended without effect, or it never reached Chime. The
+    approver approved every address on the card; failing this one, while the sweep creates
+    the addresses that follow it, would tell the requester "Partly failed" though nothing
+    failed at Chime. The resume is a conditional claim (Move.resume): of replicas sweeping
+    together, one runs it, and the others find the claim renewed. It counts as another
+    attempt, so a conflict proves no "already existed" (create_once).
+    """
+    batch_id = str(stranded[0].batch_id)
+    absent: list[InviteRequest] = []
+    settled = 0
+    for request in stranded:
+        try:
+            found = await steps.settle_if_found(request, SYSTEM, quiet=True)
+        except ChimeError as exc:
+            log_unknown(request, exc)
+            continue
+        if found:
+            settled += 1
+        else:
+            absent.append(request)
+    resume = Move.resume(SYSTEM, steps.clock.now(), lease=steps.lease)
+    resumed = await steps.move_each(absent, resume)
+    if resumed:
+        await steps.show_batch(batch_id)
+        await _execute(steps, resumed, SYSTEM)
+    elif settled:
+        await steps.report_batch(batch_id)
+    return settled + len(resumed)
+
+
 async def follow_leads(steps: Steps, lease: float) -> int:
-    """Requests still pending behind a lead decided more than `lease` ago (the decider
-    stopped between the two claims) get its decision now; returns how many moved."""
-    cutoff = steps.clock.now() - lease
+    """Requests still pending behind a lead whose claim has run out (the decider stopped
+    between the two claims) get its decision now; returns how many moved."""
+    now = steps.clock.now()
     behind = {
         m.batch_id
         for m in await steps.store.list_by_status(Status.PENDING)
@@ -282,7 +322,14 @@ async def follow_leads(steps: Steps, lease: float) -> int:
         lead = await steps.store.get(batch_id)
         if lead is None or lead.status == Status.PENDING:
             continue
-        if (lead.decided_at or lead.updated_at) > cutoff:
+        # While the lead is claimed, its claimer's measure decides (Move's lease_until); a lead
+        # finished or denied claims nothing, and its decision's time and this replica's lease
+        # do (a claimer follows the others before it runs the lead: batches.follow).
+        if lead.status == Status.APPROVING and lead.lease_until is not None:
+            held_until = lead.lease_until
+        else:
+            held_until = (lead.decided_at or lead.updated_at) + lease
+        if now < held_until:
             continue  # its decider may still be at work, here or on another replica
         moved += await follow(steps, lead, SYSTEM, lead_claimed=False)
     return moved

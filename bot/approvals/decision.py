@@ -45,7 +45,9 @@ async def carry_out(
     approve = action == ActionId.APPROVE
     if approve:
         try:
-            claimed = await record_or_claim(steps.store, request, user, now=now, lapsed=lapsed)
+            claimed = await record_or_claim(
+                steps.store, request, user, now=now, lapsed=lapsed, lease=steps.lease
+            )
         except ApproversUnknown as exc:
             # Whether the earlier approvals still hold cannot be told: nothing changes.
             return error_card(exc.title, exc.message, hint=exc.hint)
@@ -84,7 +86,7 @@ async def retry(steps: Steps, request: InviteRequest, user: str) -> Reply | None
     """Retry on a failed request's card: claim it again, and call Chime only if a look-up shows
     the failed attempt did not get through after all."""
     now = steps.clock.now()
-    claimed = await steps.store.transition(request.id, Move.retry(user, now))
+    claimed = await steps.store.transition(request.id, Move.retry(user, now, lease=steps.lease))
     if claimed.request is None:
         return error_card("Request not found", f"There is no request {request.id}.")
     if not claimed.ok:

@@ -4,8 +4,10 @@ open). It holds the workflow's parts and the account policy, and owns the one ch
 click passes: a button counts only on its own card, and only for who may decide.
 
 A crash between the claim and the Chime answer leaves a request in `approving`. `reconcile`
-finds such requests once their execution lease has passed (at start-up and on every sweep) and
-settles them by looking the email up in Chime; Retry does the same check before calling again.
+finds such requests once their execution lease has passed, by the measure of the replica that
+claimed them (at start-up and on every sweep), and settles them by looking the email up in
+Chime: "not created" only when Chime says so, and nothing at all while Chime cannot be asked.
+Retry does the same check before calling again.
 
 The steps themselves are in modules of their own: filing in bot/approvals/filing.py, what a
 click does (claims, the two-person rule, Retry, the Chime call) in bot/approvals/decision.py, a
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.approvals.batches import file_batch, follow_leads
+from bot.approvals.batches import file_batch, follow_leads, resume_stranded
 from bot.approvals.decision import carry_out
 from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
@@ -108,6 +110,7 @@ class Approvals:
             notifier=self.notifier,
             clock=self.clock,
             metrics=self.metrics,
+            lease=self.lease,
             on_change=self.on_change,
         )
 
@@ -189,22 +192,25 @@ class Approvals:
         """Settle requests stranded in `approving` past their lease; returns how many."""
         steps = self.steps
         settled = 0
-        cutoff = self.clock.now() - self.lease
+        now = self.clock.now()
+        batches: dict[str, list[InviteRequest]] = {}
         for request in await self.store.list_by_status(Status.APPROVING):
-            if request.updated_at > cutoff:
-                continue  # may still be running, here or on another replica
+            if not request.lease_over(now, self.lease):
+                # Its claimer's lease, by its own measure (its CHIME_EXECUTION_LEASE from its
+                # clock at the claim), still holds: the call may be running, here or elsewhere.
+                continue
             log.warning(
                 "reconciling %s, stranded in approving",
                 request.id,
                 extra={"request_id": request.id},
             )
-            await steps.settle_from_chime(
-                request,
-                SYSTEM,
-                if_missing="the bot stopped before Chime confirmed; the user was not created. "
-                "Retry to run it again.",
-            )
-            settled += 1
+            if request.batch_id is not None:
+                batches.setdefault(request.batch_id, []).append(request)
+            else:
+                settled += await steps.settle_stranded(request)
+        for stranded in batches.values():
+            # A bulk invite's addresses are run by the sweep, not failed (batches.py).
+            settled += await resume_stranded(steps, stranded)
         return settled + await follow_leads(steps, self.lease)
 
     async def withdraw_unseen(self) -> int:

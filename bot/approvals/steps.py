@@ -44,6 +44,24 @@ INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first
 _UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
 
 
+def log_unknown(request: InviteRequest, exc: ChimeError) -> None:
+    log.warning(
+        "could not ask Chime about %s (%s); left approving for the next sweep",
+        request.id,
+        exc.code or type(exc).__name__,
+        extra={"request_id": request.id},
+    )
+
+
+def not_in_chime(request: InviteRequest) -> str:
+    """Why a stranded request failed, said only once Chime was asked and has no such user."""
+    done = "invited" if request.account.is_team else "created"
+    return (
+        "the bot stopped before Chime confirmed, and Amazon Chime has no user with this "
+        f"address: the user was not {done}. Retry to run it again."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Steps:
     """The workflow's parts every step needs, and the steps shared by both paths."""
@@ -53,6 +71,9 @@ class Steps:
     notifier: Notifier
     clock: Clock
     metrics: Metrics
+    # CHIME_EXECUTION_LEASE: each claim of an execution records its end by this replica's clock
+    # (Move's `lease`), and no other replica settles the request before then.
+    lease: float
     # Told of every request filed or changed (App Home refreshes, bot/approvals/home.py); must
     # not block.
     on_change: Callable[[InviteRequest], None] | None = None
@@ -110,9 +131,9 @@ class Steps:
     ) -> bool:
         """Finish an `approving` request from what Chime says now. True if it was settled:
         the user exists (approved), the lookup failed (failed), or `if_missing` says to fail it."""
-        account = request.account
         try:
-            record = await self.directory.user_in(account, request.email, patient=True)
+            if await self.settle_if_found(request, actor, retrying=retrying, quiet=quiet):
+                return True
         except ChimeError as exc:
             await self.finish(
                 request,
@@ -123,6 +144,40 @@ class Steps:
                 quiet=quiet,
             )
             return True
+        if if_missing is not None:
+            await self.finish(
+                request, Status.FAILED, actor, "reconciled", quiet=quiet, error=if_missing
+            )
+            return True
+        return False
+
+    async def settle_stranded(self, request: InviteRequest) -> bool:
+        """Settle an `approving` request whose claimer's lease is over, from what Chime says:
+        approved if the user is there, failed (retryable) only if Chime says they are not, and
+        left as it is while Chime cannot be asked. True if it was settled."""
+        try:
+            found = await self.settle_if_found(request, SYSTEM)
+        except ChimeError as exc:
+            log_unknown(request, exc)
+            return False
+        if not found:
+            error = not_in_chime(request)
+            await self.finish(request, Status.FAILED, SYSTEM, "reconciled", error=error)
+        return True
+
+    async def settle_if_found(
+        self,
+        request: InviteRequest,
+        actor: str,
+        *,
+        retrying: bool = False,
+        quiet: bool = False,
+    ) -> bool:
+        """Look the request's user up in Chime and finish it approved if they are there (True).
+        False: Chime has no such user, and the request is left as it is; ChimeError: Chime
+        could not be asked, and nothing changed."""
+        account = request.account
+        record = await self.directory.user_in(account, request.email, patient=True)
         if record is not None and account.is_team and record.user.invitation_status == "Failed":
             record = None  # a failed invitation is no invitation: it may be sent again
         if (
@@ -134,20 +189,13 @@ class Steps:
             # Inviting again is safe (no second user) and is the only way to learn whether
             # the invitation and its email went out this time.
             record = None
-        if record is not None:
-            result = {"user_id": record.user.user_id, "reconciled": "true"}
-            if account.is_team:
-                result["invite_status"] = record.user.invitation_status or "Pending"
-            await self.finish(
-                request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result
-            )
-            return True
-        if if_missing is not None:
-            await self.finish(
-                request, Status.FAILED, actor, "reconciled", quiet=quiet, error=if_missing
-            )
-            return True
-        return False
+        if record is None:
+            return False
+        result = {"user_id": record.user.user_id, "reconciled": "true"}
+        if account.is_team:
+            result["invite_status"] = record.user.invitation_status or "Pending"
+        await self.finish(request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result)
+        return True
 
     async def expire(self, request: InviteRequest, actor: str) -> Reply:
         """Expire a request past its deadline (a bulk invite's pending requests together), show

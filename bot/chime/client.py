@@ -25,6 +25,16 @@ from botocore.utils import parse_timestamp
 # Chime's account API is global: every commercial region resolves to this one endpoint, and
 # requests must be signed for it. AWS_ENDPOINT_URL_CHIME (read by botocore) overrides the URL.
 CHIME_REGION = "us-east-1"
+# Seconds to open a connection, before the read timeout starts counting.
+CONNECT_TIMEOUT = 3.0
+
+
+def longest_call(retry_budget: float, read_timeout: float) -> float:
+    """The longest one Chime operation of an approval can take: `bot.chime.calls` starts no new
+    attempt after `retry_budget`, and a write's last attempt, never cut short, may then take
+    the connection and the read timeouts in full. An execution lease shorter than this would
+    let another replica settle a call still in flight."""
+    return retry_budget + CONNECT_TIMEOUT + read_timeout
 
 
 @asynccontextmanager
@@ -43,7 +53,7 @@ async def chime_client(
         region_name=CHIME_REGION,
         retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=max_pool_connections,
-        connect_timeout=3,
+        connect_timeout=CONNECT_TIMEOUT,
         read_timeout=read_timeout,
         # botocore's client-side check of every parameter against the model was ~3% of the
         # bot's CPU per lookup (cProfile, bench/results/profile-*). The bot builds every

@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
+from bot.config.lease import lease_problems
 from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
 from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
 from bot.slack.ids import APPROVER_ID, CHANNEL_ID, TEAM_OR_ORG_ID
@@ -122,8 +123,8 @@ class Settings(SlackCredentials):
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
     # An `approving` request untouched for this long is treated as stranded by a crash and is
-    # settled by looking the user up in Chime. Longer than one Chime call with all its retries.
-    chime_execution_lease: float = Field(default=60.0, ge=0)
+    # settled by looking the user up in Chime. Longer than one Chime call (bot/config/lease.py).
+    chime_execution_lease: float = Field(default=60.0, gt=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
     # How long the members of an approver user group are trusted before Slack is asked again.
@@ -325,6 +326,8 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         problems += region_problems
         # After the region: an SSM parameter lives in one.
         problems += _policy_problems(settings)
+        call = (settings.chime_retry_budget, settings.chime_read_timeout)
+        problems += lease_problems(settings.chime_execution_lease, *call)
     if problems or settings is None:
         raise ConfigError(problems)
     return settings

@@ -44,12 +44,13 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "approvals_required",
     "approvals",
     "batch_id",
+    "lease_until",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
 
 # The fields a transition may change besides status/updated_at/attempts.
-CHANGEABLE_FIELDS = frozenset({"decided_by", "decided_at", "result", "error"})
+CHANGEABLE_FIELDS = frozenset({"decided_by", "decided_at", "result", "error", "lease_until"})
 
 
 def dedupe_key(email: str, account_id: str) -> str:
@@ -82,6 +83,7 @@ def to_record(request: InviteRequest) -> Record:
         "approvals_required": int(request.approvals_required),
         "approvals": encode_approvals(request.approvals),
         "batch_id": request.batch_id,
+        "lease_until": _opt_float(request.lease_until),
         DEDUPE_KEY: dedupe_key(request.email, request.account_id),
     }
 
@@ -114,6 +116,8 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         approvals_required=_int_or(record.get("approvals_required"), 1),
         approvals=decode_approvals(record.get("approvals")),
         batch_id=_opt_str(record.get("batch_id")),
+        # Absent in records written before it: the lease is then judged from updated_at.
+        lease_until=_opt_float(record.get("lease_until")),
     )
 
 
@@ -147,6 +151,7 @@ def encode_changes(changes: Mapping[str, Any]) -> Record:
         "decided_at": _opt_float,
         "result": _encode_mapping,
         "error": _opt_str,
+        "lease_until": _opt_float,
     }
     return {name: encoders[name](value) for name, value in changes.items()}
 

@@ -67,6 +67,10 @@ class InviteRequest:
     # A bulk invite (issue 13): one request per email, all sharing one card and decided
     # together; `batch_id` is the id of the batch's first request (its lead), None for a single.
     batch_id: str | None = None
+    # When the execution claimed last may be taken for stranded, by the clock and the
+    # CHIME_EXECUTION_LEASE of the replica that claimed it (issue 24); None on a request never
+    # claimed, or claimed by a build before this field.
+    lease_until: float | None = None
 
     @property
     def account(self) -> Account:
@@ -76,6 +80,13 @@ class InviteRequest:
         # Only an undecided request can lapse; one being executed or already failed is past the
         # point where the deadline matters.
         return self.status == Status.PENDING and self.expires_at <= now
+
+    def lease_over(self, now: float, lease: float) -> bool:
+        """Whether the claim on this `approving` request may be taken for stranded at `now`: by
+        the end its claimer recorded, or, for a claim written before `lease_until` existed,
+        `lease` after the claim (its last change)."""
+        ends = self.lease_until if self.lease_until is not None else self.updated_at + lease
+        return now >= ends
 
     @property
     def decided_in_time(self) -> bool:

@@ -11,7 +11,13 @@ the audit action it is written as. The named constructors are the only moves the
     withdraw         pending -> denied      filing did not complete (no card, no batch)
     expire           pending -> expired     past its deadline, undecided
     retry            failed -> approving    an approver runs a failed request again
+    resume           approving -> approving  the sweep runs a bulk invite's request whose
+                                             claimer's lease is over (and Chime has no user)
     finish           approving -> approved | failed   what the Chime call (or a lookup) found
+
+Every move to `approving` claims the execution, and given the claimer's CHIME_EXECUTION_LEASE it
+records when that claim ends by the claimer's own clock (`lease_until`): no one else settles the
+request before then (bot/approvals/engine.py, `reconcile`).
 
 What a move writes, given the request as it is, is planned in bot/store/rules.py, the same for
 every backend. An approval that is not the last is no move: `RequestStore.record_approval`.
@@ -47,6 +53,11 @@ class Move:
     # The instant the deadline is judged at, if not `now`: a follower is judged when its lead
     # was decided, because the approver's click covered the whole batch at that moment.
     deadline_at: float | None = None
+    # Set: refused unless the request's current claim has run out at `now` (its lease_until,
+    # or this many seconds after its last change for a claim that recorded none). So of
+    # replicas taking over one stranded claim, the first one's write renews it and the others'
+    # are refused, re-judged on the request as it then is.
+    lease_over: float | None = None
 
     @property
     def judged_at(self) -> float:
@@ -66,28 +77,32 @@ class Move:
     # ---- deciding --------------------------------------------------------------------------
 
     @classmethod
-    def claim_approval(cls, user: str, now: float) -> Move:
-        """`user`'s approval that completes the request's approvals, claiming its execution.
-        The store grants it only if the other approvals are recorded, none of them by `user`
-        (rules.completes_approvals), and adds `user` to them."""
-        return cls._decision(Status.APPROVING, "approve_claimed", user, now, (user, now))
+    def claim_approval(cls, user: str, now: float, *, lease: float | None = None) -> Move:
+        """`user`'s approval that completes the request's approvals, claiming its execution
+        for `lease` seconds. The store grants it only if the other approvals are recorded,
+        none of them by `user` (rules.completes_approvals), and adds `user` to them."""
+        move = cls._decision(Status.APPROVING, "approve_claimed", user, now, (user, now))
+        return _leased(move, lease)
 
     @classmethod
     def deny(cls, user: str, now: float) -> Move:
         return cls._decision(Status.DENIED, "denied", user, now, (user, now))
 
     @classmethod
-    def follow(cls, lead: InviteRequest, actor: str, now: float) -> Move:
+    def follow(
+        cls, lead: InviteRequest, actor: str, now: float, *, lease: float | None = None
+    ) -> Move:
         """A bulk invite's pending request taking the decision its lead has (approved in any
         form but denied), recorded as the lead's decider made it; `actor` is who carries it
-        over (the decider, or the sweep)."""
+        over (the decider, or the sweep), claiming an approved one's execution for `lease`."""
         to = Status.DENIED if lead.status == Status.DENIED else Status.APPROVING
         action = "denied" if to == Status.DENIED else "approve_claimed"
         move = cls._decision(to, action, actor, now, (lead.decided_by, lead.decided_at))
         # Judged when the lead was decided, not now: a click given in time counts for every
         # address it covers, however long the follow-up takes (a slow replica, or the sweep
         # after the decider died). Its lead's own claim was judged against the same deadline.
-        return replace(move, deadline_at=lead.decided_at)
+        move = replace(move, deadline_at=lead.decided_at)
+        return _leased(move, lease) if to == Status.APPROVING else move
 
     @classmethod
     def _decision(
@@ -118,11 +133,22 @@ class Move:
     # ---- executing -------------------------------------------------------------------------
 
     @classmethod
-    def retry(cls, user: str, now: float) -> Move:
-        """Claim a failed request's execution again (attempts goes up; no new approval)."""
+    def retry(cls, user: str, now: float, *, lease: float | None = None) -> Move:
+        """Claim a failed request's execution again for `lease` seconds (attempts goes up; no
+        new approval)."""
         changes = _encoded(decided_by=user, decided_at=now, error=None)
         failed = frozenset({Status.FAILED})
-        return cls(failed, Status.APPROVING, user, now, "retry_claimed", changes=changes)
+        move = cls(failed, Status.APPROVING, user, now, "retry_claimed", changes=changes)
+        return _leased(move, lease)
+
+    @classmethod
+    def resume(cls, actor: str, now: float, *, lease: float) -> Move:
+        """Claim again the execution of an `approving` request whose claim has run out, for
+        `lease` seconds by this clock (attempts goes up: the first claimer may have called
+        Chime)."""
+        approving = frozenset({Status.APPROVING})
+        move = cls(approving, Status.APPROVING, actor, now, "resumed", lease_over=lease)
+        return _leased(move, lease)
 
     @classmethod
     def finish(
@@ -143,6 +169,14 @@ class Move:
         changes = _encoded(**{name: value for name, value in given.items() if value is not None})
         approving = frozenset({Status.APPROVING})
         return cls(approving, to, actor, now, action or to.value, changes=changes)
+
+
+def _leased(move: Move, lease: float | None) -> Move:
+    """`move`, a claim, recording when its lease ends by the claimer's clock (`now`); None
+    records nothing, and the lease is then judged from the claim's `updated_at`."""
+    if lease is None:
+        return move
+    return replace(move, changes=(*move.changes, *_encoded(lease_until=move.now + lease)))
 
 
 def _encoded(**changes: object) -> tuple[tuple[str, Scalar], ...]:

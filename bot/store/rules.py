@@ -101,6 +101,8 @@ def allows(current: InviteRequest, move: Move) -> bool:
         return False
     if is_approval_claim(current, move.to) and not completes_approvals(current, move.actor):
         return False
+    if move.lease_over is not None and not current.lease_over(move.now, move.lease_over):
+        return False
     return not move.require_unexpired or current.expires_at > move.judged_at
 
 

@@ -65,8 +65,9 @@ from bot.store.trail import in_time_order
 T = TypeVar("T")
 
 # 2: the reminders table; 3: approvals_required and approvals; 4: requests.batch_id (bulk
-# invites). Every version upgrades in place by the same steps, so 2 and 3 both reach 4.
-SCHEMA_VERSION = 4
+# invites); 5: requests.lease_until (the claimer's own lease end). Every version upgrades in
+# place by the same steps, so each earlier one reaches 5.
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -146,6 +147,7 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("approvals_required", "INTEGER NOT NULL DEFAULT 1", None),
     ("approvals", "TEXT NOT NULL DEFAULT '[]'", None),
     ("batch_id", "TEXT", "CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id)"),
+    ("lease_until", "REAL", None),
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)

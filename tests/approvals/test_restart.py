@@ -16,7 +16,16 @@ from bot.offline.slack_standin import PostedMessage, SlackStandIn, buttons
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, BotProcess, offline_bot
 from bot.store import AuditEvent, InviteRequest, Move, SqliteStore, Status
 from tests.blockkit import all_text
+from tests.clock import VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
+
+# A lease as short as the settings allow, for processes that run on the real clock: a 0.5 s
+# retry budget, a 2 s read (long enough for the kill to land first) and 3 s to connect.
+SHORT_LEASE = {
+    "CHIME_RETRY_BUDGET": "0.5",
+    "CHIME_READ_TIMEOUT": "2",
+    "CHIME_EXECUTION_LEASE": "6",
+}
 
 
 def card_in(slack: SlackStandIn) -> PostedMessage:
@@ -73,7 +82,7 @@ async def test_crash_mid_execution_is_reconciled_on_start_then_retried_once(
 ) -> None:
     emulator, slack = peers
     store_path = tmp_path / "state.db"
-    doomed = await BotProcess(emulator.url, slack, store_path, session).start()
+    doomed = await BotProcess(emulator.url, slack, store_path, session, **SHORT_LEASE).start()
     exchange = await doomed.sender.command(
         'invite crash@example.com --account "Example Corp"', user_id=REQUESTER, channel_id=CHANNEL
     )
@@ -93,9 +102,10 @@ async def test_crash_mid_execution_is_reconciled_on_start_then_retried_once(
     emulator.set_latency(0.0, "CreateUser")
     assert emulator.find_users("crash@example.com") == []
 
-    # A new process settles the stranded request at start-up: not in Chime, so it failed.
+    # A new process settles the stranded request once the lease is over: not in Chime, so it
+    # failed.
     reborn = await BotProcess(
-        emulator.url, slack, store_path, session, CHIME_EXECUTION_LEASE="0"
+        emulator.url, slack, store_path, session, CHIME_SWEEP_INTERVAL="0.2", **SHORT_LEASE
     ).start()
     try:
 
@@ -120,10 +130,10 @@ async def test_crash_mid_execution_is_reconciled_on_start_then_retried_once(
 
 
 async def test_request_that_reached_chime_before_a_crash_is_marked_approved(
-    emulator: ChimeEmulator,
+    emulator: ChimeEmulator, clock: VirtualClock
 ) -> None:
     """The other side of reconciliation: Chime has the user, so the request is done."""
-    async with offline_bot({"chime_execution_lease": 0}, emulator=emulator) as bot:
+    async with offline_bot({}, emulator=emulator, clock=clock) as bot:
         exchange = await bot.sender.command(
             'invite done@example.com --account "Example Corp"',
             user_id=REQUESTER,
@@ -139,6 +149,7 @@ async def test_request_that_reached_chime_before_a_crash_is_marked_approved(
         created = emulator.add_user(
             "c0a1c0a1-5e3d-4b8a-9f21-000000000001", email="done@example.com"
         )
+        clock.advance(bot.runtime.settings.chime_execution_lease + 1)
         assert await bot.runtime.deps.approvals.reconcile() == 1
         settled = await bot.runtime.store.get(request.id)
         assert settled is not None and settled.status == Status.APPROVED

@@ -429,6 +429,58 @@ async def test_attempts_count_claims_only(store: RequestStore) -> None:
         assert await store.transition(request.id, again) == Transition(ok=False, request=final)
 
 
+async def test_a_claim_records_when_its_lease_ends_by_the_claimers_clock(
+    store: RequestStore,
+) -> None:
+    """Each claim of an execution says until when its claimer holds it: the claimer's `now`
+    plus the claimer's lease (issue 24). Another replica's shorter lease does not decide."""
+    request = await store.file(make_request(), now=NOW)
+    claim = Move.claim_approval("UALICE", NOW + 1, lease=120)
+    claimed = await store.transition(request.id, claim)
+    assert claimed.ok and claimed.request is not None
+    assert claimed.request.lease_until == NOW + 121
+    stored = await store.get(request.id)
+    assert stored is not None and stored.lease_until == NOW + 121
+    assert not stored.lease_over(NOW + 62, lease=60)
+    assert stored.lease_over(NOW + 121, lease=60)
+    (_, event) = await store.audit_trail(request.id)
+    assert event.detail["lease_until"] == str(NOW + 121)
+
+    failed = Move.finish(Status.FAILED, "system", NOW + 5, error="Throttled")
+    assert (await store.transition(request.id, failed)).ok
+    retried = await store.transition(request.id, Move.retry("UBOB", NOW + 200, lease=30))
+    assert retried.request is not None and retried.request.lease_until == NOW + 230
+
+
+async def test_a_claim_is_resumed_only_once_its_lease_is_over_and_only_once(
+    store: RequestStore,
+) -> None:
+    request = await store.file(make_request(), now=NOW)
+    assert (await store.transition(request.id, Move.claim_approval("UA", NOW, lease=60))).ok
+    early = await store.transition(request.id, Move.resume("system", NOW + 59, lease=30))
+    assert not early.ok, "the claimer's lease still holds"
+    resumed = await store.transition(request.id, Move.resume("system", NOW + 60, lease=30))
+    assert resumed.ok and resumed.request is not None
+    assert (resumed.request.status, resumed.request.attempts) == (Status.APPROVING, 2)
+    assert resumed.request.lease_until == NOW + 90
+    assert resumed.request.decided_by == "UA", "still the approver's decision"
+    again = await store.transition(request.id, Move.resume("system", NOW + 61, lease=30))
+    assert not again.ok, "a rival sweep finds the claim renewed"
+    assert [e.action for e in await store.audit_trail(request.id)][-1] == "resumed"
+
+
+async def test_a_claim_without_a_lease_end_is_judged_from_its_last_change(
+    store: RequestStore,
+) -> None:
+    """A claim written by a build before `lease_until`: the reader's lease from updated_at."""
+    request = await store.file(make_request(), now=NOW)
+    assert (await claim(store, request.id, "UALICE", now=NOW + 1)).ok
+    stored = await store.get(request.id)
+    assert stored is not None and stored.lease_until is None
+    assert not stored.lease_over(NOW + 60, lease=60)
+    assert stored.lease_over(NOW + 61, lease=60)
+
+
 async def test_transition_rejects_unknown_changes(store: RequestStore) -> None:
     request = await store.file(make_request(), now=NOW)
     with pytest.raises(TypeError, match="email"):
@@ -449,6 +501,12 @@ def test_moves_say_what_they_expect_and_record() -> None:
         Move.withdraw("system", NOW, "no card"): (PENDING, Status.DENIED, "withdrawn", False),
         Move.expire("UA", NOW): (PENDING, Status.EXPIRED, "expired", False),
         Move.retry("UA", NOW): ({Status.FAILED}, Status.APPROVING, "retry_claimed", False),
+        Move.resume("system", NOW, lease=60): (
+            {Status.APPROVING},
+            Status.APPROVING,
+            "resumed",
+            False,
+        ),
         Move.finish(Status.FAILED, "UA", NOW, action="reconciled", error="gone"): (
             {Status.APPROVING},
             Status.FAILED,
@@ -468,6 +526,10 @@ def test_moves_say_what_they_expect_and_record() -> None:
         "decided_at": NOW + 1,
     }
     assert Move.retry("UA", NOW).fields == {"decided_by": "UA", "decided_at": NOW, "error": None}
+    # A claim holds its execution for the claimer's lease; a denial claims nothing.
+    assert Move.follow(lead, "system", NOW, lease=60).fields["lease_until"] == NOW + 60
+    assert "lease_until" not in Move.follow(denied_lead, "system", NOW, lease=60).fields
+    assert Move.retry("UA", NOW, lease=60).fields["lease_until"] == NOW + 60
     assert Move.finish(Status.APPROVED, "UA", NOW).fields == {}
     with pytest.raises(ValueError, match="approved or failed"):
         Move.finish(Status.DENIED, "UA", NOW)
@@ -1028,6 +1090,25 @@ async def test_sqlite_upgrades_a_version_2_store_with_its_batch_column(tmp_path:
         lead = make_request(email="b1@example.com")
         await upgraded.file(replace(lead, batch_id=lead.id), now=NOW)
         assert [r.id for r in await upgraded.list_batch(lead.id)] == [lead.id]
+
+
+async def test_sqlite_upgrades_a_version_4_store_with_its_lease_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await SqliteStore.open(path) as old:
+        request = await old.file(make_request(), now=NOW)
+    raw = _raw(path)
+    raw.execute("ALTER TABLE requests DROP COLUMN lease_until")  # as a version-4 build left it
+    raw.execute("PRAGMA user_version = 4")
+    raw.close()
+
+    async with await SqliteStore.open(path) as upgraded:
+        assert await upgraded.get(request.id) == request
+        claim = Move.claim_approval("UALICE", NOW + 1, lease=60)
+        claimed = await upgraded.transition(request.id, claim)
+        assert claimed.request is not None and claimed.request.lease_until == NOW + 61
+    raw = _raw(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    raw.close()
 
 
 async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
