@@ -144,7 +144,7 @@ async def test_a_decider_stopped_half_way_is_finished_per_address_by_the_sweep(
     trail = [e.action for e in await store.audit_trail(landed.id)]
     assert trail == ["filed", "approve_claimed", "reconciled"]
     trail = [e.action for e in await store.audit_trail(lead.id)]
-    assert trail == ["filed", "approve_claimed", "resumed", "approved"]
+    assert trail == ["filed", "approve_claimed", "resumed", "approved", "told"]
 
 
 async def test_a_lead_claimed_just_before_a_crash_is_run_with_its_followers(
