@@ -25,7 +25,13 @@ Lapsed = Callable[[InviteRequest], Awaitable[dict[str, str]]]
 
 
 async def record_or_claim(
-    store: RequestStore, request: InviteRequest, user: str, *, now: float, lapsed: Lapsed
+    store: RequestStore,
+    request: InviteRequest,
+    user: str,
+    *,
+    now: float,
+    lapsed: Lapsed,
+    margin: float = 0.0,
 ) -> Transition:
     """`user`'s approval of `request` (as read): ok if this call recorded it or claimed the
     request; otherwise the request as it now is, for the caller to explain (already approved by
@@ -45,10 +51,16 @@ async def record_or_claim(
         if gone:
             outcome = await store.record_approval(current.id, approver=user, now=now, dropping=gone)
         elif completes_approvals(current, user):
-            outcome = await store.transition(current.id, Move.claim_approval(user, now))
+            outcome = await store.transition(
+                current.id, Move.claim_approval(user, now, margin=margin)
+            )
         else:
             outcome = await store.record_approval(current.id, approver=user, now=now)
-        if outcome.ok or outcome.request is None or outcome.request.is_expired(now):
+        if (
+            outcome.ok
+            or outcome.request is None
+            or not outcome.request.in_time(now, margin=margin)  # too late: no round helps
+        ):
             return outcome
         current = outcome.request
     return Transition(ok=False, request=current)

@@ -111,8 +111,15 @@ class DynamoStore:
 
     @classmethod
     async def open(
-        cls, table: str, *, region: str | None = None, workers: int = DEFAULT_WORKERS
+        cls,
+        table: str,
+        *,
+        region: str | None = None,
+        workers: int = DEFAULT_WORKERS,
+        watch: Callable[[Any], None] | None = None,
     ) -> DynamoStore:
+        """`watch` is given the client's botocore event system before its first call (the
+        bot measures its clock against the table's answers: bot/aws_clock.py)."""
         region = resolve_region(region)
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chime-dynamo")
         try:
@@ -124,6 +131,8 @@ class DynamoStore:
         except BaseException:
             executor.shutdown(wait=False)
             raise
+        if watch is not None:
+            watch(client.meta.events)
         store = cls(table, region, executor, client)
         try:
             # Fail at start-up, not at the first click, if the table is missing or foreign.
