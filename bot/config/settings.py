@@ -125,10 +125,8 @@ class Settings(SlackCredentials):
     # settled by looking the user up in Chime. Longer than one Chime call with all its retries.
     chime_execution_lease: float = Field(default=60.0, ge=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
-    # The largest offset from AWS's clock at which a replica on a shared (DynamoDB) store still
-    # claims, expires or reconciles; deadlines are judged with this much allowance
-    # (bot/aws_clock.py). Above the Date header's 1 s resolution plus a round trip. 0: not
-    # judged (replicas that share one clock; tests whose virtual clock is the reference).
+    # Largest offset from AWS's clock at which a replica on DynamoDB still judges deadlines, and
+    # their allowance (bot/aws_clock.py). 0: not judged (replicas that share one clock).
     chime_max_clock_skew: float = Field(default=5.0, ge=0, le=300)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
     # How long the members of an approver user group are trusted before Slack is asked again.

@@ -175,3 +175,25 @@ async def test_readyz_and_metrics_report_each_replicas_offset(
         metrics = await resp.text()
     (line,) = [m for m in metrics.splitlines() if m.startswith("chime_bot_clock_offset_seconds")]
     assert SKEW - 3 < float(line.split()[-1]) < SKEW + 3
+
+
+async def test_on_sqlite_the_offset_from_chime_is_reported_but_decides_nothing(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession
+) -> None:
+    """One machine's store: every replica shares its clock, so nothing is compared. The
+    emulator answers with a Date header, as AWS does, so the offset is still measured."""
+    emulator, slack = peers
+    clock = ShiftedClock(SKEW)
+    async with offline_bot({"chime_request_ttl": 600}, emulator, clock, slack) as bot:
+        card = await file(bot, "alone@example.com")
+        async with session.get(f"{bot.runtime.url}/readyz") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        assert "ahead of AWS" in body["clock"] and "from Chime" in body["clock"]
+        assert "one machine's store" in body["clock"]
+        click = await bot.sender.click(
+            card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel
+        )
+        assert click.status == 200
+        await slack.wait_for(lambda: "Created user" in all_text(card.current))
+        assert emulator.count("CreateUser") == 1
