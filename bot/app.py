@@ -30,10 +30,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot import heap
-from bot.approvals.engine import Approvals
+from bot.approvals.engine import CLOCK_SKEW, Approvals
 from bot.approvals.fair_use import FairUse
 from bot.approvals.home import Home
 from bot.approvals.reminders import Reminders
+from bot.aws_clock import AwsClock
 from bot.chime import BreakerState, Calls, CircuitBreaker, Directory, RetryPolicy, chime_client
 from bot.clock import Clock, RealClock
 from bot.config.settings import Settings
@@ -46,7 +47,7 @@ from bot.policy.effective import Policies
 from bot.slack.auth import SlackAuth
 from bot.slack.notify import Notifier
 from bot.slack.replies import Responder, slack_origins
-from bot.store import RequestStore, open_store
+from bot.store import RequestStore, open_store, store_table
 from bot.web import fast_ack
 from bot.web.http_guard import LINGER, MAX_BODY, Answered, RequestGuard, answer, bolt_request
 from bot.web.socket_mode import close_socket_mode, connect_socket_mode
@@ -294,6 +295,13 @@ class Runtime:
         aws_credentials: dict[str, str] | None,
     ) -> Runtime:
         workers = settings.chime_max_concurrency
+        # Measured against the answers of both AWS clients; it judges only where replicas on
+        # other machines share the store (DynamoDB).
+        aws_clock = AwsClock(
+            clock,
+            bound=settings.chime_max_clock_skew,
+            shared=store_table(settings.chime_store_url) is not None,
+        )
         chime = await stack.enter_async_context(
             chime_client(
                 max_pool_connections=workers,
@@ -301,6 +309,7 @@ class Runtime:
                 read_timeout=settings.chime_read_timeout,
             )
         )
+        aws_clock.watch(chime.meta.events, "Chime")
         metrics = Metrics()
         calls = Calls(
             limit=asyncio.Semaphore(workers),
@@ -316,7 +325,10 @@ class Runtime:
             parallel_accounts=settings.chime_lookup_parallel_accounts,
         )
         store = await open_store(
-            settings.chime_store_url, data_dir=settings.data_dir(), region=settings.aws_region
+            settings.chime_store_url,
+            data_dir=settings.data_dir(),
+            region=settings.aws_region,
+            watch=lambda events: aws_clock.watch(events, "DynamoDB"),
         )
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(ClientSession())
@@ -353,6 +365,7 @@ class Runtime:
             fair_use=FairUse(store, settings.chime_max_open_per_requester),
             approvers=approvers,
             policies=policies,
+            aws_clock=aws_clock,
         )
         home = Home(store=store, approvals=approvals, client=client, clock=clock, jobs=jobs)
         approvals.on_change = home.changed
@@ -428,7 +441,14 @@ class Runtime:
         if self.socket_mode is not None:
             connected = await self.socket_mode.client.is_connected()
             checks["socket"] = "connected" if connected else "reconnecting"
-        ready = self.ready and self.slack_auth.verified and checks["store"] == "ok"
+        clock = self.deps.approvals.aws_clock
+        if clock is not None:
+            checks["clock"] = clock.state()
+        # A replica whose clock is off refuses every decision (bot/aws_clock.py): a load
+        # balancer should send the clicks to one that can act. Only readiness says so; /livez
+        # stays 200, as a restart does not mend a clock.
+        clock_ok = self.deps.approvals.clock_refusal() is None
+        ready = self.ready and self.slack_auth.verified and checks["store"] == "ok" and clock_ok
         if self.ready and ready != self._was_ready:
             # Once per change, not per probe: a load balancer asks every few seconds.
             self._was_ready = ready
@@ -465,6 +485,9 @@ class Runtime:
         return "ok"
 
     async def refresh_gauges(self) -> None:
+        clock = self.deps.approvals.aws_clock
+        offset = clock.offset if clock is not None else None
+        self.deps.metrics.clock_offset.set(offset.estimate if offset else float("nan"))
         try:
             pending = await self.deps.approvals.open_requests()
         except Exception:
@@ -476,6 +499,16 @@ class Runtime:
         """Settle requests stranded mid-execution, withdraw ones whose card was never posted,
         expire overdue ones, send due reminders."""
         approvals = self.deps.approvals
+        off = approvals.clock_refusal()
+        if off is not None:
+            # Each step judges a deadline or a lease by this clock: none runs until it is
+            # back within the bound (the sweep's reads keep measuring it).
+            log.warning(
+                "sweep skipped (no expiry, reconciliation or reminders): %s",
+                off,
+                extra={"outcome": CLOCK_SKEW},
+            )
+            return
         try:
             await approvals.reconcile()
             await approvals.withdraw_unseen()

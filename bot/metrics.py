@@ -61,6 +61,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.clock_offset = Gauge(
+            "chime_bot_clock_offset_seconds",
+            "This replica's clock minus AWS's, from the Date of AWS's answers (NaN: not "
+            "measured yet); beyond CHIME_MAX_CLOCK_SKEW a replica on DynamoDB decides nothing",
+            registry=self.registry,
+        )
+        self.clock_offset.set(float("nan"))
+
     def command(
         self, subcommand: str, outcome: str, seconds: float, *, replied_later: bool
     ) -> None:

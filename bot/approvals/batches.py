@@ -184,7 +184,7 @@ async def follow(steps: Steps, lead: InviteRequest, actor: str, *, lead_claimed:
     if lead.status == Status.EXPIRED:
         await steps.expire(lead, actor)
         return 0
-    move = Move.follow(lead, actor, now, lease=steps.lease)
+    move = Move.follow(lead, actor, now, lease=steps.lease, margin=steps.margin)
     approve = move.to == Status.APPROVING
     pending = [
         m

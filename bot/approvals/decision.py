@@ -21,7 +21,12 @@ from bot.approvals.steps import INTERRUPTED, Steps
 from bot.approvals.two_person import Lapsed, record_or_claim
 from bot.cards.approval import ActionId
 from bot.cards.base import Reply, error_card
-from bot.cards.notes import already_approved_note, decided_already_note, progress_note
+from bot.cards.notes import (
+    already_approved_note,
+    decided_already_note,
+    progress_note,
+    too_close_note,
+)
 from bot.policy.approvers import ApproversUnknown
 from bot.store import InviteRequest, Move, Status
 
@@ -39,28 +44,36 @@ async def carry_out(
         request = await steps.store.get(request.batch_id) or request
     if action == ActionId.RETRY:
         return await retry(steps, request, user)
-    now = steps.clock.now()
-    if request.is_expired(now):
+    now, margin = steps.clock.now(), steps.margin
+    if request.is_expired(now, margin=margin):
         return await steps.expire(request, user)
     approve = action == ActionId.APPROVE
     if approve:
         try:
             claimed = await record_or_claim(
-                steps.store, request, user, now=now, lapsed=lapsed, lease=steps.lease
+                steps.store,
+                request,
+                user,
+                now=now,
+                lapsed=lapsed,
+                lease=steps.lease,
+                margin=margin,
             )
         except ApproversUnknown as exc:
             # Whether the earlier approvals still hold cannot be told: nothing changes.
             return error_card(exc.title, exc.message, hint=exc.hint)
     else:
-        claimed = await steps.store.transition(request.id, Move.deny(user, now))
+        claimed = await steps.store.transition(request.id, Move.deny(user, now, margin=margin))
     current = claimed.request
     if current is None:
         return error_card("Request not found", f"There is no request {request_id}.")
     if not claimed.ok:
-        if current.is_expired(now):
+        if current.is_expired(now, margin=margin):
             return await steps.expire(current, user)
         if approve and current.status == Status.PENDING and user in current.approvals:
             return already_approved_note(current)
+        if current.status == Status.PENDING and not current.in_time(now, margin=margin):
+            return too_close_note(current, margin)
         return decided_already_note(current)
     if current.batch_id is not None:
         if current.status == Status.PENDING:  # an approval recorded, not the last

@@ -28,8 +28,10 @@ from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
 from bot.approvals.orphans import withdraw_unseen
 from bot.approvals.steps import Steps
+from bot.aws_clock import AwsClock
 from bot.cards.approval import ActionId
 from bot.cards.base import Reply, error_card
+from bot.cards.notes import clock_off_note
 from bot.chime.directory import Directory
 from bot.clock import Clock
 from bot.metrics import Metrics
@@ -43,6 +45,10 @@ from bot.store import AuditEvent, InviteRequest, RequestStore, Status
 from bot.store.model import SYSTEM, is_request_id
 
 log = logging.getLogger("chime_bot.approvals")
+
+# The log line's `outcome` when a replica's clock keeps it from judging deadlines: the alarm in
+# deploy/chime-bot.yaml matches it.
+CLOCK_SKEW = "clock_skew"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,10 @@ class Approvals:
     # Per-account policy (CHIME_POLICY_FILE, over the environment's CHIME_APPROVALS_REQUIRED
     # and the rest); None: `policy`, `ttl` and one approval for every account.
     policies: Policies | None = None
+    # This replica's clock against AWS's (bot/aws_clock.py): deadlines are judged with its
+    # margin, and nothing is decided while it is off by more than its bound. None: the clock
+    # is trusted as it is (a lone bot).
+    aws_clock: AwsClock | None = None
 
     @property
     def book(self) -> Policies:
@@ -112,7 +122,17 @@ class Approvals:
             metrics=self.metrics,
             lease=self.lease,
             on_change=self.on_change,
+            margin=self.margin,
         )
+
+    @property
+    def margin(self) -> float:
+        return self.aws_clock.margin if self.aws_clock is not None else 0.0
+
+    def clock_refusal(self) -> str | None:
+        """Why this replica must not judge deadlines now (claim, expire, reconcile); None
+        when it may."""
+        return self.aws_clock.refusal() if self.aws_clock is not None else None
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -156,6 +176,18 @@ class Approvals:
         verdict = await self.may_decide(user, request)
         if not verdict.allowed:
             return await self._refuse(request, user, action, verdict.reason)
+        off = self.clock_refusal()
+        if off is not None:
+            # Every click decides against a deadline (Retry too: it claims the execution
+            # again), so none is judged by a clock that may be off by more than the bound.
+            log.warning(
+                "%s on %s not carried out: %s",
+                action.value,
+                request.id,
+                off,
+                extra={"request_id": request.id, "user": user, "outcome": CLOCK_SKEW},
+            )
+            return clock_off_note(off)
         return await carry_out(self.steps, request, user, action, self.deciders.lapsed)
 
     async def may_decide(self, user: str, request: InviteRequest) -> Decision:
@@ -224,7 +256,7 @@ class Approvals:
         count = 0
         done: set[str] = set()  # a bulk invite's requests expire together
         for request in await self.store.list_by_status(Status.PENDING):
-            if request.is_expired(now) and request.batch_id not in done:
+            if request.is_expired(now, margin=self.margin) and request.batch_id not in done:
                 await steps.expire(request, SYSTEM)
                 done.add(request.batch_id or request.id)
                 count += 1

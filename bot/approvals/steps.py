@@ -77,6 +77,9 @@ class Steps:
     # Told of every request filed or changed (App Home refreshes, bot/approvals/home.py); must
     # not block.
     on_change: Callable[[InviteRequest], None] | None = None
+    # How far other replicas' clocks may be from this one's: deadlines are judged with this
+    # allowance (bot/aws_clock.py; 0 where no other machine judges them).
+    margin: float = 0.0
 
     # ---- undoing and ending ----------------------------------------------------------------
 

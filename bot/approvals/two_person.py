@@ -32,6 +32,7 @@ async def record_or_claim(
     now: float,
     lapsed: Lapsed,
     lease: float,
+    margin: float = 0.0,
 ) -> Transition:
     """`user`'s approval of `request` (as read): ok if this call recorded it or claimed the
     request; otherwise the request as it now is, for the caller to explain (already approved by
@@ -51,11 +52,15 @@ async def record_or_claim(
         if gone:
             outcome = await store.record_approval(current.id, approver=user, now=now, dropping=gone)
         elif completes_approvals(current, user):
-            claim = Move.claim_approval(user, now, lease=lease)
+            claim = Move.claim_approval(user, now, lease=lease, margin=margin)
             outcome = await store.transition(current.id, claim)
         else:
             outcome = await store.record_approval(current.id, approver=user, now=now)
-        if outcome.ok or outcome.request is None or outcome.request.is_expired(now):
+        if (
+            outcome.ok
+            or outcome.request is None
+            or not outcome.request.in_time(now, margin=margin)  # too late: no round helps
+        ):
             return outcome
         current = outcome.request
     return Transition(ok=False, request=current)

@@ -150,6 +150,37 @@ def expired_note(request: InviteRequest) -> Reply:
     )
 
 
+def too_close_note(request: InviteRequest, margin: float) -> Reply:
+    """For a click within `margin` of the deadline, where the bot's replicas' clocks may
+    disagree: no one decides then, so that nothing is approved after the deadline."""
+    return Reply(
+        text=f"Request {literal(request.id)} is too close to its deadline",
+        blocks=[
+            section(
+                f"This request reaches its deadline {epoch_date(request.expires_at)}, within "
+                f"{margin:g} seconds, the allowance for the clocks of the bot's servers, so it "
+                "can no longer be approved or denied. Nothing changed; it expires shortly. "
+                "File it again if it is still needed."
+            ),
+            context("Request", plain(request.id)),
+        ],
+    )
+
+
+def clock_off_note(why: str) -> Reply:
+    """For a click on a replica whose clock cannot be trusted to judge deadlines now."""
+    return Reply(
+        text="This server cannot decide right now",
+        blocks=[
+            section(
+                ":hourglass: *This server cannot decide right now*: its clock cannot be trusted "
+                "to judge deadlines. Nothing changed. Try again shortly."
+            ),
+            context(plain(why[:500])),
+        ],
+    )
+
+
 def decided_already_note(request: InviteRequest) -> Reply:
     state = status_word(request).lower()
     when = epoch_date(request.decided_at or request.updated_at)

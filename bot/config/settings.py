@@ -122,10 +122,12 @@ class Settings(SlackCredentials):
     chime_policy_ssm_parameter: str | None = None
     chime_store_url: str | None = None
     chime_request_ttl: int = Field(default=86400, gt=0)
-    # An `approving` request untouched for this long is treated as stranded by a crash and is
-    # settled by looking the user up in Chime. Longer than one Chime call (bot/config/lease.py).
+    # How long a claim holds before a sweep settles it by asking Chime (bot/config/lease.py).
     chime_execution_lease: float = Field(default=60.0, gt=0)
     chime_sweep_interval: float = Field(default=60.0, gt=0)
+    # Largest offset from AWS's clock at which a replica on DynamoDB still judges deadlines, and
+    # their allowance (bot/aws_clock.py). 0: not judged (replicas that share one clock).
+    chime_max_clock_skew: float = Field(default=5.0, ge=0, le=300)
     chime_account_cache_ttl: float = Field(default=300.0, ge=0)
     # How long the members of an approver user group are trusted before Slack is asked again.
     # Where subteam_members_changed events arrive, a change applies at once on the replica that
@@ -140,18 +142,16 @@ class Settings(SlackCredentials):
     chime_max_concurrency: int = Field(default=256, ge=1, le=1024)
     # Total time one Chime operation of an approval may spend retrying before it fails.
     chime_retry_budget: float = Field(default=20.0, gt=0)
-    # The same for what a user waits on (lookups, filing): short, so an outage is answered
-    # within 8 s.
+    # The same for what a user waits on (lookups, filing): short, so an outage is answered in 8 s.
     chime_lookup_budget: float = Field(default=6.0, gt=0)
     # Per-attempt socket read timeout. A blocked call also holds up process exit this long.
     chime_read_timeout: float = Field(default=10.0, gt=0)
-    # Fair use: how many open requests one person may hold; beyond it nothing is filed.
     chime_max_open_per_requester: int = Field(default=10, ge=1)
     # Seconds a request may wait for a decision before its approvers get one reminder in the
     # card's thread. At or past CHIME_REQUEST_TTL no reminder is sent: the request lapses first.
     chime_remind_after: float = Field(default=4 * 3600.0, gt=0)
-    # How many different approvers (none of them the requester) every new request needs: 2 is
-    # the two-person rule. The default for every account until a per-account policy sets it.
+    # Different approvers (never the requester) each request needs, 2 being the two-person
+    # rule; every account's default until a per-account policy sets it.
     chime_approvals_required: int = Field(default=1, ge=1, le=2)
 
     port: int = Field(default=3000, ge=0, le=65535)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.aws_clock import AwsClock
 from bot.chime import Calls, Directory, RetryPolicy, chime_client
+from bot.clock import Clock, RealClock
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.ops.check_aws import (
     aws_identity,
     chime_access,
     chime_lookups,
+    clock_offset,
     default_account,
     request_store,
 )
@@ -34,6 +37,7 @@ from bot.ops.check_slack import (
     slack_token,
 )
 from bot.ops.policy_report import policy_results
+from bot.store import store_table
 
 # A check answers quickly: a short retry budget for Chime, whatever serve would use.
 CHECK_RETRY_BUDGET = 5.0
@@ -41,8 +45,11 @@ CHECK_RETRY_BUDGET = 5.0
 __all__ = ["Check", "render", "run_checks"]
 
 
-async def run_checks(settings: Settings | None = None, *, socket_mode: bool = False) -> list[Check]:
-    """Every check; `settings` already validated by load_settings (the CLI's path), or read here."""
+async def run_checks(
+    settings: Settings | None = None, *, socket_mode: bool = False, clock: Clock | None = None
+) -> list[Check]:
+    """Every check; `settings` already validated by load_settings (the CLI's path), or read here.
+    `clock`: this machine's, as serve would read it (the last line compares it with AWS's)."""
     if settings is None:
         try:
             settings = load_settings("check")
@@ -56,7 +63,13 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
     results.append(token)
     results.append(await request_verification(settings, socket))
     results.append(await aws_identity(settings))
+    aws_clock = AwsClock(
+        clock or RealClock(),
+        bound=settings.chime_max_clock_skew,
+        shared=store_table(settings.chime_store_url) is not None,
+    )
     async with chime_client(max_pool_connections=2) as client:
+        aws_clock.watch(client.meta.events, "Chime")
         calls = Calls(
             limit=asyncio.Semaphore(2),
             retry=RetryPolicy(budget=min(CHECK_RETRY_BUDGET, settings.chime_retry_budget)),
@@ -75,7 +88,8 @@ async def run_checks(settings: Settings | None = None, *, socket_mode: bool = Fa
     results += await approver_groups(settings, slack if token.ok else None)
     results += file_results
     results += await posting(settings, slack if token.ok else None)
-    results.append(await request_store(settings))
+    results.append(await request_store(settings, aws_clock))
+    results.append(clock_offset(aws_clock))
     return results
 
 

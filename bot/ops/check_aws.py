@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.aws import explain
+from bot.aws_clock import AwsClock
 from bot.chime.accounts import choose_account
 from bot.chime.directory import Directory
 from bot.config.settings import Settings
@@ -112,14 +114,16 @@ async def default_account(settings: Settings, directory: Directory, chime_ok: bo
     return passed(name, f"{account.name} ({account.account_id}, {account.account_type})")
 
 
-async def request_store(settings: Settings) -> Check:
+async def request_store(settings: Settings, aws_clock: AwsClock | None = None) -> Check:
+    """`aws_clock`, if given, measures this machine's clock against the table's answers."""
     name = "Request store"
     table = store_table(settings.chime_store_url)
     if table is None:
         path = parse_store_url(settings.chime_store_url, data_dir=settings.data_dir())
         return await asyncio.to_thread(_sqlite_store, name, path)
+    watch = None if aws_clock is None else partial(aws_clock.watch, source="DynamoDB")
     try:
-        store = await DynamoStore.open(table, region=settings.aws_region)
+        store = await DynamoStore.open(table, region=settings.aws_region, watch=watch)
         try:
             await store.check_writable_without_writing()
             # The reads serve makes, so a read permission missing shows here rather than at
@@ -146,6 +150,28 @@ async def request_store(settings: Settings) -> Check:
     except Exception as exc:  # never a traceback from check
         return failed(name, f"{type(exc).__name__}: {exc}", "Check CHIME_STORE_URL.")
     return passed(name, f"readable and writable (DynamoDB table {table} in {settings.aws_region})")
+
+
+def clock_offset(aws_clock: AwsClock) -> Check:
+    """This machine's clock against AWS's, as the checks above measured it (bot/aws_clock.py):
+    serve on a DynamoDB table decides nothing while it is off by more than the bound."""
+    name = "Clock"
+    refusal = aws_clock.refusal()
+    if refusal is None:
+        return passed(name, aws_clock.state())
+    if aws_clock.offset is None:
+        return failed(
+            name,
+            "not compared with AWS's: no answer from AWS was measured",
+            "Mend the AWS lines above; serve decides nothing until its clock is measured.",
+        )
+    return failed(
+        name,
+        aws_clock.state(),
+        "Synchronise this machine's clock (NTP: chrony or systemd-timesyncd; on EC2 the Amazon "
+        "Time Sync Service, 169.254.169.123). Until then serve refuses approvals, expiry and "
+        "reconciliation on it.",
+    )
 
 
 def _sqlite_store(name: str, path: Path) -> Check:

@@ -13,7 +13,9 @@ backend; a SQLite backup while the bot runs is backup.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot.store.admin import IAM_POLICY_TEMPLATE, TABLE_NAME, init_table
 from bot.store.base import (
@@ -102,11 +104,18 @@ def parse_store_url(url: str | None, *, data_dir: Path) -> Path:
     return Path(path).expanduser()
 
 
-async def open_store(url: str | None, *, data_dir: Path, region: str | None = None) -> RequestStore:
-    """`region` is the settings' resolved AWS region (None: botocore's chain decides)."""
+async def open_store(
+    url: str | None,
+    *,
+    data_dir: Path,
+    region: str | None = None,
+    watch: Callable[[Any], None] | None = None,
+) -> RequestStore:
+    """`region` is the settings' resolved AWS region (None: botocore's chain decides);
+    `watch` sees a DynamoDB client's event system before its first call (DynamoStore.open)."""
     table = store_table(url)
     if table is not None:
-        return await DynamoStore.open(table, region=region)
+        return await DynamoStore.open(table, region=region, watch=watch)
     return await SqliteStore.open(parse_store_url(url, data_dir=data_dir))
 
 

@@ -28,7 +28,8 @@ question SQLite answers by scanning every request of that person and account. Th
 is on both backends alike: a bulk invite's request whose lead was approved in time follows it
 even past its own deadline (Move.follow), so a second request filed for that address in the
 meantime meets an existing user in Chime, which refuses it; no second user is made. Replicas decide
-"past its deadline" by their own clocks: keep them in sync (NTP), as skew moves the deadline.
+"past its deadline" by their own clocks, with CHIME_MAX_CLOCK_SKEW of allowance, and not at all
+while one is off AWS's clock by more (bot/aws_clock.py).
 
 Consistency. Every read of an item by key is strongly consistent. The GSI is not (DynamoDB
 offers only eventual consistency on global indexes), so list_by_status uses it only to find
@@ -117,8 +118,15 @@ class DynamoStore:
 
     @classmethod
     async def open(
-        cls, table: str, *, region: str | None = None, workers: int = DEFAULT_WORKERS
+        cls,
+        table: str,
+        *,
+        region: str | None = None,
+        workers: int = DEFAULT_WORKERS,
+        watch: Callable[[Any], None] | None = None,
     ) -> DynamoStore:
+        """`watch` is given the client's botocore event system before its first call (the
+        bot measures its clock against the table's answers: bot/aws_clock.py)."""
         region = resolve_region(region)
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chime-dynamo")
         try:
@@ -130,6 +138,8 @@ class DynamoStore:
         except BaseException:
             executor.shutdown(wait=False)
             raise
+        if watch is not None:
+            watch(client.meta.events)
         store = cls(table, region, executor, client)
         try:
             # Fail at start-up, not at the first click, if the table is missing or foreign.

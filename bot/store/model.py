@@ -76,10 +76,19 @@ class InviteRequest:
     def account(self) -> Account:
         return Account(self.account_id, self.account_name, self.account_type)
 
-    def is_expired(self, now: float) -> bool:
+    def is_expired(self, now: float, *, margin: float = 0.0) -> bool:
+        """Whether it is past its deadline by this clock, allowing `margin` for clocks of
+        replicas elsewhere (bot/aws_clock.py): erring towards waiting, a clock up to `margin`
+        ahead never expires a request before its deadline (moves.Move's decisions err the
+        other way)."""
         # Only an undecided request can lapse; one being executed or already failed is past the
         # point where the deadline matters.
-        return self.status == Status.PENDING and self.expires_at <= now
+        return self.status == Status.PENDING and self.expires_at <= now - margin
+
+    def in_time(self, at: float, *, margin: float = 0.0) -> bool:
+        """Whether a decision judged at `at` comes before the deadline by more than `margin`
+        (the allowance a decision's Move re-states in the store: moves.Move._decision)."""
+        return self.expires_at > at + margin
 
     def lease_over(self, now: float, lease: float) -> bool:
         """Whether the claim on this `approving` request may be taken for stranded at `now`: by

@@ -51,7 +51,8 @@ class Move:
     # codec.CHANGEABLE_FIELDS; None clears one).
     changes: tuple[tuple[str, Scalar], ...] = ()
     # The instant the deadline is judged at, if not `now`: a follower is judged when its lead
-    # was decided, because the approver's click covered the whole batch at that moment.
+    # was decided, because the approver's click covered the whole batch at that moment. A
+    # decision adds the clock-skew margin to it (`_decision`).
     deadline_at: float | None = None
     # Set: refused unless the request's current claim has run out at `now` (its lease_until,
     # or this many seconds after its last change for a claim that recorded none). So of
@@ -76,32 +77,48 @@ class Move:
 
     # ---- deciding --------------------------------------------------------------------------
 
+    # `margin` in a decision: how far this replica's clock may be from the others'
+    # (bot/aws_clock.py). A decision needs the deadline more than `margin` after the instant it
+    # is judged at, so a clock up to `margin` behind never decides after the deadline. It errs
+    # towards refusing: within `margin` of the deadline, no one decides and the sweep expires
+    # the request (model.InviteRequest.is_expired, which errs the other way).
+
     @classmethod
-    def claim_approval(cls, user: str, now: float, *, lease: float | None = None) -> Move:
+    def claim_approval(
+        cls, user: str, now: float, *, lease: float | None = None, margin: float = 0.0
+    ) -> Move:
         """`user`'s approval that completes the request's approvals, claiming its execution
         for `lease` seconds. The store grants it only if the other approvals are recorded,
         none of them by `user` (rules.completes_approvals), and adds `user` to them."""
-        move = cls._decision(Status.APPROVING, "approve_claimed", user, now, (user, now))
+        decided = (user, now)
+        move = cls._decision(Status.APPROVING, "approve_claimed", user, now, decided, margin)
         return _leased(move, lease)
 
     @classmethod
-    def deny(cls, user: str, now: float) -> Move:
-        return cls._decision(Status.DENIED, "denied", user, now, (user, now))
+    def deny(cls, user: str, now: float, *, margin: float = 0.0) -> Move:
+        return cls._decision(Status.DENIED, "denied", user, now, (user, now), margin)
 
     @classmethod
     def follow(
-        cls, lead: InviteRequest, actor: str, now: float, *, lease: float | None = None
+        cls,
+        lead: InviteRequest,
+        actor: str,
+        now: float,
+        *,
+        lease: float | None = None,
+        margin: float = 0.0,
     ) -> Move:
         """A bulk invite's pending request taking the decision its lead has (approved in any
         form but denied), recorded as the lead's decider made it; `actor` is who carries it
         over (the decider, or the sweep), claiming an approved one's execution for `lease`."""
         to = Status.DENIED if lead.status == Status.DENIED else Status.APPROVING
         action = "denied" if to == Status.DENIED else "approve_claimed"
-        move = cls._decision(to, action, actor, now, (lead.decided_by, lead.decided_at))
+        decided = (lead.decided_by, lead.decided_at)
         # Judged when the lead was decided, not now: a click given in time counts for every
         # address it covers, however long the follow-up takes (a slow replica, or the sweep
-        # after the decider died). Its lead's own claim was judged against the same deadline.
-        move = replace(move, deadline_at=lead.decided_at)
+        # after the decider died). Its lead's own claim was judged against the same deadline,
+        # with the same margin.
+        move = cls._decision(to, action, actor, now, decided, margin, judged_at=lead.decided_at)
         return _leased(move, lease) if to == Status.APPROVING else move
 
     @classmethod
@@ -112,11 +129,16 @@ class Move:
         actor: str,
         now: float,
         decided: tuple[str | None, float | None],
+        margin: float,
+        *,
+        judged_at: float | None = None,
     ) -> Move:
         by, at = decided
+        changes = _encoded(decided_by=by, decided_at=at)
+        at_judged = now if judged_at is None else judged_at
         # Decisions check the deadline: a pending request past it only ever expires, which
         # is also what keeps DynamoDB's dedupe lock sound (bot/store/dynamodb.py).
-        return cls(_PENDING, to, actor, now, action, True, _encoded(decided_by=by, decided_at=at))
+        return cls(_PENDING, to, actor, now, action, True, changes, at_judged + margin)
 
     # ---- housekeeping ----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from bot.store import InviteRequest, Status, new_request_id
 from tests.approvals.test_app_home import home_text, open_home
 from tests.approvals.test_invite import APPROVERS, click, dms_to, invite, the_card
 from tests.blockkit import all_text, assert_valid_message
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 
 TEAM = '--account "Example Team"'
@@ -33,6 +33,7 @@ def overrides(request: pytest.FixtureRequest, **more: object) -> dict[str, objec
     chosen: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
     if request.param == "dynamodb":
         chosen["chime_store_url"] = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
+        chosen.update(TRUST_VIRTUAL_TIME)
     return {**chosen, **more}
 
 

@@ -29,7 +29,7 @@ from tests.approvals.test_invite import (
     the_card,
 )
 from tests.blockkit import all_text, assert_valid_message, literal_problems, plain_strings
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 from tests.web.test_hostile_input import ISSUE_REASON
 
@@ -60,6 +60,7 @@ async def test_replicas_racing_on_a_batch_decide_it_once_and_call_chime_once_per
     else:
         url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
     settings: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_store_url": url}
+    settings.update(TRUST_VIRTUAL_TIME)
     slack = SlackStandIn()
     await emulator.start()
     await slack.start()

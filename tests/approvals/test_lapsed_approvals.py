@@ -21,7 +21,7 @@ from bot.store import Status
 from bot.store.rules import lapsed_in
 from tests.approvals.test_invite import click, dms_to, invite, only_request, settle, the_card
 from tests.blockkit import all_text, assert_valid_message, literal_problems
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -53,6 +53,7 @@ async def bot(
     if request.param == "dynamodb":
         table = request.getfixturevalue("dynamo_table")
         overrides.update(chime_store_url=f"dynamodb://{table}", aws_region="us-east-1")
+        overrides.update(TRUST_VIRTUAL_TIME)
     async with offline_bot(overrides, emulator=emulator, clock=clock, slack=slack) as running:
         yield running
 

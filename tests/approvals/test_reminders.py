@@ -31,7 +31,7 @@ from tests.blockkit import (
     unescaped_angle_brackets,
 )
 from tests.cards.test_cards_literal import FAST, check, hostile, requests
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 
 if TYPE_CHECKING:
@@ -289,7 +289,9 @@ async def test_two_replicas_on_one_dynamodb_table_send_one_reminder(
     slack = SlackStandIn()
     await emulator.start()
     await slack.start()
-    settings = overrides(chime_store_url=f"dynamodb://{dynamo_table}", aws_region="us-east-1")
+    settings = overrides(
+        chime_store_url=f"dynamodb://{dynamo_table}", aws_region="us-east-1", **TRUST_VIRTUAL_TIME
+    )
     try:
         async with AsyncExitStack() as stack:
             a, b = [

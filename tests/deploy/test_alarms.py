@@ -19,15 +19,20 @@ from bot.logs import JsonFormatter
 from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.slack_standin import SlackStandIn
 from bot.offline.wiring import DEMO_APPROVER, BotProcess, OfflineBot, offline_bot
+from tests.approvals.test_clock_skew import SKEW, Pair, pair
 from tests.approvals.test_invite import APPROVERS, click, invite, the_card
 from tests.chime.test_chime_errors import card_for
 from tests.clock import VirtualClock
 from tests.deploy.template import matches, resource
 
+pytest_plugins = ("tests.dynamo",)
+__all__ = ["pair"]  # a fixture, used by name
+
 FILTERS = {
     "breaker": "ChimeBreakerOpenFilter",
     "failed": "FailedApprovalsFilter",
     "not_ready": "NotReadyFilter",
+    "clock_skew": "ClockSkewFilter",
 }
 
 
@@ -165,3 +170,22 @@ async def test_readiness_lost_is_logged_in_socket_mode_where_nothing_probes_it(
     lines = [json.loads(line) for line in bot.log().splitlines() if line.startswith("{")]
     (line,) = counted("not_ready", lines)
     assert "socket connected" in line["msg"] and "store unusable" in line["msg"]
+
+
+async def test_a_replica_whose_clock_is_off_is_counted_and_an_honest_one_is_not(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    honest, ahead = await pair(SKEW)
+    # The sweep at start-up: the one ahead skips it and says so, once.
+    for _ in range(500):
+        if counted("clock_skew", json_lines(caplog)):
+            break
+        await asyncio.sleep(0.01)
+    (line,) = counted("clock_skew", json_lines(caplog))
+    assert line["level"] == "warning" and "ahead of AWS" in line["msg"]
+    caplog.clear()
+    await honest.runtime.sweep_once()
+    assert not counted("clock_skew", json_lines(caplog))
+    await ahead.runtime.sweep_once()  # and on every sweep while it stays off
+    assert len(counted("clock_skew", json_lines(caplog))) == 1

@@ -116,7 +116,7 @@ def test_every_alarm_notifies_the_topic_parameter() -> None:
         for n, r in template()["Resources"].items()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert len(alarms) == 4
+    assert len(alarms) == 5
     for name, props in alarms.items():
         assert props["AlarmActions"] == [{"Ref": "AlarmTopicArn"}], name
         assert props["OKActions"] == [{"Ref": "AlarmTopicArn"}], name

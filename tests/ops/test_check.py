@@ -20,7 +20,9 @@ from bot.aws import explain
 from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.slack_standin import SlackStandIn
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL
+from bot.ops.check import run_checks
 from tests.cli import offline_env, run_cli_async
+from tests.clock import ShiftedClock
 from tests.conftest import CHANNEL
 from tests.policy.test_policy import TEAM_CHANNEL, policy_file
 
@@ -72,6 +74,27 @@ async def test_everything_right_passes_on_dynamodb(
     assert f"DynamoDB table {dynamo_table} in us-east-1" in checked.line("Request store")
     assert "the bot is a member" in checked.line(f"Post in {DEMO_APPROVAL_CHANNEL}")
     assert "ListUsers and GetUser allowed" in checked.line("Chime user lookups")
+    assert "AWS (±" in checked.line("Clock") and "bound 5s" in checked.line("Clock")
+
+
+async def test_a_clock_two_minutes_ahead_fails_the_clock_check_with_its_offset(
+    world: dict[str, str],
+    dynamo_table: str,
+    moto_dynamo: MotoDynamo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In process, to pass check the clock serve would read, shifted (tests/clock.py).
+    env = {**world, **moto_dynamo.env(), "CHIME_STORE_URL": f"dynamodb://{dynamo_table}"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    results = {r.name: r for r in await run_checks(clock=ShiftedClock(120))}
+    clock = results["Clock"]
+    assert not clock.ok
+    assert "ahead of AWS" in clock.detail and "bound 5s" in clock.detail
+    offset = float(clock.detail.split("s ahead")[0])
+    assert 117 < offset < 123
+    assert clock.fix is not None and "NTP" in clock.fix
+    assert results["Request store"].ok, "only the clock is wrong"
 
 
 async def test_optional_settings_unset_are_never_failures(world: dict[str, str]) -> None:
