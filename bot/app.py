@@ -550,15 +550,23 @@ class Runtime:
         await self.resources.aclose()
 
 
-async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
+async def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    socket_mode: bool = False,
+    clock: Clock | None = None,
+) -> None:
     """Run until SIGTERM or SIGINT, in whatever state the signal finds the bot: verifying its
     Slack credentials, connecting, connected or reconnecting. Raises SlackCredentialsRefused
-    when Slack refuses a token for good."""
+    when Slack refuses a token for good. `clock`: the real one unless a test runs a replica
+    on another (tests/skewed_serve.py)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)  # first: a signal while building is kept too
-    runtime = await Runtime.create(settings)
+    runtime = await Runtime.create(settings, clock=clock)
     app_token = None
     if socket_mode and settings.slack_app_token is not None:
         app_token = settings.slack_app_token.get_secret_value()

@@ -27,6 +27,7 @@ EMOJI = {
     ":white_check_mark:": "✔",
     ":x:": "✘",
     ":hourglass_flowing_sand:": "⏳",
+    ":hourglass:": "⌛",
     ":no_entry:": "⛔",
     ":tada:": "🎉",
     ":bell:": "🔔",

@@ -22,7 +22,7 @@ from bot.store import Move, Status
 from tests.approvals.test_bulk_invite import CORP, addresses, every_request
 from tests.approvals.test_invite import APPROVERS, dms_to, invite, settle
 from tests.blockkit import all_text
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -48,6 +48,7 @@ def replicas(
     settings: dict[str, object] = {
         "chime_approvers": ",".join(APPROVERS),
         "chime_store_url": url,
+        **TRUST_VIRTUAL_TIME,
         "chime_execution_lease": LEASE,
         "chime_request_ttl": TTL,
     }

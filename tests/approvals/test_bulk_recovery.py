@@ -59,8 +59,11 @@ async def test_replicas_racing_on_a_batch_decide_it_once_and_call_chime_once_per
         url = f"sqlite:///{tmp_path / 'shared.db'}"
     else:
         url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    settings: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_store_url": url}
-    settings.update(TRUST_VIRTUAL_TIME)
+    settings: dict[str, object] = {
+        "chime_approvers": ",".join(APPROVERS),
+        "chime_store_url": url,
+        **TRUST_VIRTUAL_TIME,
+    }
     slack = SlackStandIn()
     await emulator.start()
     await slack.start()
@@ -191,6 +194,7 @@ async def test_replicas_sweeping_a_stranded_lead_together_run_it_once(
     settings: dict[str, object] = {
         "chime_approvers": ",".join(APPROVERS),
         "chime_store_url": url,
+        **TRUST_VIRTUAL_TIME,
         "chime_execution_lease": LEASE,
     }
     slack = SlackStandIn()

@@ -141,4 +141,6 @@ async def test_the_notes_of_an_expiry_give_the_deadline_too(
     for message in expired:
         assert_valid_message(message)
         assert expired_at(message) == {deadline}, all_text(message)
-    assert deadline + LATE in {int(clock.now()), int(clock.now()) - 1}
+    # The notes gave the deadline although they were sent an hour or more after it (the
+    # bot's paced sleeps move the virtual clock on by a few seconds more).
+    assert int(clock.now()) >= deadline + LATE

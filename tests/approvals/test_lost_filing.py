@@ -20,7 +20,7 @@ from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.store import DynamoStore, Status, StoreError, StoreUnanswered
 from tests.approvals.test_invite import dms_to, invite, only_request, the_card
 from tests.blockkit import all_text
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 from tests.lossy_proxy import LossyProxy
 
@@ -48,7 +48,11 @@ async def proxy(
 async def bot(
     emulator: ChimeEmulator, clock: VirtualClock, dynamo_table: str, proxy: LossyProxy
 ) -> AsyncIterator[OfflineBot]:
-    overrides = {"chime_store_url": f"dynamodb://{dynamo_table}", "chime_sweep_interval": 3600}
+    overrides = {
+        "chime_store_url": f"dynamodb://{dynamo_table}",
+        "chime_sweep_interval": 3600,
+        **TRUST_VIRTUAL_TIME,
+    }
     async with offline_bot(overrides, emulator=emulator, clock=clock) as running:
         yield running
 

@@ -22,7 +22,7 @@ from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.store import InviteRequest, RequestStore, Status, new_request_id
 from tests.approvals.test_invite import ENTERPRISE, dms_to, invite
 from tests.blockkit import all_text
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -41,7 +41,11 @@ async def bots(
 ) -> AsyncIterator[tuple[OfflineBot, OfflineBot]]:
     """Two bots on one store, one Slack and one Chime, as two replicas are."""
     slack = SlackStandIn()
-    overrides = {"chime_store_url": store_url, "chime_sweep_interval": 3600}
+    overrides = {
+        "chime_store_url": store_url,
+        "chime_sweep_interval": 3600,
+        **TRUST_VIRTUAL_TIME,
+    }
     async with (
         offline_bot(overrides, emulator=emulator, clock=clock, slack=slack) as a,
         offline_bot(overrides, emulator=emulator, clock=clock, slack=slack) as b,

@@ -22,7 +22,7 @@ from bot.store import InviteRequest, Move, Status
 from tests.approvals.test_bulk_invite import CORP, TEAM, overrides
 from tests.approvals.test_invite import APPROVERS, click, dms_to, invite, settle, the_card
 from tests.blockkit import all_text
-from tests.clock import VirtualClock
+from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -73,7 +73,11 @@ async def test_a_lease_still_held_by_its_claimer_is_never_taken_over(
         url = f"sqlite:///{tmp_path / 'shared.db'}"
     else:
         url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    common: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_store_url": url}
+    common: dict[str, object] = {
+        "chime_approvers": ",".join(APPROVERS),
+        "chime_store_url": url,
+        **TRUST_VIRTUAL_TIME,
+    }
     slack = SlackStandIn()
     await emulator.start()
     await slack.start()
