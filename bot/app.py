@@ -524,10 +524,15 @@ class Runtime:
     async def _sweep(self) -> None:
         # The first pass runs at start-up: that is when a crash's leftovers are found.
         while True:
-            await self.sweep_once()
-            # Readiness is asked here too, so that its log lines (and the alarm on them) come
-            # in Socket Mode as well, where no load balancer probes /readyz.
-            await self.readiness()
+            try:
+                await self.sweep_once()
+                # Readiness is asked here too, so that its log lines (and the alarm on them)
+                # come in Socket Mode as well, where no load balancer probes /readyz.
+                await self.readiness()
+            except Exception:
+                # Whatever went wrong, the sweeper lives on: a task that died here would
+                # leave crash leftovers, expiries and reminders to no one, silently.
+                log.exception("sweep failed; will try again")
             await asyncio.sleep(self.settings.chime_sweep_interval)
 
     async def close(self, grace: float = 20.0) -> None:
