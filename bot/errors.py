@@ -16,6 +16,11 @@ IAM_ACTIONS = {
     "GetUser": "chime:GetUser",
     "CreateUser": "chime:CreateUser",
     "InviteUsers": "chime:InviteUsers",
+    "BatchSuspendUser": "chime:BatchSuspendUser",
+    "BatchUnsuspendUser": "chime:BatchUnsuspendUser",
+    "LogoutUser": "chime:LogoutUser",
+    "ResetPersonalPIN": "chime:ResetPersonalPIN",
+    "UpdateUser": "chime:UpdateUser",
 }
 
 

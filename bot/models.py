@@ -63,6 +63,12 @@ class ChimeUser:
     # Only the last two digits are kept: the full PIN must never reach a card or a log.
     pin_hint: str | None
 
+    @property
+    def is_suspended(self) -> bool:
+        # RegistrationStatus "Suspended": an EnterpriseLWA user after BatchSuspendUser. A Team
+        # account's suspended users are not in it at all.
+        return self.registration_status == "Suspended"
+
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> ChimeUser:
         pin = raw.get("PersonalPIN") or ""

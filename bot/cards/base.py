@@ -192,6 +192,11 @@ def epoch_date(epoch: float | None) -> str:
 # ---- cards -----------------------------------------------------------------------------------
 
 
+# What Chime's BatchSuspendUser does on the accounts where a user stays suspended in the account
+# (EnterpriseLWA): "immediately signed out of Amazon Chime and can no longer sign in" (the model).
+SUSPENDED_MEANS = "signed out of Amazon Chime, and cannot sign in until unsuspended"
+
+
 def user_card(record: UserRecord) -> Reply:
     user, account = record.user, record.account
     name = user.display_name or user.email
@@ -205,6 +210,7 @@ def user_card(record: UserRecord) -> Reply:
         says(user.display_name, user.email)
         if user.display_name
         else says(user.email, "(no display name set)"),
+        *([section(f"⛔ *Suspended:* {SUSPENDED_MEANS}.")] if user.is_suspended else []),
         *fields(
             [
                 ("User ID", user.user_id),
@@ -215,7 +221,10 @@ def user_card(record: UserRecord) -> Reply:
                 ),
                 ("License", user.license_type),
                 ("User type", user.user_type),
-                ("Registration", user.registration_status),
+                (
+                    "Registration",
+                    "Suspended — cannot sign in" if user.is_suspended else user.registration_status,
+                ),
                 ("Invitation", user.invitation_status),
                 ("Registered", md(slack_date(user.registered_on))),
                 ("Invited", md(slack_date(user.invited_on))),
@@ -226,6 +235,8 @@ def user_card(record: UserRecord) -> Reply:
         context("Account ID", plain(account.account_id)),
     ]
     text = f"Chime user {literal(name)} ({literal(user.email)}) in {literal(account.name)}"
+    if user.is_suspended:
+        text += " (suspended)"
     return Reply(text=text, blocks=blocks)
 
 

@@ -8,11 +8,12 @@ The client makes exactly one attempt per call: retries are `bot.chime.calls`'s, 
 because botocore's `standard` mode retries 500/503 but not Chime's `ThrottledClientException`
 (429), and two retry layers would multiply each other's budget. Two profiled tweaks live here
 too (timestamp parsing, the User-Agent header), so that nothing else touches botocore's
-internals.
+internals, and one check: an unreadable success is not read as an empty one (EMPTY_WHEN_DONE).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiobotocore.session import get_session
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 from botocore.utils import parse_timestamp
 
 # Chime's account API is global: every commercial region resolves to this one endpoint, and
@@ -70,7 +72,32 @@ async def chime_client(
     )
     async with session.create_client("chime", config=config, **keys) as client:
         _keep_user_agent_static(client)
+        for operation in EMPTY_WHEN_DONE:
+            client.meta.events.register(f"before-parse.chime.{operation}", _refuse_non_json)
         yield client
+
+
+# Operations whose success may carry nothing at all: BatchSuspendUser's and BatchUnsuspendUser's
+# UserErrors is optional (left out when every user succeeded), LogoutUser answers 204 with no
+# body. botocore reads a 2xx body that is not JSON (a proxy's HTML page) as an empty answer
+# (BaseJSONParser._parse_body_as_json keeps it as {"message": ...}, which the output shape then
+# drops), and for these an empty answer means "done for everyone". So such a body is refused as
+# unreadable, which `bot.chime.errors` classifies as an answer that leaves the effect unknown.
+EMPTY_WHEN_DONE = ("BatchSuspendUser", "BatchUnsuspendUser", "LogoutUser")
+
+
+def _refuse_non_json(response_dict: dict[str, Any], **_: Any) -> None:
+    body = response_dict.get("body")
+    if int(response_dict.get("status_code") or 0) >= 300 or not isinstance(body, bytes | str):
+        return
+    if not body.strip():
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ResponseParserError("Amazon Chime's reply is not a JSON object")
 
 
 def _parse_iso_timestamp(value: str) -> datetime:

@@ -1,6 +1,8 @@
 """`Directory`: the narrow async interface the handlers need to Amazon Chime, and its caches.
 
-It speaks Chime's operations (lookups, accounts, CreateUser, InviteUsers) and remembers where
+It speaks Chime's operations (lookups, accounts, CreateUser, InviteUsers, and the user
+lifecycle: suspend, unsuspend, sign out, PIN reset, license change, from
+`bot.chime.lifecycle_calls`) and remembers where
 users and accounts are, so that a warm lookup is one call. Every call goes through one `Calls`
 engine (`bot.chime.calls`: bounds, deadlines, retries, circuit breaker); the client comes from
 `bot.chime.client`, the parallel cold lookup is `bot.chime.lookup`, and what a failure means is
@@ -16,7 +18,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.chime.calls import Calls, RetryPolicy
+from bot.chime.calls import RetryPolicy
+from bot.chime.lifecycle_calls import UserLifecycle
 from bot.chime.lookup import cold_lookup
 from bot.errors import ChimeNotFound, ChimeUnavailable
 from bot.models import Account, ChimeUser, InviteResult, UserRecord, UserType
@@ -42,9 +45,9 @@ MAX_SEEN_ACCOUNTS = 1_000
 
 
 @dataclass
-class Directory:
-    client: Any
-    calls: Calls
+class Directory(UserLifecycle):
+    """`client` and `calls` are `UserLifecycle`'s fields (bot.chime.lifecycle_calls)."""
+
     account_cache_ttl: float = 300.0
     account_list_ttl: float = ACCOUNT_LIST_TTL
     # A cold lookup searches the accounts it knows at once when there are at most this many

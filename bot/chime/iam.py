@@ -13,11 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 CHIME_ACTIONS = (
+    "chime:BatchSuspendUser",
+    "chime:BatchUnsuspendUser",
     "chime:CreateUser",
     "chime:GetUser",
     "chime:InviteUsers",
     "chime:ListAccounts",
     "chime:ListUsers",
+    "chime:LogoutUser",
+    "chime:ResetPersonalPIN",
+    "chime:UpdateUser",
 )
 
 
