@@ -76,6 +76,10 @@ async def replicas(
         )
 
 
+def addresses(batch: int) -> list[str]:
+    return [f"p{i:02d}@b{batch}.example.org" for i in range(15)]
+
+
 def dms(slack: SlackStandIn) -> list[PostedMessage]:
     return [m for m in slack.messages if m.channel == DM]
 
@@ -87,7 +91,8 @@ def cards(slack: SlackStandIn) -> list[PostedMessage]:
 async def file(bot: BotProcess, text: str) -> str:
     exchange = await bot.sender.command(f"invite {text}", user_id=REQUESTER, channel_id=CHANNEL)
     assert exchange.status == 200
-    return str((await exchange.reply())["text"])
+    # Generous: three replicas and moto share two cores with the rest of the suite.
+    return str((await exchange.reply(timeout=60))["text"])
 
 
 async def test_three_replicas_expiring_bulk_invites_send_one_note_and_one_card_update_each(
@@ -96,13 +101,16 @@ async def test_three_replicas_expiring_bulk_invites_send_one_note_and_one_card_u
     """Issue 24, item 1: three replicas expired the addresses of one bulk invite between them
     and each sent its own DM and card update."""
     _, slack = peers
-    env = {**replica_env, "CHIME_REQUEST_TTL": "3", "CHIME_MAX_CLOCK_SKEW": "2"}
+    # The deadline outlasts the filing even on a loaded machine, so that all four are filed
+    # whole before the first expires.
+    env = {**replica_env, "CHIME_REQUEST_TTL": "10", "CHIME_MAX_CLOCK_SKEW": "2"}
     async with replicas(env, env, env) as bots:
         # As reported: four bulk invites of fifteen addresses.
-        for batch in range(4):
-            emails = " ".join(f"p{i:02d}@b{batch}.example.org" for i in range(15))
-            assert "awaits approval" in await file(bots[batch % 3], f"{emails} {CORP}")
-        await slack.wait_for(lambda: len(dms(slack)) >= 4, timeout=30)
+        filed = await asyncio.gather(
+            *(file(bots[batch % 3], " ".join(addresses(batch)) + f" {CORP}") for batch in range(4))
+        )
+        assert all("awaits approval" in said for said in filed)
+        await slack.wait_for(lambda: len(dms(slack)) >= 4, timeout=60)
         await asyncio.sleep(2.0)  # ten more sweeps of each replica: room for a second note
     assert len(dms(slack)) == 4, "one note per bulk invite"
     assert all("expired" in all_text(m.message).lower() for m in dms(slack))
