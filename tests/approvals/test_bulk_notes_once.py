@@ -8,21 +8,22 @@ moto's server), one Slack stand-in and one Chime emulator, and lets them work at
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.offline.emulator import ChimeEmulator
-from bot.offline.slack_standin import PostedMessage, SlackStandIn, buttons
-from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
+from bot.offline.slack_standin import PostedMessage, buttons
+from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot
 from bot.store import Move, Status
+from tests.approvals.one_store import bots_on, one_store
 from tests.approvals.test_bulk_invite import CORP, addresses, every_request
 from tests.approvals.test_invite import APPROVERS, dms_to, invite, settle
 from tests.blockkit import all_text
-from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
+from tests.clock import VirtualClock
 from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -41,34 +42,12 @@ def replicas(
     tmp_path: Path,
 ) -> Replicas:
     """`replicas(n)`: n bots on one store, one Slack and one Chime, sharing the test's clock."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    settings: dict[str, object] = {
-        "chime_approvers": ",".join(APPROVERS),
-        "chime_store_url": url,
-        **TRUST_VIRTUAL_TIME,
-        "chime_execution_lease": LEASE,
-        "chime_request_ttl": TTL,
-    }
+    settings = one_store(
+        request.param, request, tmp_path, chime_execution_lease=LEASE, chime_request_ttl=TTL
+    )
 
-    @asynccontextmanager
-    async def running(count: int) -> AsyncIterator[list[OfflineBot]]:
-        slack = SlackStandIn()
-        await emulator.start()
-        await slack.start()
-        try:
-            async with AsyncExitStack() as stack:
-                yield [
-                    await stack.enter_async_context(
-                        offline_bot(settings, emulator=emulator, clock=clock, slack=slack)
-                    )
-                    for _ in range(count)
-                ]
-        finally:
-            await slack.stop()
-            await emulator.stop()
+    def running(count: int) -> AbstractAsyncContextManager[list[OfflineBot]]:
+        return bots_on(emulator, clock, [settings] * count)
 
     return running
 

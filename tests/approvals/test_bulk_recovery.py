@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from bot.offline.emulator import ChimeEmulator
-from bot.offline.slack_standin import MethodFault, PostedMessage, SlackStandIn, buttons
+from bot.offline.slack_standin import MethodFault, PostedMessage, buttons
 from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Move, Status
+from tests.approvals.one_store import bots_on, one_store
 from tests.approvals.test_bulk_invite import CORP, TEAM, addresses, every_request, overrides
 from tests.approvals.test_invite import (
     APPROVERS,
@@ -29,7 +29,7 @@ from tests.approvals.test_invite import (
     the_card,
 )
 from tests.blockkit import all_text, assert_valid_message, literal_problems, plain_strings
-from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
+from tests.clock import VirtualClock
 from tests.conftest import REQUESTER
 from tests.web.test_hostile_input import ISSUE_REASON
 
@@ -55,58 +55,37 @@ async def test_replicas_racing_on_a_batch_decide_it_once_and_call_chime_once_per
     clock: VirtualClock,
     tmp_path: Path,
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    settings: dict[str, object] = {
-        "chime_approvers": ",".join(APPROVERS),
-        "chime_store_url": url,
-        **TRUST_VIRTUAL_TIME,
-    }
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    try:
-        async with AsyncExitStack() as stack:
-            a, b = [
-                await stack.enter_async_context(
-                    offline_bot(settings, emulator=emulator, clock=clock, slack=slack)
+    settings = one_store(backend, request, tmp_path)
+    async with bots_on(emulator, clock, [settings, settings]) as (a, b):
+        emails = addresses(6)
+        await invite(a, " ".join(emails) + f" {CORP}")
+        card = the_card(a)
+        message = card.current
+        # Seven approvals and one denial of the same card at once, over both replicas.
+        labels = ["Approve all 6"] * 7 + ["Deny all"]
+        exchanges = await asyncio.gather(
+            *(
+                (a, b)[i % 2].sender.click(
+                    message, label, user_id=APPROVERS[i % 3], channel_id=card.channel
                 )
-                for _ in range(2)
-            ]
-            emails = addresses(6)
-            await invite(a, " ".join(emails) + f" {CORP}")
-            card = the_card(a)
-            message = card.current
-            # Seven approvals and one denial of the same card at once, over both replicas.
-            labels = ["Approve all 6"] * 7 + ["Deny all"]
-            exchanges = await asyncio.gather(
-                *(
-                    (a, b)[i % 2].sender.click(
-                        message, label, user_id=APPROVERS[i % 3], channel_id=card.channel
-                    )
-                    for i, label in enumerate(labels)
-                )
+                for i, label in enumerate(labels)
             )
-            assert {e.status for e in exchanges} == {200}
-            await asyncio.gather(settle(a), settle(b))
+        )
+        assert {e.status for e in exchanges} == {200}
+        await asyncio.gather(settle(a), settle(b))
 
-            requests = await every_request(a)
-            (outcome,) = {r.status for r in requests}
-            assert outcome in (Status.APPROVED, Status.DENIED), "decided as a whole"
-            assert len({r.decided_by for r in requests}) == 1, "by one approver"
-            made = 1 if outcome == Status.APPROVED else 0
-            assert emulator.count("CreateUser") == 6 * made
-            assert all(len(emulator.find_users(e)) == made for e in emails)
-            notes = [n for e in exchanges for n in slack.responses[e.response_id]]
-            assert len(notes) == 7, "every losing click is told privately"
-            assert len(dms_to(a, REQUESTER)) == 1, "one note for the whole batch"
-            assert_valid_message(card.current)
-            assert buttons(card.current) == []
-    finally:
-        await slack.stop()
-        await emulator.stop()
+        requests = await every_request(a)
+        (outcome,) = {r.status for r in requests}
+        assert outcome in (Status.APPROVED, Status.DENIED), "decided as a whole"
+        assert len({r.decided_by for r in requests}) == 1, "by one approver"
+        made = 1 if outcome == Status.APPROVED else 0
+        assert emulator.count("CreateUser") == 6 * made
+        assert all(len(emulator.find_users(e)) == made for e in emails)
+        notes = [n for e in exchanges for n in a.slack.responses[e.response_id]]
+        assert len(notes) == 7, "every losing click is told privately"
+        assert len(dms_to(a, REQUESTER)) == 1, "one note for the whole batch"
+        assert_valid_message(card.current)
+        assert buttons(card.current) == []
 
 
 async def test_a_decider_stopped_half_way_is_finished_per_address_by_the_sweep(
@@ -187,47 +166,23 @@ async def test_replicas_sweeping_a_stranded_lead_together_run_it_once(
     clock: VirtualClock,
     tmp_path: Path,
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    settings: dict[str, object] = {
-        "chime_approvers": ",".join(APPROVERS),
-        "chime_store_url": url,
-        **TRUST_VIRTUAL_TIME,
-        "chime_execution_lease": LEASE,
-    }
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    try:
-        async with AsyncExitStack() as stack:
-            a, b = [
-                await stack.enter_async_context(
-                    offline_bot(settings, emulator=emulator, clock=clock, slack=slack)
-                )
-                for _ in range(2)
-            ]
-            emails = addresses(4)
-            await invite(a, " ".join(emails) + f" {CORP}")
-            lead = next(r for r in await every_request(a) if r.id == r.batch_id)
-            claim = Move.claim_approval(DEMO_APPROVER, clock.now(), lease=LEASE)
-            assert (await a.runtime.store.transition(lead.id, claim)).ok
-            clock.advance(LEASE + 1)
+    settings = one_store(backend, request, tmp_path, chime_execution_lease=LEASE)
+    async with bots_on(emulator, clock, [settings, settings]) as (a, b):
+        emails = addresses(4)
+        await invite(a, " ".join(emails) + f" {CORP}")
+        lead = next(r for r in await every_request(a) if r.id == r.batch_id)
+        claim = Move.claim_approval(DEMO_APPROVER, clock.now(), lease=LEASE)
+        assert (await a.runtime.store.transition(lead.id, claim)).ok
+        clock.advance(LEASE + 1)
 
-            await asyncio.gather(a.runtime.sweep_once(), b.runtime.sweep_once())
-            await asyncio.gather(settle(a), settle(b))
+        await asyncio.gather(a.runtime.sweep_once(), b.runtime.sweep_once())
+        await asyncio.gather(settle(a), settle(b))
 
-            assert {r.status for r in await every_request(a)} == {Status.APPROVED}
-            assert emulator.count("CreateUser") == len(emails), "once per address"
-            assert all(len(emulator.find_users(e)) == 1 for e in emails)
-            resumed = [
-                e for e in await a.runtime.store.audit_trail(lead.id) if e.action == "resumed"
-            ]
-            assert len(resumed) == 1
-    finally:
-        await slack.stop()
-        await emulator.stop()
+        assert {r.status for r in await every_request(a)} == {Status.APPROVED}
+        assert emulator.count("CreateUser") == len(emails), "once per address"
+        assert all(len(emulator.find_users(e)) == 1 for e in emails)
+        resumed = [e for e in await a.runtime.store.audit_trail(lead.id) if e.action == "resumed"]
+        assert len(resumed) == 1
 
 
 async def test_a_stranded_lead_that_reached_chime_is_approved_without_a_second_call(

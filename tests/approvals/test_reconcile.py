@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from bot.offline.emulator import ChimeEmulator, Fault
-from bot.offline.slack_standin import SlackStandIn, buttons
+from bot.offline.slack_standin import buttons
 from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import InviteRequest, Move, Status
+from tests.approvals.one_store import bots_on, one_store
 from tests.approvals.test_bulk_invite import CORP, TEAM, overrides
-from tests.approvals.test_invite import APPROVERS, click, dms_to, invite, settle, the_card
+from tests.approvals.test_invite import click, dms_to, invite, settle, the_card
 from tests.blockkit import all_text
-from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
+from tests.clock import VirtualClock
 from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
@@ -69,64 +69,42 @@ async def test_a_lease_still_held_by_its_claimer_is_never_taken_over(
     """Replica A claims with a 120 s lease and is still waiting for CreateUser when replica B,
     whose own lease is 60 s, sweeps 61 s later: by A's measure the lease is held, so B leaves it
     alone, and the requester hears one thing, that the user was created."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-    common: dict[str, object] = {
-        "chime_approvers": ",".join(APPROVERS),
-        "chime_store_url": url,
-        **TRUST_VIRTUAL_TIME,
-    }
-    slack = SlackStandIn()
-    await emulator.start()
-    await slack.start()
-    try:
-        async with AsyncExitStack() as stack:
-            a, b = [
-                await stack.enter_async_context(
-                    offline_bot(
-                        {**common, "chime_execution_lease": lease},
-                        emulator=emulator,
-                        clock=clock,
-                        slack=slack,
-                    )
-                )
-                for lease in (120.0, LEASE)
-            ]
-            await invite(a, f"slow@example.com {CORP}")
-            card = the_card(a)
-            filed = await _the_request(a)
-            emulator.set_latency(1.0, "CreateUser")  # real time: in flight while B sweeps
-            exchange = await a.sender.click(
-                card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel
-            )
-            assert exchange.status == 200
-            for _ in range(400):
-                claimed = await a.runtime.store.get(filed.id)
-                if claimed is not None and claimed.status == Status.APPROVING:
-                    break
-                await asyncio.sleep(0.005)
-            clock.advance(LEASE + 1)
+    # A claims with a 120 s lease, B sweeps with 60 s.
+    settings = [
+        one_store(backend, request, tmp_path, chime_execution_lease=lease)
+        for lease in (120.0, LEASE)
+    ]
+    async with bots_on(emulator, clock, settings) as (a, b):
+        await invite(a, f"slow@example.com {CORP}")
+        card = the_card(a)
+        filed = await _the_request(a)
+        emulator.set_latency(1.0, "CreateUser")  # real time: in flight while B sweeps
+        exchange = await a.sender.click(
+            card.current, "Approve", user_id=DEMO_APPROVER, channel_id=card.channel
+        )
+        assert exchange.status == 200
+        for _ in range(400):
+            claimed = await a.runtime.store.get(filed.id)
+            if claimed is not None and claimed.status == Status.APPROVING:
+                break
+            await asyncio.sleep(0.005)
+        clock.advance(LEASE + 1)
 
-            await b.runtime.sweep_once()
-            held = await b.runtime.store.get(filed.id)
-            assert held is not None and held.status == Status.APPROVING, "A's call is in flight"
-            await settle(a)
+        await b.runtime.sweep_once()
+        held = await b.runtime.store.get(filed.id)
+        assert held is not None and held.status == Status.APPROVING, "A's call is in flight"
+        await settle(a)
 
-            done = await a.runtime.store.get(filed.id)
-            assert done is not None and done.status == Status.APPROVED
-            assert emulator.count("CreateUser") == 1
-            (user,) = emulator.find_users("slow@example.com")
-            assert user["UserId"] in all_text(card.current)
-            assert "not created" not in all_text(card.current)
-            (dm,) = dms_to(a, REQUESTER)
-            assert "failed" not in all_text(dm).lower()
-            actions = [e.action for e in await a.runtime.store.audit_trail(done.id)]
-            assert actions == ["filed", "approve_claimed", "approved"]
-    finally:
-        await slack.stop()
-        await emulator.stop()
+        done = await a.runtime.store.get(filed.id)
+        assert done is not None and done.status == Status.APPROVED
+        assert emulator.count("CreateUser") == 1
+        (user,) = emulator.find_users("slow@example.com")
+        assert user["UserId"] in all_text(card.current)
+        assert "not created" not in all_text(card.current)
+        (dm,) = dms_to(a, REQUESTER)
+        assert "failed" not in all_text(dm).lower()
+        actions = [e.action for e in await a.runtime.store.audit_trail(done.id)]
+        assert actions == ["filed", "approve_claimed", "approved"]
 
 
 async def test_a_stranded_approval_stays_approving_while_chime_cannot_be_asked(
