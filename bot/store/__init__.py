@@ -32,6 +32,7 @@ from bot.store.dynamodb import DynamoStore
 from bot.store.model import (
     OPEN_STATUSES,
     AuditEvent,
+    Change,
     InviteRequest,
     Status,
     new_request_id,
@@ -43,6 +44,7 @@ __all__ = [
     "IAM_POLICY_TEMPLATE",
     "OPEN_STATUSES",
     "AuditEvent",
+    "Change",
     "DuplicateRequest",
     "DynamoStore",
     "InviteRequest",

@@ -32,6 +32,22 @@ class Status(StrEnum):
     EXPIRED = "expired"
 
 
+class Change(StrEnum):
+    """What an approved request does in Chime (issue 21): the one call it stands for.
+
+    INVITE is CreateUser (Enterprise) or InviteUsers (Team); the others are the user lifecycle's
+    calls (bot/chime/lifecycle_calls.py): BatchSuspendUser, BatchUnsuspendUser, LogoutUser,
+    ResetPersonalPIN and UpdateUser with LicenseType.
+    """
+
+    INVITE = "invite"
+    SUSPEND = "suspend"
+    UNSUSPEND = "unsuspend"
+    LOGOUT = "logout"
+    RESET_PIN = "reset_pin"
+    LICENSE = "license"
+
+
 # FAILED stays open: an approver may retry it, and it should still block a duplicate request.
 OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVING, Status.FAILED})
 
@@ -71,6 +87,11 @@ class InviteRequest:
     # CHIME_EXECUTION_LEASE of the replica that claimed it (issue 24); None on a request never
     # claimed, or claimed by a build before this field.
     lease_until: float | None = None
+    # What the request does (issue 21), and what that call needs beyond the address, as short
+    # strings: {"user_id": "..."} for a change to an existing user, {"license": "Pro"} for
+    # UpdateUser. Never a secret: a reset PIN goes to its owner's DM only, never the store.
+    change: Change = Change.INVITE
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def account(self) -> Account:
