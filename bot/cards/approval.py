@@ -27,9 +27,10 @@ from bot.cards.base import (
     section,
     shorten,
 )
+from bot.cards.changes import change_result, operation_fields, wording
 from bot.slack.ids import CHANNEL_ID, USER_ID
 from bot.slack.limits import MAX_BUTTON_TEXT, MAX_CONFIRM_TEXT
-from bot.store.model import InviteRequest, Status
+from bot.store.model import Change, InviteRequest, Status
 
 
 class ActionId(StrEnum):
@@ -60,15 +61,6 @@ def channel_ref(channel_id: str | None) -> str:
     return "its channel"
 
 
-def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
-    """The exact arguments approval will send to Chime, as label/value rows."""
-    if request.account.is_team:
-        emails = ("UserEmailList", f"[{clean(request.email)}]")
-    else:
-        emails = ("Email", request.email)
-    return [("AccountId", request.account_id), emails, ("UserType", request.user_type)]
-
-
 def button(
     text: str,
     action: ActionId,
@@ -95,7 +87,7 @@ def approve_confirm(request: InviteRequest, count: int = 1) -> dict[str, Any]:
     invite's lead decides them all). Slack's confirm object allows a 300-character text (title
     100, buttons 30 each): a long email and account name are shortened in the middle here,
     and shown in full on the card."""
-    verb = "invite" if request.account.is_team else "create"
+    verb = wording(request).verb
     account = shorten(clean(request.account_name), 80, middle=True)
     title, button = "Approve this request?", "Approve"
     if count > 1:
@@ -177,17 +169,23 @@ def lapsed_blocks(request: InviteRequest, lapsed: Mapping[str, str] | None) -> l
 def approval_card(request: InviteRequest, lapsed: Mapping[str, str] | None = None) -> Reply:
     """The card approvers see, in whatever state the request is now; `lapsed`: earlier
     approvals that no longer count, with why (`lapsed_blocks`)."""
-    asks = f"{user_ref(request.requester)} asks for a new Amazon Chime user"
-    blocks: list[Block] = [header("Amazon Chime user request"), *asking(asks, request.reason)]
+    words = wording(request)
+    asks = f"{user_ref(request.requester)} {words.asks}"
+    blocks: list[Block] = [header(words.title), *asking(asks, request.reason)]
+    kind: tuple[str, object] = (
+        ("User type", request.user_type)
+        if request.change == Change.INVITE
+        else ("What happens", f"They are {words.effect}.")
+    )
     blocks += fields(
         [
             ("Email", request.email),
-            ("User type", request.user_type),
+            kind,
             ("Account", f"{clean(request.account_name)} ({clean(request.account_type)})"),
             ("Account ID", request.account_id),
         ]
     )
-    blocks.append(section(f"*Approval runs* `{request.account.create_operation}` with"))
+    blocks.append(section(f"*Approval runs* `{words.operation}` with"))
     blocks += fields(operation_fields(request))
     blocks.append(
         context(
@@ -200,7 +198,7 @@ def approval_card(request: InviteRequest, lapsed: Mapping[str, str] | None = Non
     blocks += lapsed_blocks(request, lapsed)
     blocks += state_blocks(request)
     text = (
-        f"{status_word(request)}: Chime user request {literal(request.id)} for "
+        f"{status_word(request)}: Chime {words.noun} {literal(request.id)} for "
         f"{literal(request.email)} in {literal(request.account_name)}"
     )
     return Reply(text=text, blocks=blocks)
@@ -222,6 +220,9 @@ def status_word(request: InviteRequest) -> str:
 
 def result_line(request: InviteRequest) -> str:
     """What Chime said, in plain words (plain text: the IDs come from Chime)."""
+    said = change_result(request)
+    if said is not None:
+        return said
     result = request.result or {}
     if result.get("outcome") == "already_exists":
         found = f" (user ID {result['user_id']})" if result.get("user_id") else ""
@@ -255,6 +256,7 @@ def state_blocks(request: InviteRequest, count: int = 1) -> list[Block]:
     by = user_ref(request.decided_by)
     when = epoch_date(request.decided_at or request.updated_at)
     rid = request.id
+    words = wording(request)
     if request.status == Status.PENDING:
         progress: list[Block] = []
         if request.approvals_required > 1:
@@ -282,7 +284,7 @@ def state_blocks(request: InviteRequest, count: int = 1) -> list[Block]:
         return [
             section(
                 f":hourglass_flowing_sand: *Approved* by {approved_by(request)} {when}; "
-                f"running {request.account.create_operation} now…"
+                f"running {words.operation} now…"
             )
         ]
     if request.status == Status.APPROVED:
@@ -292,22 +294,20 @@ def state_blocks(request: InviteRequest, count: int = 1) -> list[Block]:
         ]
     if request.status == Status.DENIED:
         first = f" (after an approval by {_approvers(request)})" if request.approvals else ""
-        return [section(f":x: *Denied* by {by} {when}{first}. Nothing was created.")]
+        return [section(f":x: *Denied* by {by} {when}{first}. {words.nothing}")]
     if request.status == Status.EXPIRED:
         return [
             section(
                 # Its deadline, not when a sweep or a click noticed it had passed.
                 f":no_entry: *Expired* {epoch_date(request.expires_at)} with no decision. "
-                "Nothing was created; file a new request if it is still needed."
+                f"{words.nothing[:-1]}; file a new request if it is still needed."
             )
         ]
     if request.status == Status.FAILED:
         return [
             section(f":warning: *Failed* after approval by {by} {when}. Chime said:"),
             says(request.error or "unknown error"),
-            context(
-                "Approvers can retry; a retry first checks whether the user was created after all."
-            ),
+            context(f"Approvers can retry; a retry first checks {words.retry_checks}."),
             {
                 "type": "actions",
                 "block_id": BlockId.RETRY.value,

@@ -42,7 +42,8 @@ from bot.cards.base import (
     section,
     shorten,
 )
-from bot.store.model import InviteRequest, Status
+from bot.cards.changes import wording
+from bot.store.model import Change, InviteRequest, Status
 
 MAX_OUTCOME = 300  # one address's outcome on its line: a long Chime error is cut here
 
@@ -96,10 +97,14 @@ def outcome(member: InviteRequest) -> str:
         said = {
             Status.PENDING: "awaiting approval",
             Status.APPROVING: "working…",
-            Status.DENIED: "denied, nothing created",
-            Status.EXPIRED: "expired, nothing created",
+            Status.DENIED: "denied, nothing " + _done(member),
+            Status.EXPIRED: "expired, nothing " + _done(member),
         }.get(member.status, member.status.value)
     return shorten(clean(said), MAX_OUTCOME)
+
+
+def _done(member: InviteRequest) -> str:
+    return "created" if member.change == Change.INVITE else "changed"
 
 
 def member_rows(members: list[InviteRequest]) -> list[str]:
@@ -150,19 +155,29 @@ def batch_card(
     `lapsed`: earlier approvals of its lead that no longer count, with why."""
     lead = lead_of(members)
     count = len(members)
-    asks = f"{user_ref(lead.requester)} asks for {count} new Amazon Chime users"
-    blocks: list[Block] = [
-        header(f"Amazon Chime users request ({count} addresses)"),
-        *asking(asks, lead.reason),
-    ]
+    words = wording(lead)
+    asks = f"{user_ref(lead.requester)} {words.many.format(count=count)}"
+    title = (
+        f"Amazon Chime users request ({count} addresses)"
+        if lead.change == Change.INVITE
+        else f"{words.title} ({count} addresses)"
+    )
+    blocks: list[Block] = [header(title), *asking(asks, lead.reason)]
+    kind: tuple[str, object] = (
+        ("User type", lead.user_type)
+        if lead.change == Change.INVITE
+        else ("What happens", f"Each is {words.effect}.")
+    )
     blocks += fields(
         [
-            ("User type", lead.user_type),
+            kind,
             ("Account", f"{clean(lead.account_name)} ({clean(lead.account_type)})"),
             ("Account ID", lead.account_id),
         ]
     )
-    if lead.account.is_team:
+    if lead.change != Change.INVITE:
+        runs = f"*Approval runs* `{words.operation}` once, with all {count} users:"
+    elif lead.account.is_team:
         runs = f"*Approval runs* `InviteUsers` once, with all {count} addresses:"
     else:
         runs = f"*Approval runs* `CreateUser` once for each of the {count} addresses:"
@@ -182,7 +197,7 @@ def batch_card(
     blocks += lapsed_blocks(lead, lapsed)
     blocks += _batch_state_blocks(lead, members)
     text = (
-        f"{batch_word(members)}: Chime user request {literal(lead.id)} for {count} addresses "
+        f"{batch_word(members)}: Chime {words.noun} {literal(lead.id)} for {count} addresses "
         f"in {literal(lead.account_name)}"
     )
     return Reply(text=text, blocks=blocks)
@@ -225,8 +240,13 @@ def _batch_state_blocks(lead: InviteRequest, members: list[InviteRequest]) -> li
     if failed:
         blocks += [
             context(
-                "Approvers can retry the ones that failed; a retry first checks whether each "
-                "was created after all, and leaves the others alone."
+                "Approvers can retry the ones that failed; a retry first checks "
+                + (
+                    "whether each was created after all"
+                    if lead.change == Change.INVITE
+                    else f"for each {wording(lead).retry_checks}"
+                )
+                + ", and leaves the others alone."
             ),
             {
                 "type": "actions",
@@ -243,8 +263,9 @@ def batch_filed_note(members: list[InviteRequest], skipped: Mapping[str, str], w
     lead = lead_of(members)
     blocks: list[Block] = [
         says(
-            f"⏳ Request {lead.id} to add {len(members)} addresses to "
-            f"{clean(lead.account_name)} awaits approval."
+            f"⏳ Request {lead.id} {wording(lead).to_do} {len(members)} addresses "
+            f"{'to' if lead.change == Change.INVITE else 'in'} {clean(lead.account_name)} "
+            "awaits approval."
         ),
         *listing(member_rows(members)),
     ]
@@ -277,14 +298,15 @@ def batch_outcome_note(members: list[InviteRequest]) -> Reply:
     lead = lead_of(members)
     word = batch_word(members)
     by = user_ref(lead.decided_by)
+    words = wording(lead)
     headline = {
-        "Denied": f"was *denied* by {by}. Nothing was created.",
+        "Denied": f"was *denied* by {by}. {words.nothing}",
         # Its deadline, not when a sweep or a click noticed it had passed.
         "Expired": f"*expired* {epoch_date(lead.expires_at)} without a decision. File a new one "
         "if it is still needed.",
     }.get(word, f"was *approved* by {by}: {_counts(members)}.")
     blocks: list[Block] = [
-        section(f"Your Chime user request for {len(members)} addresses {headline}"),
+        section(f"Your Chime {words.noun} for {len(members)} addresses {headline}"),
         says(f"Request {lead.id} in {clean(lead.account_name)}:"),
         *listing(member_rows(members)),
     ]

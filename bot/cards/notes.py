@@ -29,7 +29,8 @@ from bot.cards.base import (
     says,
     section,
 )
-from bot.store.model import InviteRequest, Status
+from bot.cards.changes import wording
+from bot.store.model import Change, InviteRequest, Status
 
 
 def filed_note(request: InviteRequest, where: str) -> Reply:
@@ -37,7 +38,8 @@ def filed_note(request: InviteRequest, where: str) -> Reply:
         text=f"Request {literal(request.id)} for {literal(request.email)} awaits approval",
         blocks=[
             says(
-                f"⏳ Request {request.id} to add {clean(request.email)} to "
+                f"⏳ Request {request.id} {wording(request).to_do} {clean(request.email)} "
+                f"{'to' if request.change == Change.INVITE else 'in'} "
                 f"{clean(request.account_name)} awaits approval."
             ),
             context(
@@ -81,9 +83,10 @@ def outcome_note(request: InviteRequest) -> Reply:
     """What the requester is told when their request is decided or finished."""
     word = status_word(request)
     by = user_ref(request.decided_by)
+    words = wording(request)
     headline, detail = {
         Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
-        Status.DENIED: (f"was *denied* by {by}.", "Nothing was created."),
+        Status.DENIED: (f"was *denied* by {by}.", words.nothing),
         Status.FAILED: (
             "was approved, but it *did not go through*. Approvers can retry it.",
             f"Why: {clean(request.error or 'unknown error')}",
@@ -92,13 +95,13 @@ def outcome_note(request: InviteRequest) -> Reply:
             # Its deadline, not when a sweep or a click noticed it had passed.
             f"*expired* {epoch_date(request.expires_at)} without a decision. File a new one if "
             "it is still needed.",
-            "Nothing was created.",
+            words.nothing,
         ),
     }.get(request.status, (f"is now {word.lower()}.", ""))
     return Reply(
         text=f"{word}: your Chime request for {literal(request.email)}",
         blocks=[
-            section(f"Your Chime user request {headline}"),
+            section(f"Your Chime {words.noun} {headline}"),
             says(
                 f"Request {request.id}: {clean(request.email)} in "
                 f"{clean(request.account_name)}. {detail}"
