@@ -23,6 +23,8 @@ class Account:
     account_type: str  # Team | EnterpriseDirectory | EnterpriseLWA | EnterpriseOIDC
     default_license: str | None = None
     status: str | None = None  # AccountStatus: Active | Suspended (absent: not said)
+    # The model's SupportedLicenses (Basic | Plus | Pro | ProTrial); empty: not said.
+    supported_licenses: tuple[str, ...] = ()
 
     @property
     def is_suspended(self) -> bool:
@@ -45,6 +47,9 @@ class Account:
             account_type=raw.get("AccountType", ""),
             default_license=raw.get("DefaultLicense"),
             status=raw.get("AccountStatus"),
+            supported_licenses=tuple(
+                str(x) for x in raw.get("SupportedLicenses") or () if isinstance(x, str)
+            ),
         )
 
 

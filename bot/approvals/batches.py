@@ -70,7 +70,7 @@ async def file_batch(
         filed = await _register(filing, cmd, requester, origin_channel)
     if not isinstance(filed, _Filed):
         return filed
-    return await _post(filing, filed.members, filed.skipped, origin_channel)
+    return await post_batch(filing, filed.members, filed.skipped, origin_channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +154,7 @@ async def _register(
     return _Filed(members, skipped)
 
 
-async def _post(
+async def post_batch(
     filing: Filing, members: list[InviteRequest], skipped: dict[str, str], origin_channel: str
 ) -> tuple[Reply, str]:
     steps = filing.steps
@@ -235,7 +235,7 @@ async def _execute(steps: Steps, claimed: list[InviteRequest], actor: str) -> No
     """Run the Chime calls for requests this caller has claimed (`approving`)."""
     batch_id = str(claimed[0].batch_id)
     try:
-        outcomes = await run_batch_call(steps.directory, claimed)
+        outcomes = await run_batch_call(steps.directory, claimed, steps.pins)
     except asyncio.CancelledError:
         # Shutdown cut the wait short; Chime may still act on the calls in flight, so each
         # request becomes retryable, and Retry looks it up before calling again.

@@ -111,10 +111,11 @@ async def retry(steps: Steps, request: InviteRequest, user: str) -> Reply | None
     return None
 
 
-async def execute(steps: Steps, request: InviteRequest, actor: str) -> None:
-    """Run the one Chime call for a request this caller has claimed (`approving`)."""
+async def execute(steps: Steps, request: InviteRequest, actor: str, *, quiet: bool = False) -> None:
+    """Run the one Chime call for a request this caller has claimed (`approving`); `quiet`:
+    its caller tells the requester (a change run without approval, in the command's reply)."""
     try:
-        to, changes = await run_chime_call(steps.directory, request)
+        to, changes = await run_chime_call(steps.directory, request, steps.pins)
     except asyncio.CancelledError:
         # Shutdown cut the wait short. Chime may still act on the call in flight, so the
         # request becomes retryable, and Retry looks the user up before calling again.
@@ -122,4 +123,4 @@ async def execute(steps: Steps, request: InviteRequest, actor: str) -> None:
             steps.finish(request, Status.FAILED, actor, "interrupted", error=INTERRUPTED)
         )
         raise
-    await steps.finish(request, to, actor, to.value, **changes)
+    await steps.finish(request, to, actor, to.value, quiet=quiet, **changes)

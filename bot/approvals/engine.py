@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.approvals.batches import file_batch, follow_leads, resume_stranded
+from bot.approvals.change_calls import PinCourier
+from bot.approvals.change_filing import ChangeAsked, ChangeFiling, EmailOf
 from bot.approvals.decision import carry_out
 from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
@@ -97,6 +99,11 @@ class Approvals:
     # margin, and nothing is decided while it is off by more than its bound. None: the clock
     # is trusted as it is (a lone bot).
     aws_clock: AwsClock | None = None
+    # Who is who in Slack (bot/slack/people.py), for the lifecycle changes: where a reset PIN
+    # goes (its owner's DM only), and whether a reset is the requester's own. None: no PIN is
+    # sent anyone, and every reset is someone else's.
+    pins: PinCourier | None = None
+    email_of: EmailOf | None = None
 
     @property
     def book(self) -> Policies:
@@ -123,6 +130,7 @@ class Approvals:
             lease=self.lease,
             on_change=self.on_change,
             margin=self.margin,
+            pins=self.pins,
         )
 
     @property
@@ -136,9 +144,8 @@ class Approvals:
 
     # ---- filing ----------------------------------------------------------------------------
 
-    async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
-        """File a request and post its approval card; returns the requester's note and outcome."""
-        filing = Filing(
+    def _filing(self) -> Filing:
+        return Filing(
             steps=self.steps,
             fair_use=self.fair_use,
             book=self.book,
@@ -146,6 +153,18 @@ class Approvals:
             approval_channel=self.approval_channel,
             default_account=self.default_account,
         )
+
+    async def file_change(
+        self, asked: ChangeAsked, requester: str, origin_channel: str
+    ) -> tuple[Reply, str]:
+        """File a lifecycle change (suspend, unsuspend, sign out, PIN, license) for approval,
+        or run it at once where its account's policy needs none; the requester's note."""
+        changes = ChangeFiling(self._filing(), self.email_of)
+        return await changes.file(asked, requester, origin_channel)
+
+    async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
+        """File a request and post its approval card; returns the requester's note and outcome."""
+        filing = self._filing()
         if len(cmd.all_emails) > 1:
             return await file_batch(filing, cmd, requester, origin_channel)
         return await filing.file(cmd, requester, origin_channel)

@@ -13,26 +13,27 @@ import asyncio
 import logging
 from typing import Any
 
+from bot.approvals.change_calls import PinCourier, run_change_calls
+from bot.approvals.outcome import failed
 from bot.chime.create_once import create_once
 from bot.chime.directory import Directory
-from bot.errors import BotError, new_error_id
 from bot.models import InviteResult, UserType
-from bot.store import InviteRequest, Status
+from bot.store import Change, InviteRequest, Status
 
 log = logging.getLogger("chime_bot.approvals")
 
 
 async def run_chime_call(
-    directory: Directory, request: InviteRequest
+    directory: Directory, request: InviteRequest, pins: PinCourier | None = None
 ) -> tuple[Status, dict[str, Any]]:
     """The one Chime call of a claimed request, and what it means: the status the request moves
     to and the fields to store with it. Never raises for a Chime or bot failure: those fail the
     request, so the card can offer Retry."""
-    return (await run_batch_call(directory, [request]))[0]
+    return (await run_batch_call(directory, [request], pins))[0]
 
 
 async def run_batch_call(
-    directory: Directory, requests: list[InviteRequest]
+    directory: Directory, requests: list[InviteRequest], pins: PinCourier | None = None
 ) -> list[tuple[Status, dict[str, Any]]]:
     """The Chime calls of claimed requests of one account and user type (a bulk invite's, or a
     single one), one outcome per request, in order: one InviteUsers for all of them on a Team
@@ -48,13 +49,15 @@ async def run_batch_call(
                 "was added; Retry once it is active again"
             }
             return [(Status.FAILED, dict(suspended)) for _ in requests]
+        if requests[0].change != Change.INVITE:
+            return await run_change_calls(directory, requests, pins)
         if account.is_team:
             user_type = UserType(requests[0].user_type)
             invites = await directory.invite_users(account, [r.email for r in requests], user_type)
             return [invite_outcome(invites[r.email.lower()]) for r in requests]
     except Exception as exc:
-        failed = _failed(exc, requests)
-        return [(failed[0], dict(failed[1])) for _ in requests]
+        status, fields = failed(exc, requests)
+        return [(status, dict(fields)) for _ in requests]
     return list(await asyncio.gather(*(_create(directory, r) for r in requests)))
 
 
@@ -70,29 +73,13 @@ async def _create(directory: Directory, request: InviteRequest) -> tuple[Status,
             first_attempt=request.attempts <= 1,
         )
     except Exception as exc:
-        return _failed(exc, [request])
+        return failed(exc, [request])
     result = {} if created.user is None else {"user_id": created.user.user_id}
     if created.existed:
         result["outcome"] = "already_exists"
     elif created.confirmed:
         result["confirmed"] = "lookup"
     return Status.APPROVED, {"result": result}
-
-
-def _failed(exc: Exception, requests: list[InviteRequest]) -> tuple[Status, dict[str, Any]]:
-    """A failure as the request's outcome; call it inside the `except` (it logs the traceback
-    of an unexpected one, with an ID the card shows)."""
-    if isinstance(exc, BotError):
-        return Status.FAILED, {"error": exc.message}
-    error_id = new_error_id()
-    ids = ",".join(r.id for r in requests)
-    log.exception(
-        "unexpected error %s executing %s",
-        error_id,
-        ids,
-        extra={"request_id": ids, "error_id": error_id},
-    )
-    return Status.FAILED, {"error": f"unexpected error (ID {error_id})"}
 
 
 def invite_outcome(invite: InviteResult) -> tuple[Status, dict[str, Any]]:

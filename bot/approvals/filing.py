@@ -68,7 +68,7 @@ class Filing:
             filed = await self._register(cmd, requester, origin_channel)
         if not isinstance(filed, InviteRequest):
             return filed
-        return await self._post(filed, origin_channel)
+        return await self.post(filed, origin_channel)
 
     async def _register(
         self, cmd: Invite, requester: str, origin_channel: str
@@ -132,7 +132,7 @@ class Filing:
         required = rules.approvals_required
         return await self.approvers.check(lambda p: p.may_file(requester, required), rules.rules)
 
-    async def _post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
+    async def post(self, request: InviteRequest, origin_channel: str) -> tuple[Reply, str]:
         """Post the approval card of a stored request, or withdraw the request if Slack won't."""
         steps = self.steps
         channel = self.approval_channel or origin_channel

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.approvals.change_calls import PinCourier, change_done, user_id_of
 from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_card, batch_outcome_note, lead_of
@@ -33,7 +34,7 @@ from bot.clock import Clock
 from bot.errors import ChimeError
 from bot.metrics import Metrics
 from bot.slack.notify import CardNotPosted, Notifier
-from bot.store import InviteRequest, Move, RequestStore, Status
+from bot.store import Change, InviteRequest, Move, RequestStore, Status
 from bot.store.model import SYSTEM
 from bot.store.rules import lapsed_in
 
@@ -42,6 +43,11 @@ log = logging.getLogger("chime_bot.approvals")
 SKIPPED = "skipped"  # a bulk invite lead's audit event naming each skipped address and why
 INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first"
 _UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
+
+
+def change_done_unseen(request: InviteRequest) -> bool:
+    """Whether a change leaves nothing Chime shows (a sign-out, a PIN reset)."""
+    return request.change in (Change.LOGOUT, Change.RESET_PIN)
 
 
 def log_unknown(request: InviteRequest, exc: ChimeError) -> None:
@@ -54,7 +60,18 @@ def log_unknown(request: InviteRequest, exc: ChimeError) -> None:
 
 
 def not_in_chime(request: InviteRequest) -> str:
-    """Why a stranded request failed, said only once Chime was asked and has no such user."""
+    """Why a stranded request failed, said only once Chime was asked and has no such user (or,
+    for a lifecycle change, does not show it made)."""
+    if request.change != Change.INVITE:
+        if change_done_unseen(request):
+            return (
+                "the bot stopped before Chime confirmed, and Amazon Chime cannot show whether "
+                f"{request.change.replace('_', ' ')} took effect. Retry to run it again."
+            )
+        return (
+            "the bot stopped before Chime confirmed, and Amazon Chime shows the change was not "
+            "made. Retry to run it again."
+        )
     done = "invited" if request.account.is_team else "created"
     return (
         "the bot stopped before Chime confirmed, and Amazon Chime has no user with this "
@@ -80,6 +97,8 @@ class Steps:
     # How far other replicas' clocks may be from this one's: deadlines are judged with this
     # allowance (bot/aws_clock.py; 0 where no other machine judges them).
     margin: float = 0.0
+    # Where a reset PIN goes: its owner's DM only (bot/approvals/pins.py); None: nowhere.
+    pins: PinCourier | None = None
 
     # ---- undoing and ending ----------------------------------------------------------------
 
@@ -179,6 +198,14 @@ class Steps:
         """Look the request's user up in Chime and finish it approved if they are there (True).
         False: Chime has no such user, and the request is left as it is; ChimeError: Chime
         could not be asked, and nothing changed."""
+        if request.change != Change.INVITE:
+            if not await change_done(self.directory, request):
+                return False
+            result = {"user_id": user_id_of(request), "reconciled": "true"}
+            await self.finish(
+                request, Status.APPROVED, actor, "reconciled", quiet=quiet, result=result
+            )
+            return True
         account = request.account
         record = await self.directory.user_in(account, request.email, patient=True)
         if record is not None and account.is_team and record.user.invitation_status == "Failed":

@@ -53,6 +53,17 @@ class Notifier:
             log.warning("could not update card %s/%s: %s", channel, ts, exc.response.get("error"))
             return False
 
+    async def direct_only(self, user_id: str, reply: Reply) -> None:
+        """A direct message and nothing else: no ephemeral fallback in a channel, for what only
+        its recipient may see (a reset PIN). Raises CardNotPosted with Slack's error code."""
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+            await self.client.chat_postMessage(
+                channel=opened["channel"]["id"], text=reply.text, blocks=reply.blocks
+            )
+        except SlackApiError as exc:
+            raise CardNotPosted(str(exc.response.get("error", "unknown_error"))) from None
+
     async def tell_user(self, user_id: str, fallback_channel: str, reply: Reply) -> bool:
         """A direct message, or an ephemeral note in `fallback_channel` if DMs are refused."""
         try:

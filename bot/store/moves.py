@@ -5,6 +5,7 @@ leads to, whether the deadline must not have passed, which fields it records, wh
 the audit action it is written as. The named constructors are the only moves the bot makes:
 
     claim_approval   pending -> approving   the final approval, which claims execution
+    run_unapproved   pending -> approving   a change its policy runs without approval
     deny             pending -> denied      an approver's "no"
     follow           pending -> approving | denied   a bulk invite's request taking its lead's
                                              decision
@@ -92,6 +93,15 @@ class Move:
         none of them by `user` (rules.completes_approvals), and adds `user` to them."""
         decided = (user, now)
         move = cls._decision(Status.APPROVING, "approve_claimed", user, now, decided, margin)
+        return _leased(move, lease)
+
+    @classmethod
+    def run_unapproved(cls, user: str, now: float, *, lease: float | None = None) -> Move:
+        """Claim the execution of a request its account's policy lets run without approval
+        (by default only resetting your own PIN), for its requester: pending -> approving,
+        audited as such, so the store's one-claim rule and the trail are the same as for an
+        approved change."""
+        move = cls._decision(Status.APPROVING, "ran_without_approval", user, now, (user, now), 0.0)
         return _leased(move, lease)
 
     @classmethod
