@@ -183,3 +183,6 @@ def test_the_documented_example_is_a_valid_policy(tmp_path: Path) -> None:
     policy = load_policy_file(Path(policy_file(tmp_path, example)))
     assert policy.accounts["Example Corp"].approvals_required == 2
     assert policy.default is not None and policy.default.approvers == ["S0ITADMINS"]
+    corp = policy.accounts["Example Corp"]
+    assert corp.actions is not None and corp.actions.logout == "none"
+    assert corp.max_access == 8 * 3600
