@@ -12,6 +12,9 @@ access no one intended:
   "2"`, `channels: C0123ABCD` (a string, not a list) and an account named `no` (YAML reads
   it as false) are all refused, each with its place in the file.
 - Two account entries whose keys differ only in letter case name the same account: refused.
+- `actions` and `max_access` (bot/config/policy_actions.py): an unknown action gets a "did you
+  mean" as an unknown key does; a null or a YAML boolean where `approval`/`none` belongs is
+  refused with what to write, never read as either.
 
 Every problem is one line, prefixed with the place in the file (`accounts."Example
 Corp".approvals_required`), so `load_settings` reports them all at once with the settings' own
@@ -29,6 +32,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bot.config.policy_actions import ACTIONS, Actions, MaxAccess
 from bot.slack.ids import APPROVER_ID, CHANNEL_ID
 
 VARIABLE = "CHIME_POLICY_FILE"
@@ -77,6 +81,8 @@ class Rules(BaseModel):
     approvals_required: Literal[1, 2] | None = None
     user_types: list[Literal["PrivateUser", "SharedDevice"]] | None = Field(None, min_length=1)
     ttl: int | None = Field(None, gt=0)  # seconds, as CHIME_REQUEST_TTL
+    actions: Actions | None = None  # which changes need approval (bot/config/policy_actions.py)
+    max_access: MaxAccess | None = None  # seconds, written as a duration (8h, 30d)
 
 
 class PolicyFile(BaseModel):
@@ -159,9 +165,13 @@ def _describe(err: Any) -> str:
     message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     kind = str(err.get("type", ""))
     if kind == "extra_forbidden":
-        section = PolicyFile if len(err.get("loc", ())) == 1 else Rules
-        allowed = list(section.model_fields)
-        message = f"not a policy setting (allowed: {', '.join(allowed)})"
+        raw = tuple(err.get("loc", ()))
+        if _in_actions(raw):
+            allowed: list[str] = list(ACTIONS)
+            message = f"not an action (allowed: {', '.join(allowed)})"
+        else:
+            allowed = list((PolicyFile if len(raw) == 1 else Rules).model_fields)
+            message = f"not a policy setting (allowed: {', '.join(allowed)})"
         # As for a misspelt CHIME_* variable (bot/config/settings.py).
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
         if close:
@@ -175,6 +185,13 @@ def _describe(err: Any) -> str:
     if kind == "string_type" and loc[:1] == ("accounts",) and err.get("loc", ())[-1] == "[key]":
         message += "; YAML read the account's name as another type: put it in quotes"
     return f"{place}: {message}" if place else message
+
+
+def _in_actions(loc: tuple[Any, ...]) -> bool:
+    """A key inside a section's `actions`: default.actions.<key> or accounts.<name>.actions.<key>
+    (by depth, since an account may be named "actions")."""
+    depth = {"default": 3, "accounts": 4}.get(loc[0]) if loc else None
+    return depth is not None and len(loc) == depth and loc[-2] == "actions"
 
 
 def _place(loc: tuple[Any, ...]) -> str:

@@ -1,6 +1,7 @@
 """`chime-bot check` on CHIME_POLICY_FILE: the effective policy of every account Chime has, as
 the bot will apply it (channels, approvers with their groups' members read from Slack now,
-approvals required, user types, TTL), and every entry or account the file leaves ambiguous.
+approvals required, user types, TTL, which actions need approval, the longest access), and
+every entry or account the file leaves ambiguous.
 
 The file itself was validated by load_settings before check runs; this is what it means against
 the accounts Chime has now.
@@ -12,15 +13,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards.base import clean
 from bot.chime.directory import Directory
+from bot.config.policy_actions import ACTIONS
 from bot.config.policy_file import shown
 from bot.config.settings import ConfigError, Settings
+from bot.durations import said
 from bot.errors import ChimeError
 from bot.models import Account
 from bot.ops.check_result import Check
 from bot.ops.check_slack import groups_team_of
 from bot.policy.approvers import ApproversUnknown, Fetch, slack_fetch
 from bot.policy.authz import Policy
-from bot.policy.effective import Policies
+from bot.policy.effective import AccountPolicy, Policies
 
 FIX_ENTRY = (
     "Correct the entry's name in the policy file, or name the account by its account ID "
@@ -83,7 +86,8 @@ async def _account(
     detail = (
         f"{account.account_id} ({rules.source}): channels {_ids(rules.rules.allowed_channels)}; "
         f"approvers {approvers}; approvals required {rules.approvals_required}; "
-        f"user types {', '.join(rules.user_types)}; TTL {rules.ttl} s"
+        f"user types {', '.join(rules.user_types)}; TTL {rules.ttl} s; {_actions(rules)}; "
+        f"max access{_max_access(rules.max_access)}"
     )
     if problem is not None:
         return Check(name, False, f"{detail}; {problem}", "See the approver group checks above.")
@@ -115,6 +119,19 @@ async def _approvers(rules: Policy, fetch: Fetch | None) -> tuple[str, str | Non
         everyone |= members
         parts.append(f"{group} (members: {_ids(members)})")
     return (", ".join(parts) or "no one"), problem, len(everyone)
+
+
+def _actions(rules: AccountPolicy) -> str:
+    """Which actions wait for an approver and which go ahead, in ACTIONS' order."""
+    needing = [a for a in ACTIONS if rules.needs_approval(a)]
+    free = [a for a in ACTIONS if not rules.needs_approval(a)]
+    if not free:
+        return "approval for every action"
+    return f"approval for {', '.join(needing)}; no approval for {', '.join(free)}"
+
+
+def _max_access(seconds: int | None) -> str:
+    return ": no cap" if seconds is None else f" {said(seconds)}"
 
 
 def _ids(ids: frozenset[str] | set[str]) -> str:

@@ -1,10 +1,13 @@
 """The effective policy for an account: the one place that answers "who may request for account
-X, from where, for which user types, for how long, and who approves, how many of them".
+X, from where, for which user types, for how long, who approves, how many of them, which
+changes need an approval at all, and how long time-bound access may last".
 
 Layers, each field falling back to the one below: the account's entry in CHIME_POLICY_FILE
 (named by its Chime name, case-insensitively, or by its account ID), then the file's `default`
 section, then the environment (CHIME_ALLOWED_CHANNELS, CHIME_APPROVERS, CHIME_REQUEST_TTL; one
-approval; both user types). Without a file every account gets the environment's policy, which
+approval; both user types; every action needs approval except resetting one's own PIN; no cap
+on access). `actions` falls back per action: an entry's `logout: none` leaves its other actions
+to the default section. Without a file every account gets the environment's policy, which
 is exactly the bot's behaviour before the file existed.
 
 Where the file is ambiguous the account is blocked (fails closed): no one may file for it or
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.config.policy_actions import ACTIONS, NO_APPROVAL_BUILT_IN, Action
 from bot.config.policy_file import (
     USER_TYPES,
     PolicyFile,
@@ -50,6 +54,16 @@ class AccountPolicy:
     ttl: int
     source: str  # where it comes from, for replies and `check`
     blocked: str | None = None  # set: the file is ambiguous for this account, and why
+    # Actions that go ahead without an approver; every other action needs one.
+    no_approval: frozenset[Action] = NO_APPROVAL_BUILT_IN
+    max_access: int | None = None  # seconds of time-bound access at most; None: no cap
+
+    def needs_approval(self, action: str) -> bool:
+        """Whether `action` (one of bot.config.policy_actions.ACTIONS) waits for an approver.
+        A name that is no action is a bug in the caller, not a question to answer either way."""
+        if action not in ACTIONS:
+            raise ValueError(f"not an action: {action!r} (actions: {', '.join(ACTIONS)})")
+        return action not in self.no_approval
 
     def may_request_from(self, channel: str, account_name: str) -> Decision:
         if self.blocked:
@@ -244,7 +258,15 @@ def _over(base: AccountPolicy, rules: Rules, source: str) -> AccountPolicy:
         tuple(dict.fromkeys(rules.user_types)) if rules.user_types else base.user_types,
         rules.ttl or base.ttl,
         source,
+        no_approval=_no_approval(base.no_approval, rules),
+        max_access=rules.max_access if rules.max_access is not None else base.max_access,
     )
+
+
+def _no_approval(base: frozenset[Action], rules: Rules) -> frozenset[Action]:
+    """Each action the section sets replaces the base's answer for it; the rest stay."""
+    said = rules.actions.no_approval() if rules.actions is not None else {}
+    return frozenset(a for a in ACTIONS if said.get(a, a in base))
 
 
 def draft(

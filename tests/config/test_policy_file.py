@@ -130,6 +130,8 @@ accounts:
     approvals_required: 2
     user_types: [PrivateUser]
     ttl: 3600
+    actions: {{logout: none, license: none}}
+    max_access: 30d
   {TEAM_ID}: {{approvers: [{TEAM_BOSS}], approvals_required: 2}}
 """
     env = offline_env(
@@ -152,12 +154,16 @@ accounts:
         "user types PrivateUser;",
         "TTL 3600 s",
         'entry "Example Corp"',
+        "approval for invite, suspend, unsuspend, reset_pin, extend;",
+        "no approval for logout, reset_pin_self, license;",
+        "max access 30d",
     ):
         assert part in corp, corp
     team = checked.line("Policy for Example Team")
     assert team.startswith("✗") and "fewer approvers than approvals required" in team
     labs = checked.line("Policy for Example Labs")
     assert labs.startswith("✓") and "default section" in labs and "approvers U0APPROVER;" in labs
+    assert "no approval for reset_pin_self;" in labs and "max access: no cap" in labs, labs
     assert "Approvers " not in checked.out, "the environment's lines give way to the file's"
 
     # A misspelt entry: marked, and the accounts the file does not name are blocked.
@@ -177,3 +183,6 @@ def test_the_documented_example_is_a_valid_policy(tmp_path: Path) -> None:
     policy = load_policy_file(Path(policy_file(tmp_path, example)))
     assert policy.accounts["Example Corp"].approvals_required == 2
     assert policy.default is not None and policy.default.approvers == ["S0ITADMINS"]
+    corp = policy.accounts["Example Corp"]
+    assert corp.actions is not None and corp.actions.logout == "none"
+    assert corp.max_access == 8 * 3600
