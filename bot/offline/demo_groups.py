@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.offline.slack_standin import SlackStandIn
+from bot.offline.standin_people import Person
 from bot.offline.wiring import DEMO_APPROVER
 from bot.slack.ids import GROUP_ID
 
 DEMO_APPROVER_GROUP = "S0CHIMEADMINS"
 # Two members, so a two-approval request can be approved by the group alone.
 DEMO_GROUP_MEMBERS = ("U0APPROVER2", "U0APPROVER3")
+# Their profiles, with addresses of Chime users the emulator seeds, as wiring.DEMO_PEOPLE.
+DEMO_GROUP_PEOPLE = {
+    "U0APPROVER2": Person("barbara@example.com", "Barbara Liskov"),
+    "U0APPROVER3": Person("edsger@example.com", "Edsger Dijkstra"),
+}
 
 
 def demo_approvers() -> str:
@@ -35,6 +41,9 @@ def define_groups(slack: SlackStandIn, approvers: Iterable[str]) -> list[str]:
     groups = groups_in(approvers)
     for group in groups:
         slack.usergroups.setdefault(group, list(DEMO_GROUP_MEMBERS))
+    if groups:
+        for user, person in DEMO_GROUP_PEOPLE.items():
+            slack.people.by_id.setdefault(user, person)
     return groups
 
 

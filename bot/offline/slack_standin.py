@@ -9,7 +9,8 @@ The parts:
   token checks, outages and per-method faults (`MethodFault`) it can play.
 - bot/offline/standin_methods.py: the workspace it plays and each method's answer (chat.*,
   conversations.*, usergroups.users.list, auth.test), with `PostedMessage` for what was posted;
-  modals in bot/offline/standin_views.py and Home tabs in bot/offline/standin_home.py.
+  people in bot/offline/standin_people.py (users.info, users.lookupByEmail), modals in
+  bot/offline/standin_views.py and Home tabs in bot/offline/standin_home.py.
 - bot/offline/standin_sender.py: `SlackSender`, Slack's side: slash commands, clicks,
   shortcuts, submissions and events, built and signed as Slack does and sent to the bot, each
   an `Exchange` (the ack, then what arrives at its response_url).

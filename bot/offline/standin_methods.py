@@ -3,11 +3,15 @@
 `SlackWorkspace` holds what Slack would know: the messages the bot posted and updated
 (chat.postMessage, chat.update, chat.postEphemeral), channels and their members
 (conversations.info, conversations.members), direct
-messages (conversations.open), user groups and their members (usergroups.users.list), the token's
+messages (conversations.open), user groups and their members (usergroups.users.list), people
+and their addresses (users.info, users.lookupByEmail: bot/offline/standin_people.py), the token's
 scopes, every user's Home tab (views.publish, bot/offline/standin_home.py) and open modals
 (views.open, views.update, bot/offline/standin_views.py). `answer` turns one method call into
 Slack's JSON answer; the HTTP door in front of it (tokens, outages, faults, recording) is
 bot/offline/standin_server.py.
+
+One module because `answer` is Slack's one table from method to workspace state; the larger
+families of methods (modals, Home tabs, people) already live in modules of their own.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from bot.offline.blockkit import block_problems
 from bot.offline.standin_home import HomeTabs
+from bot.offline.standin_people import PeopleStandIn
 from bot.offline.standin_views import ViewsStandIn
 
 TEAM_ID = "T0CHIMEBOT"
@@ -35,6 +40,8 @@ MANIFEST_SCOPES = (
     "channels:read",
     "groups:read",
     "usergroups:read",
+    "users:read",
+    "users:read.email",
 )
 
 
@@ -72,6 +79,8 @@ class SlackWorkspace:
         # channel tests file from does.
         self.channel_members: dict[str, list[str]] = {}
         self.users: set[str] = {BOT_USER_ID}
+        # People and their addresses, for users.info and users.lookupByEmail.
+        self.people = PeopleStandIn(TEAM_ID, bot_user=BOT_USER_ID)
         # User groups (S...) and their members, for usergroups.users.list; disabled groups too.
         self.usergroups: dict[str, list[str]] = {}
         self.disabled_usergroups: set[str] = set()
@@ -148,6 +157,8 @@ class SlackWorkspace:
             return self._conversation_members(args)
         if method == "usergroups.users.list":
             return self._usergroup_users(args)
+        if method in ("users.info", "users.lookupByEmail"):
+            return self.people.answer(method, args, self.scopes, self.users)
         if method == "views.publish":
             return self.home.publish(args)
         if method == "conversations.open":

@@ -23,11 +23,18 @@ from bot.clock import Clock
 from bot.config.settings import Settings
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.slack_standin import SlackSender, SlackStandIn
+from bot.offline.standin_people import Person
 
 DEMO_CHANNEL = "C0DEMOCHAN"
 DEMO_APPROVAL_CHANNEL = "C0APPROVALS"
 DEMO_REQUESTER = "U0REQUESTER"
 DEMO_APPROVER = "U0APPROVER"
+# Their Slack profiles: addresses of Chime users the emulator seeds (bot/offline/emulator/
+# seed.json, Example Corp), so a Slack user and a Chime user can be matched offline (issue 21).
+DEMO_PEOPLE = {
+    DEMO_REQUESTER: Person("ada@example.com", "Ada Lovelace"),
+    DEMO_APPROVER: Person("alan@example.com", "Alan Turing"),
+}
 OFFLINE_CREDENTIALS = {
     "aws_access_key_id": "AKIDOFFLINEDEMO",
     "aws_secret_access_key": "offline-demo-secret",
@@ -124,6 +131,8 @@ async def offline_bot(
     Unless the overrides name one, requests go to a throwaway store.
     """
     slack = slack or SlackStandIn()
+    for user, person in DEMO_PEOPLE.items():
+        slack.people.by_id.setdefault(user, person)  # a person the caller defined keeps theirs
     async with AsyncExitStack() as stack:
         if chime is None:
             emulator = emulator or ChimeEmulator()

@@ -11,6 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.offline.slack_standin import MANIFEST_SCOPES
+
 ROOT = Path(__file__).resolve().parents[2]
 # Slack's v1 app-manifest schema, copied into the repository with its MIT notice (LICENSE beside
 # it says where from), so that this test runs on every clone.
@@ -95,3 +97,14 @@ def test_manifest_declares_command_interactivity_and_scopes(manifest: dict[str, 
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "chat:write.public", "im:write"} <= scopes
+
+
+def test_the_manifests_ask_for_the_people_scopes_and_user_change() -> None:
+    """Issue 21: who is who (users.info, users.lookupByEmail) and the event for changes."""
+    for name in ("manifest.yml", "manifest.org.yml"):
+        manifest = yaml.safe_load((ROOT / name).read_text())
+        scopes = manifest["oauth_config"]["scopes"]["bot"]
+        assert {"users:read", "users:read.email"} <= set(scopes), name
+        assert "user_change" in manifest["settings"]["event_subscriptions"]["bot_events"], name
+        # The stand-in's token has exactly the scopes the app asks for.
+        assert tuple(scopes) == MANIFEST_SCOPES, name
