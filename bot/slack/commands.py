@@ -233,26 +233,10 @@ def _parse_user(args: list[str]) -> Command:
 def _parse_invite(args: list[str]) -> Command:
     if not args:
         return InviteForm()
-    listed, after = _leading_addresses(args)
-    if not listed:  # the first word is no address at all: say what is wrong with it
-        listed, after = [args[0]], 1
-    emails: list[str] = []
-    for position, token in enumerate(listed, start=1):
-        email, problem = email_problem(token)
-        if email is None:
-            if len(listed) > 1:
-                problem = f"Address {position} of {len(listed)}: {problem}{_NOTHING_FILED}"
-            return Invalid("invite", problem, USAGE["invite"])
-        if email not in emails:
-            emails.append(email)
-    if len(emails) > MAX_EMAILS:
-        return Invalid(
-            "invite",
-            f"That is {len(emails)} different addresses; one request can invite at most "
-            f"{MAX_EMAILS} (Amazon Chime's limit for one invitation call). Split the list."
-            + _NOTHING_FILED,
-            USAGE["invite"],
-        )
+    found = _addresses("invite", args)
+    if isinstance(found, Invalid):
+        return found
+    emails, after = found
     account: str | None = None
     user_type = UserType.PRIVATE
     reason: list[str] = []
@@ -277,16 +261,12 @@ def _parse_invite(args: list[str]) -> Command:
                     )
                 user_type = matched
         elif word.startswith("--"):
-            return Invalid("invite", f"Unknown option “{visible(word, 40)}”.", USAGE["invite"])
+            return _unknown_option("invite", word)
         else:
             reason.append(raw)
-    text = clean_reason(reason)
-    if len(text) > MAX_REASON_LENGTH:
-        return Invalid(
-            "invite",
-            f"The reason has {len(text)} characters; keep it to {MAX_REASON_LENGTH}.",
-            USAGE["invite"],
-        )
+    text = _reason("invite", reason)
+    if isinstance(text, Invalid):
+        return text
     return Invite(
         email=emails[0],
         account=account,
@@ -294,6 +274,54 @@ def _parse_invite(args: list[str]) -> Command:
         reason=text,
         emails=tuple(emails) if len(emails) > 1 else (),
     )
+
+
+# Why one request takes at most MAX_EMAILS addresses, in the words of the call that limits it.
+_AT_MOST = {
+    "invite": f"one request can invite at most {MAX_EMAILS} (Amazon Chime's limit for one "
+    "invitation call)",
+}
+
+
+def _addresses(sub: str, args: list[str]) -> tuple[list[str], int] | Invalid:
+    """The distinct addresses at the start of `args` (at least its first word), lower-cased in
+    the order given, and how many of `args` they took; or what is wrong with the first bad one,
+    or with the list's length."""
+    listed, after = _leading_addresses(args)
+    if not listed:  # the first word is no address at all: say what is wrong with it
+        listed, after = [args[0]], 1
+    emails: list[str] = []
+    for position, token in enumerate(listed, start=1):
+        email, problem = email_problem(token)
+        if email is None:
+            if len(listed) > 1:
+                problem = f"Address {position} of {len(listed)}: {problem}{_NOTHING_FILED}"
+            return Invalid(sub, problem, USAGE[sub])
+        if email not in emails:
+            emails.append(email)
+    if len(emails) > MAX_EMAILS:
+        return Invalid(
+            sub,
+            f"That is {len(emails)} different addresses; {_AT_MOST[sub]}. Split the list."
+            + _NOTHING_FILED,
+            USAGE[sub],
+        )
+    return emails, after
+
+
+def _unknown_option(sub: str, word: str) -> Invalid:
+    return Invalid(sub, f"Unknown option “{visible(word, 40)}”.", USAGE[sub])
+
+
+def _reason(sub: str, words: list[str]) -> str | Invalid:
+    text = clean_reason(words)
+    if len(text) > MAX_REASON_LENGTH:
+        return Invalid(
+            sub,
+            f"The reason has {len(text)} characters; keep it to {MAX_REASON_LENGTH}.",
+            USAGE[sub],
+        )
+    return text
 
 
 _NOTHING_FILED = " Nothing was filed."
