@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.models import UserType
 
@@ -22,6 +23,9 @@ MAX_REASON_LENGTH = 500
 # service-2.json) gives UserEmailList "max": 50. Enterprise accounts (CreateUser per email) get
 # the same limit, so one command means the same thing on every account.
 MAX_EMAILS = 50
+# The same model's License enum, as Chime spells it: what UpdateUser's LicenseType accepts.
+LicenseType = Literal["Basic", "Plus", "Pro", "ProTrial"]
+LICENSES: tuple[LicenseType, ...] = ("Basic", "Plus", "Pro", "ProTrial")
 # Characters a reader cannot see, or that change how the rest is shown: controls (Cc), format
 # characters such as bidi overrides and zero-width spaces (Cf), separators other than the space
 # (Zl, Zp, and Zs such as no-break spaces), surrogates, private-use and unassigned code points.
@@ -80,6 +84,52 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspend:
+    """Sign users out and keep them out (BatchSuspendUser): every address in the order given,
+    duplicates collapsed, 1 to MAX_EMAILS of them."""
+
+    emails: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsuspend:
+    """Let suspended users sign in again (BatchUnsuspendUser), addresses as for Suspend."""
+
+    emails: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    """Sign one user out of every device (LogoutUser)."""
+
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPin:
+    """Give one user a new meeting PIN (ResetPersonalPIN)."""
+
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class License:
+    """Change one user's license (UpdateUser's LicenseType)."""
+
+    email: str
+    license_type: LicenseType
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """`/chime access`, which takes no arguments."""
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """Text we understood well enough to say precisely what is wrong with it."""
 
@@ -88,7 +138,20 @@ class Invalid:
     usage: str
 
 
-Command = Help | LookupUser | Invite | InviteForm | Pending | Invalid
+Command = (
+    Help
+    | LookupUser
+    | Invite
+    | InviteForm
+    | Pending
+    | Suspend
+    | Unsuspend
+    | Logout
+    | ResetPin
+    | License
+    | Access
+    | Invalid
+)
 
 # Each subcommand's syntax and an example, for error replies and for the help card.
 SYNTAX: dict[str, tuple[str, str]] = {
@@ -99,6 +162,21 @@ SYNTAX: dict[str, tuple[str, str]] = {
         '/chime invite ada@example.com --account "Example Corp" new hire',
     ),
     "pending": ("/chime pending", "/chime pending"),
+    "suspend": (
+        "/chime suspend <email> [<email> …] [reason]",
+        "/chime suspend ada@example.com left the company",
+    ),
+    "unsuspend": (
+        "/chime unsuspend <email> [<email> …] [reason]",
+        "/chime unsuspend ada@example.com back from leave",
+    ),
+    "logout": ("/chime logout <email> [reason]", "/chime logout ada@example.com lost laptop"),
+    "reset-pin": ("/chime reset-pin <email>", "/chime reset-pin ada@example.com"),
+    "license": (
+        "/chime license <email> Basic|Plus|Pro|ProTrial [reason]",
+        "/chime license ada@example.com Pro hosts large meetings",
+    ),
+    "access": ("/chime access", "/chime access"),
 }
 USAGE = {name: f"{usage}   e.g. {example}" for name, (usage, example) in SYNTAX.items()}
 
@@ -212,11 +290,17 @@ def parse(text: str) -> Command:
     if sub == "invite":
         return _parse_invite(args)
     if sub == "pending":
-        return (
-            Pending()
-            if not args
-            else Invalid("pending", "pending takes no arguments.", USAGE["pending"])
-        )
+        return _no_arguments("pending", args, Pending())
+    if sub in ("suspend", "unsuspend"):
+        return _parse_suspend(sub, args)
+    if sub == "logout":
+        return _parse_logout(args)
+    if sub in ("reset-pin", "reset_pin", "resetpin"):
+        return _parse_reset_pin(args)
+    if sub == "license":
+        return _parse_license(args)
+    if sub == "access":
+        return _no_arguments("access", args, Access())
     return Help(unknown=unescape(tokens[0])[:40])
 
 
@@ -237,6 +321,8 @@ def _parse_invite(args: list[str]) -> Command:
     if isinstance(found, Invalid):
         return found
     emails, after = found
+    if len(emails) > MAX_EMAILS:
+        return _too_many("invite", emails)
     account: str | None = None
     user_type = UserType.PRIVATE
     reason: list[str] = []
@@ -276,10 +362,85 @@ def _parse_invite(args: list[str]) -> Command:
     )
 
 
-# Why one request takes at most MAX_EMAILS addresses, in the words of the call that limits it.
+def _no_arguments(sub: str, args: list[str], command: Command) -> Command:
+    return command if not args else Invalid(sub, f"{sub} takes no arguments.", USAGE[sub])
+
+
+def _parse_suspend(sub: str, args: list[str]) -> Command:
+    if not args:
+        return Invalid(sub, "Give an email address.", USAGE[sub])
+    found = _addresses(sub, args)
+    if isinstance(found, Invalid):
+        return found
+    emails, after = found
+    if len(emails) > MAX_EMAILS:
+        return _too_many(sub, emails)
+    reason = _plain_reason(sub, args[after:])
+    if isinstance(reason, Invalid):
+        return reason
+    made = Suspend if sub == "suspend" else Unsuspend
+    return made(tuple(emails), reason)
+
+
+def _parse_logout(args: list[str]) -> Command:
+    found = _one_address("logout", args)
+    if isinstance(found, Invalid):
+        return found
+    email, after = found
+    reason = _plain_reason("logout", args[after:])
+    return reason if isinstance(reason, Invalid) else Logout(email, reason)
+
+
+def _parse_reset_pin(args: list[str]) -> Command:
+    found = _one_address("reset-pin", args)
+    if isinstance(found, Invalid):
+        return found
+    email, after = found
+    if args[after:]:
+        # No reason: the new PIN is the person's own business, and nothing more is filed.
+        return Invalid(
+            "reset-pin",
+            "reset-pin takes one email address and nothing after it.",
+            USAGE["reset-pin"],
+        )
+    return ResetPin(email)
+
+
+def _parse_license(args: list[str]) -> Command:
+    found = _one_address("license", args)
+    if isinstance(found, Invalid):
+        return found
+    email, after = found
+    rest = args[after:]
+    choices = f"{', '.join(LICENSES[:-1])} or {LICENSES[-1]}"
+    if not rest:
+        return Invalid("license", f"Give the license: {choices}.", USAGE["license"])
+    word = unescape(rest[0])
+    if word.startswith("--"):
+        return _unknown_option("license", word)
+    license_type = next((name for name in LICENSES if name.lower() == word.lower()), None)
+    if license_type is None:
+        return Invalid(
+            "license",
+            f"“{visible(readable(rest[0]), 40)}” is not a license: {choices}.",
+            USAGE["license"],
+        )
+    reason = _plain_reason("license", rest[1:])
+    return reason if isinstance(reason, Invalid) else License(email, license_type, reason)
+
+
+# Why one request takes at most MAX_EMAILS addresses, or only one, in the words of the Chime call
+# that limits it.
 _AT_MOST = {
     "invite": f"one request can invite at most {MAX_EMAILS} (Amazon Chime's limit for one "
     "invitation call)",
+    "suspend": f"Amazon Chime's BatchSuspendUser takes at most {MAX_EMAILS} users in one call",
+    "unsuspend": f"Amazon Chime's BatchUnsuspendUser takes at most {MAX_EMAILS} users in one call",
+}
+_ONLY_ONE = {
+    "logout": "Amazon Chime's LogoutUser signs out one user",
+    "reset-pin": "Amazon Chime's ResetPersonalPIN resets one user's PIN",
+    "license": "Amazon Chime's UpdateUser changes one user's license",
 }
 
 
@@ -299,18 +460,44 @@ def _addresses(sub: str, args: list[str]) -> tuple[list[str], int] | Invalid:
             return Invalid(sub, problem, USAGE[sub])
         if email not in emails:
             emails.append(email)
-    if len(emails) > MAX_EMAILS:
-        return Invalid(
-            sub,
-            f"That is {len(emails)} different addresses; {_AT_MOST[sub]}. Split the list."
-            + _NOTHING_FILED,
-            USAGE[sub],
-        )
     return emails, after
+
+
+def _too_many(sub: str, emails: list[str]) -> Invalid:
+    return Invalid(
+        sub,
+        f"That is {len(emails)} different addresses; {_AT_MOST[sub]}. Split the list."
+        + _NOTHING_FILED,
+        USAGE[sub],
+    )
+
+
+def _one_address(sub: str, args: list[str]) -> tuple[str, int] | Invalid:
+    """The one address at the start of `args` (given twice is still once) and how many of
+    `args` it took."""
+    if not args:
+        return Invalid(sub, "Give an email address.", USAGE[sub])
+    found = _addresses(sub, args)
+    if isinstance(found, Invalid):
+        return found
+    emails, after = found
+    if len(emails) > 1:
+        return Invalid(
+            sub, f"Give one email address: {_ONLY_ONE[sub]}.{_NOTHING_FILED}", USAGE[sub]
+        )
+    return emails[0], after
 
 
 def _unknown_option(sub: str, word: str) -> Invalid:
     return Invalid(sub, f"Unknown option “{visible(word, 40)}”.", USAGE[sub])
+
+
+def _plain_reason(sub: str, words: list[str]) -> str | Invalid:
+    """The reason of a command that takes no options: every `--` word is an unknown one."""
+    for word in words:
+        if unescape(word).startswith("--"):
+            return _unknown_option(sub, unescape(word))
+    return _reason(sub, words)
 
 
 def _reason(sub: str, words: list[str]) -> str | Invalid:
