@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.durations import NotADuration, parse_duration
 from bot.models import UserType
 
 # Every argument has a limit: an address as SMTP allows it (RFC 5321: 254), an account name as
@@ -23,6 +24,11 @@ MAX_REASON_LENGTH = 500
 # service-2.json) gives UserEmailList "max": 50. Enterprise accounts (CreateUser per email) get
 # the same limit, so one command means the same thing on every account.
 MAX_EMAILS = 50
+# How long an invite's `--for` may grant access. Under an hour the access could lapse before
+# anyone has used it (approval alone can take that long); past a year it is no longer temporary,
+# and an invite without `--for` is the lasting one.
+MIN_ACCESS_FOR = 3600
+MAX_ACCESS_FOR = 365 * 86_400
 # The same model's License enum, as Chime spells it: what UpdateUser's LicenseType accepts.
 LicenseType = Literal["Basic", "Plus", "Pro", "ProTrial"]
 LICENSES: tuple[LicenseType, ...] = ("Basic", "Plus", "Pro", "ProTrial")
@@ -67,6 +73,9 @@ class Invite:
     # `account` is an account ID the bot offered (the request form), matched as an ID only; a
     # typed `--account` may be a name or an ID.
     account_is_id: bool = False
+    # `--for`: how long the access lasts, in seconds (MIN_ACCESS_FOR to MAX_ACCESS_FOR); None
+    # for an invite that lasts until someone removes the user.
+    access_for: int | None = None
 
     @property
     def all_emails(self) -> tuple[str, ...]:
@@ -325,12 +334,13 @@ def _parse_invite(args: list[str]) -> Command:
         return _too_many("invite", emails)
     account: str | None = None
     user_type = UserType.PRIVATE
+    access_for: int | None = None
     reason: list[str] = []
     rest = iter(args[after:])
     for raw in rest:
         word = unescape(raw)
         flag, _, inline = word.partition("=")
-        if flag in ("--account", "--type"):
+        if flag in ("--account", "--type", "--for"):
             value = inline or unescape(next(rest, "")).strip()
             if not value:
                 return Invalid("invite", f"{flag} needs a value.", USAGE["invite"])
@@ -339,6 +349,11 @@ def _parse_invite(args: list[str]) -> Command:
                 if refused:
                     return Invalid("invite", refused, USAGE["invite"])
                 account = value
+            elif flag == "--for":
+                seconds, refused = _access_for(value)
+                if seconds is None:
+                    return Invalid("invite", refused, USAGE["invite"])
+                access_for = seconds
             else:
                 matched = _user_type(value)
                 if matched is None:
@@ -359,6 +374,7 @@ def _parse_invite(args: list[str]) -> Command:
         user_type=user_type,
         reason=text,
         emails=tuple(emails) if len(emails) > 1 else (),
+        access_for=access_for,
     )
 
 
@@ -547,6 +563,20 @@ def _account_problem(name: str) -> str | None:
             "seen. Type it again."
         )
     return None
+
+
+def _access_for(value: str) -> tuple[int | None, str]:
+    """Seconds for `--for`'s value, or None and why it is not a duration the bot grants."""
+    try:
+        seconds = parse_duration(value)
+    except NotADuration:
+        return None, f"“{visible(value, 40)}” is not a duration like 8h, 30d or 2w."
+    if seconds < MIN_ACCESS_FOR:
+        return None, f"Access must last at least 1 hour; “{visible(value, 40)}” is shorter."
+    if seconds > MAX_ACCESS_FOR:
+        days = MAX_ACCESS_FOR // 86_400
+        return None, f"Access can last at most {days} days; “{visible(value, 40)}” is longer."
+    return seconds, ""
 
 
 def _user_type(value: str) -> UserType | None:

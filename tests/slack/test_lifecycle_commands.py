@@ -1,5 +1,5 @@
 """Parsing the user lifecycle's `/chime` commands (issue 21) exactly as Slack sends them:
-suspend, unsuspend, logout, reset-pin, license, access."""
+suspend, unsuspend, logout, reset-pin, license, access, and invite's `--for`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.slack.commands import (
     SYNTAX,
     Access,
     Invalid,
+    Invite,
     License,
     LicenseType,
     Logout,
@@ -220,6 +221,51 @@ def test_a_reason_past_the_limit_is_refused(head: str) -> None:
     assert isinstance(longest, Suspend | Unsuspend | Logout | License)
     cmd = invalid(f"{head} " + "why " * 126)
     assert cmd.problem == "The reason has 503 characters; keep it to 500."
+
+
+# --- invite --for ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "seconds"),
+    [
+        ("--for 8h", 8 * 3600),
+        ("--for=2w", 14 * 86_400),
+        ("--for 1h", 3600),
+        ('--for "1H 30m"', 5400),
+        ("--for 365d", 365 * 86_400),
+    ],
+)
+def test_invite_for_a_while_is_stored_in_seconds(option: str, seconds: int) -> None:
+    cmd = parse(f"invite ada@example.com {option} --account Labs contractor")
+    assert isinstance(cmd, Invite)
+    assert (cmd.access_for, cmd.account, cmd.reason) == (seconds, "Labs", "contractor")
+    bulk = parse(f"invite a@x.com b@x.com {option}")
+    assert isinstance(bulk, Invite) and bulk.access_for == seconds
+    assert bulk.emails == ("a@x.com", "b@x.com")
+
+
+def test_an_invite_without_for_lasts_until_removed() -> None:
+    cmd = parse("invite ada@example.com for 8h")  # without the dashes it is the reason
+    assert isinstance(cmd, Invite) and cmd.access_for is None and cmd.reason == "for 8h"
+
+
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ("--for 0h", "Access must last at least 1 hour; “0h” is shorter."),
+        ("--for 30m", "Access must last at least 1 hour; “30m” is shorter."),
+        ("--for=59m 59s", "Access must last at least 1 hour; “59m” is shorter."),
+        ("--for forever", "“forever” is not a duration like 8h, 30d or 2w."),
+        ("--for 8", "“8” is not a duration like 8h, 30d or 2w."),
+        ("--for 8h\u200b", "“8h⟨U+200B⟩” is not a duration like 8h, 30d or 2w."),
+        ("--for", "--for needs a value."),
+        ("--for 366d", "Access can last at most 365 days; “366d” is longer."),
+        ("--for 999999999999w", "Access can last at most 365 days; “999999999999w” is longer."),
+    ],
+)
+def test_bad_durations_are_refused_in_plain_words(option: str, problem: str) -> None:
+    assert invalid(f"invite ada@example.com {option}").problem == problem
 
 
 # --- every subcommand, together ----------------------------------------------------------------
