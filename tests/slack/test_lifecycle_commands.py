@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.slack.commands import (
-    MAX_EMAIL_LENGTH,
     MAX_REASON_LENGTH,
     SYNTAX,
     Access,
@@ -24,9 +23,9 @@ from bot.slack.commands import (
     ResetPin,
     Suspend,
     Unsuspend,
-    hidden_characters,
     parse,
 )
+from bot.slack.text import MAX_EMAIL_LENGTH, hidden_characters
 from tests.blockkit import all_text
 from tests.conftest import CHANNEL, REQUESTER
 
