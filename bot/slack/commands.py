@@ -278,8 +278,6 @@ def _no_arguments(sub: str, args: list[str], command: Command) -> Command:
 
 
 def _parse_suspend(sub: str, args: list[str]) -> Command:
-    if not args:
-        return Invalid(sub, "Give an email address.", USAGE[sub])
     found = _addresses(sub, args)
     if isinstance(found, Invalid):
         return found
@@ -308,7 +306,7 @@ def _parse_reset_pin(args: list[str]) -> Command:
         return found
     email, after = found
     if args[after:]:
-        # No reason: the new PIN is the person's own business, and nothing more is filed.
+        # reset-pin takes no reason: a word after the address is refused, never dropped.
         return Invalid(
             "reset-pin",
             "reset-pin takes one email address and nothing after it.",
@@ -357,8 +355,9 @@ _ONLY_ONE = {
 
 def _addresses(sub: str, args: list[str]) -> tuple[list[str], int] | Invalid:
     """The distinct addresses at the start of `args` (at least its first word), lower-cased in
-    the order given, and how many of `args` they took; or what is wrong with the first bad one,
-    or with the list's length."""
+    the order given, and how many of `args` they took; or what is wrong with the first bad one."""
+    if not args:
+        return Invalid(sub, "Give an email address.", USAGE[sub])
     listed, after = leading_addresses(args)
     if not listed:  # the first word is no address at all: say what is wrong with it
         listed, after = [args[0]], 1
@@ -386,8 +385,6 @@ def _too_many(sub: str, emails: list[str]) -> Invalid:
 def _one_address(sub: str, args: list[str]) -> tuple[str, int] | Invalid:
     """The one address at the start of `args` (given twice is still once) and how many of
     `args` it took."""
-    if not args:
-        return Invalid(sub, "Give an email address.", USAGE[sub])
     found = _addresses(sub, args)
     if isinstance(found, Invalid):
         return found
