@@ -31,6 +31,12 @@ SUBCOMMAND_NAMES: dict[type, str] = {
     commands.Invite: "invite",
     commands.InviteForm: "invite_form",
     commands.Pending: "pending",
+    commands.Suspend: "suspend",
+    commands.Unsuspend: "unsuspend",
+    commands.Logout: "logout",
+    commands.ResetPin: "reset_pin",
+    commands.License: "license",
+    commands.Access: "access",
     commands.Invalid: "invalid",
 }
 
@@ -40,6 +46,15 @@ async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
     await reply_now(inv, deps, error_reply(error), "invalid")
 
 
+async def _not_yet(cmd: object, inv: Invocation, deps: Deps) -> None:
+    """The user lifecycle's commands are understood but have no handler yet (issue 21): say so,
+    rather than the help card's "I don't know the subcommand"."""
+    name = inv.subcommand.replace("_", "-")
+    message = f"/chime {name} is not available yet. Nothing was filed."
+    reply = error_card("Not available yet", message)
+    await reply_now(inv, deps, reply, "unavailable")
+
+
 ROUTES: dict[type, Handler] = {
     commands.Help: help_handler.handle,
     commands.LookupUser: user_handler.handle,
@@ -47,6 +62,12 @@ ROUTES: dict[type, Handler] = {
     commands.Invite: invite_handler.handle,
     commands.InviteForm: form_handler.from_command,
     commands.Pending: pending_handler.handle,
+    commands.Suspend: _not_yet,
+    commands.Unsuspend: _not_yet,
+    commands.Logout: _not_yet,
+    commands.ResetPin: _not_yet,
+    commands.License: _not_yet,
+    commands.Access: _not_yet,
 }
 
 

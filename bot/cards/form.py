@@ -25,14 +25,9 @@ from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.models import Account, UserType
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
-from bot.slack.commands import (
-    MAX_EMAIL_LENGTH,
-    MAX_REASON_LENGTH,
-    Invite,
-    email_problem,
-    printable,
-)
+from bot.slack.commands import MAX_REASON_LENGTH, Invite
 from bot.slack.limits import MAX_OPTION_TEXT, MAX_OPTIONS
+from bot.slack.text import MAX_EMAIL_LENGTH, email_problem, printable
 
 SHORTCUT_ID = "chime_request"  # manifest.yml: features.shortcuts[].callback_id
 CALLBACK_ID = "chime_request_form"

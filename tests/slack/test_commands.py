@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from bot.models import UserType
 from bot.slack.commands import (
     MAX_ACCOUNT_LENGTH,
-    MAX_EMAIL_LENGTH,
     MAX_REASON_LENGTH,
     Help,
     Invalid,
@@ -19,10 +18,9 @@ from bot.slack.commands import (
     InviteForm,
     LookupUser,
     Pending,
-    hidden_characters,
     parse,
-    parse_email,
 )
+from bot.slack.text import MAX_EMAIL_LENGTH, hidden_characters, parse_email
 
 CHIME_EMAIL = re.compile(r".+@.+\..+")
 
