@@ -33,6 +33,7 @@ from bot import heap
 from bot.approvals.engine import CLOCK_SKEW, Approvals
 from bot.approvals.fair_use import FairUse
 from bot.approvals.home import Home
+from bot.approvals.pins import PinDelivery
 from bot.approvals.reminders import Reminders
 from bot.aws_clock import AwsClock
 from bot.chime import BreakerState, Calls, CircuitBreaker, Directory, RetryPolicy, chime_client
@@ -46,6 +47,7 @@ from bot.policy.authz import Policy
 from bot.policy.effective import Policies
 from bot.slack.auth import SlackAuth
 from bot.slack.notify import Notifier
+from bot.slack.people import People
 from bot.slack.replies import Responder, slack_origins
 from bot.store import RequestStore, open_store, store_table
 from bot.web import fast_ack
@@ -351,10 +353,12 @@ class Runtime:
             clock=clock,
             more_groups=policies.groups(),
         )
+        notifier = Notifier(client)
+        people = People(client)
         approvals = Approvals(
             store=store,
             directory=directory,
-            notifier=Notifier(client),
+            notifier=notifier,
             policy=policy,
             clock=clock,
             ttl=settings.chime_request_ttl,
@@ -366,6 +370,8 @@ class Runtime:
             approvers=approvers,
             policies=policies,
             aws_clock=aws_clock,
+            pins=PinDelivery(notifier, people.user_by_email),
+            email_of=people.email_of,
         )
         home = Home(store=store, approvals=approvals, client=client, clock=clock, jobs=jobs)
         approvals.on_change = home.changed

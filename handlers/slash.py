@@ -11,6 +11,7 @@ from bot.cards.errors import error_reply, reply_for
 from bot.deps import Deps
 from bot.errors import InvalidInput
 from bot.slack import commands
+from handlers import change as change_handler
 from handlers import form as form_handler
 from handlers import help as help_handler
 from handlers import invite as invite_handler
@@ -62,11 +63,11 @@ ROUTES: dict[type, Handler] = {
     commands.Invite: invite_handler.handle,
     commands.InviteForm: form_handler.from_command,
     commands.Pending: pending_handler.handle,
-    commands.Suspend: _not_yet,
-    commands.Unsuspend: _not_yet,
-    commands.Logout: _not_yet,
-    commands.ResetPin: _not_yet,
-    commands.License: _not_yet,
+    commands.Suspend: change_handler.handle,
+    commands.Unsuspend: change_handler.handle,
+    commands.Logout: change_handler.handle,
+    commands.ResetPin: change_handler.handle,
+    commands.License: change_handler.handle,
     commands.Access: _not_yet,
 }
 
