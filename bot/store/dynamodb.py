@@ -82,7 +82,7 @@ from bot.store.items import (
     told_key,
     version_of,
 )
-from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.model import OPEN_STATUSES, AuditEvent, Change, InviteRequest, Status
 from bot.store.moves import Move
 from bot.store.quota import is_follower, read_open_filings
 from bot.store.rules import (
@@ -176,7 +176,7 @@ class DynamoStore:
         self, request: InviteRequest, *, now: float, max_open: int | None = None
     ) -> InviteRequest:
         stored = replace(request, updated_at=float(now))
-        key = dedupe_key(stored.email, stored.account_id)
+        key = dedupe_key(stored.email, stored.account_id, stored.change)
         event = filed_event(stored, now=now)
         item = request_item(stored, version=0, now=now)
         audit = audit_item(event, self._next_seq(), version=0)
@@ -212,8 +212,10 @@ class DynamoStore:
         item = await self.run(self.calls.get, request_key(request_id))
         return None if item is None else request_of(item)
 
-    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
-        holder = await self.run(self.calls.read_lock, dedupe_key(email, account_id))
+    async def find_open(
+        self, email: str, account_id: str, *, now: float, change: Change = Change.INVITE
+    ) -> InviteRequest | None:
+        holder = await self.run(self.calls.read_lock, dedupe_key(email, account_id, change))
         current = holder.request
         return current if current is not None and blocks_new_request(current, now) else None
 

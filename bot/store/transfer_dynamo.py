@@ -69,7 +69,7 @@ class DynamoTransfer:
         if exported.reminded_at is not None:
             ops.append(_plain_op(calls, _reminder(request, exported.reminded_at, now)))
         if blocks_new_request(request, now):
-            key = dedupe_key(request.email, request.account_id)
+            key = dedupe_key(request.email, request.account_id, request.change)
             ops += await self._lock_ops(request.id, key, now)
         reasons = await store.run(calls.transact, ops)
         if reasons is None:
