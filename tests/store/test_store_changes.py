@@ -15,6 +15,7 @@ import pytest
 
 from bot.store import (
     DuplicateRequest,
+    DynamoStore,
     InviteRequest,
     Move,
     RequestStore,
@@ -22,8 +23,10 @@ from bot.store import (
     Status,
 )
 from bot.store.codec import dedupe_key
+from bot.store.items import plain_record
 from bot.store.model import Change
 from bot.store.sqlite import SCHEMA_VERSION
+from tests.store import before_changes_codec
 from tests.store.test_store_contract import (  # noqa: F401  (fixtures, reused)
     ACCOUNT,
     NOW,
@@ -226,3 +229,52 @@ async def test_sqlite_upgrades_a_version_5_store_keeping_its_rows_as_invites(
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert SCHEMA_VERSION == 6
     raw.close()
+
+
+# --- DynamoDB: a build from before changes, sharing the table -------------------------------
+
+
+async def test_an_older_build_never_reads_a_change_as_an_invite(
+    dynamo_table: str, moto_dynamo: Any
+) -> None:
+    client = moto_dynamo.admin
+    async with await DynamoStore.open(dynamo_table) as new:
+        invite = await new.file(make_request(email="new-hire@example.com"), now=NOW)
+        changes = [
+            await new.file(change_request(change, email=f"{change.value}@example.com"), now=NOW)
+            for change in Change
+            if change != Change.INVITE
+        ]
+        for request in changes:
+            # What an older build's `get` reads, decoded as it decodes: refused outright.
+            item = client.get_item(
+                TableName=dynamo_table,
+                Key={"pk": {"S": f"REQ#{request.id}"}, "sk": {"S": "REQUEST"}},
+                ConsistentRead=True,
+            )["Item"]
+            with pytest.raises(KeyError):
+                before_changes_codec.from_record(plain_record(item))
+        # An invite still reads as it always did.
+        item = client.get_item(
+            TableName=dynamo_table,
+            Key={"pk": {"S": f"REQ#{invite.id}"}, "sk": {"S": "REQUEST"}},
+            ConsistentRead=True,
+        )["Item"]
+        assert before_changes_codec.from_record(plain_record(item)) == invite
+
+        # An older build's lists query the status index by STATUS#<status>: they find the
+        # invite only, so its sweeps never meet a change (skipped, not refused).
+        for request in changes:
+            assert (await claim(new, request.id, "UAPPROVER")).ok
+        for status in Status:
+            listed = client.query(
+                TableName=dynamo_table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :status",
+                ExpressionAttributeValues={":status": {"S": f"STATUS#{status.value}"}},
+            )["Items"]
+            expected = [f"REQ#{invite.id}"] if status == Status.PENDING else []
+            assert [i["pk"]["S"] for i in listed] == expected, status
+        # ...while this build lists every one of them.
+        approving = await new.list_by_status(Status.APPROVING)
+        assert sorted(r.id for r in approving) == sorted(r.id for r in changes)
