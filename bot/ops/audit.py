@@ -129,6 +129,8 @@ def json_lines(rows: Iterable[AuditRow]) -> Iterator[str]:
                     if row.request
                     else e.detail.get("account_name"),
                     "status": row.request.status.value if row.request else None,
+                    # Which call the request stands for (issue 21): invite, suspend, ...
+                    "change": row.request.change.value if row.request else None,
                     "detail": dict(e.detail),
                 }
             ),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bot.store.model import AuditEvent, InviteRequest, Status
+from bot.store.model import AuditEvent, Change, InviteRequest, Status
 from bot.store.moves import Move
 
 
@@ -62,18 +62,21 @@ class RequestStore(Protocol):
         """Insert `request` (with updated_at=now) and its "filed" audit event, atomically.
 
         Raises DuplicateRequest if an open, unexpired request exists for the same
-        (email.lower(), account_id), and ValueError if the id is already taken. With
-        `max_open`, raises TooManyOpen if the requester already holds that many open filings
-        (as count_open_by_requester counts them) and this one is not part of one of them (a
-        bulk invite's later requests are part of its first): checked in the same atomic write,
-        so it holds across replicas.
+        (email.lower(), account_id, change) (codec.dedupe_key), and ValueError if the id is
+        already taken. With `max_open`, raises TooManyOpen if the requester already holds that
+        many open filings (as count_open_by_requester counts them) and this one is not part of
+        one of them (a bulk invite's later requests are part of its first): checked in the
+        same atomic write, so it holds across replicas.
         """
         ...
 
     async def get(self, request_id: str) -> InviteRequest | None: ...
 
-    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
-        """The open, unexpired request for this person and account, if any."""
+    async def find_open(
+        self, email: str, account_id: str, *, now: float, change: Change = Change.INVITE
+    ) -> InviteRequest | None:
+        """The open, unexpired request of this kind of `change` for this person and account,
+        if any (an open invite does not stand in the way of a suspension, and so on)."""
         ...
 
     async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:

@@ -11,13 +11,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.store.model import AuditEvent, InviteRequest, Status
+from bot.store.model import AuditEvent, Change, InviteRequest, Status
 
 Scalar = str | int | float | None
 Record = dict[str, Scalar]
 
-# Not a model field: derived so backends can look up and lock "one open request per person and
-# account" with a plain equality match instead of case-insensitive SQL.
+# Not a model field: derived so backends can look up and lock "one open request per person,
+# account and kind of change" with a plain equality match instead of case-insensitive SQL.
 DEDUPE_KEY = "dedupe_key"
 
 REQUEST_FIELDS: tuple[str, ...] = (
@@ -45,6 +45,8 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "approvals",
     "batch_id",
     "lease_until",
+    "change",
+    "params",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
@@ -53,9 +55,18 @@ EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail"
 CHANGEABLE_FIELDS = frozenset({"decided_by", "decided_at", "result", "error", "lease_until"})
 
 
-def dedupe_key(email: str, account_id: str) -> str:
-    # Account ids are UUIDs (no "#"), so the first "#" always separates the two parts.
-    return f"{account_id}#{email.lower()}"
+def dedupe_key(email: str, account_id: str, change: Change = Change.INVITE) -> str:
+    """The key of "one open request per person, account and kind of change" (issue 21).
+
+    An invite's key is `<account>#<email>`, as it was before there were other changes: rows and
+    DynamoDB lock items written by earlier builds hold it and must stay valid. Any other change
+    adds `#<kind>`, so a suspension is never blocked by an open invite (or a license change by
+    an open logout), while two open suspensions of one address on one account are.
+    """
+    # Account ids are UUIDs (no "#"), and a kind is one of Change's fixed words: an address
+    # cannot end in "#suspend" (a domain holds no "#"), so no two keys coincide.
+    base = f"{account_id}#{email.lower()}"
+    return base if change == Change.INVITE else f"{base}#{Change(change).value}"
 
 
 def to_record(request: InviteRequest) -> Record:
@@ -84,7 +95,10 @@ def to_record(request: InviteRequest) -> Record:
         "approvals": encode_approvals(request.approvals),
         "batch_id": request.batch_id,
         "lease_until": _opt_float(request.lease_until),
-        DEDUPE_KEY: dedupe_key(request.email, request.account_id),
+        "change": Change(request.change).value,
+        # Never a secret (model.InviteRequest.params): this text is stored as it is.
+        "params": _encode_mapping(request.params) or "{}",
+        DEDUPE_KEY: dedupe_key(request.email, request.account_id, request.change),
     }
 
 
@@ -118,6 +132,9 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         batch_id=_opt_str(record.get("batch_id")),
         # Absent in records written before it: the lease is then judged from updated_at.
         lease_until=_opt_float(record.get("lease_until")),
+        # Absent in records written before changes (issue 21): every one of those is an invite.
+        change=Change(record.get("change") or Change.INVITE),
+        params=_decode_mapping(record.get("params")) or {},
     )
 
 

@@ -8,28 +8,28 @@ each method is one RequestStore operation, and its conditions are read side by s
 Atomicity. Filing is one TransactWriteItems: put the request (if its id is new), put its "filed"
 audit item and its by-requester item, put its batch member item if it is part of a bulk invite,
 write the requester's open filings for the fair-use cap (bot/store/quota.py, on condition they are
-as read), and take the lock for its (account, email) - new, or replacing a holder read as final or
-lapsed, on condition that the lock still names that holder and (a ConditionCheck) the holder's
-`version` is unchanged. A move (bot/store/moves.py) or a recorded approval is one
-TransactWriteItems: update the request on condition that status, version and attempts are what was
-read (and `expires_at > :now` when the plan asks), plus the audit item. `version` goes up by one on
-every change, so a write based on a stale read always fails; the loser re-reads and re-plans with
-the backend-neutral rules in rules.py. This is optimistic concurrency with the same outcome as
-SQLite's write lock.
+as read), and take the lock for its dedupe key (codec.dedupe_key: account, email and, for any
+change but an invite, its kind) - new, or replacing a holder read as final or lapsed, on condition
+that the lock still names that holder and (a ConditionCheck) the holder's `version` is unchanged. A
+move (bot/store/moves.py) or a recorded approval is one TransactWriteItems: update the request on
+condition that status, version and attempts are what was read (and `expires_at > :now` when the
+plan asks), plus the audit item. `version` goes up by one on every change, so a write based on a
+stale read always fails; the loser re-reads and re-plans with the backend-neutral rules in
+rules.py. This is optimistic concurrency with the same outcome as SQLite's write lock.
 
 Audit order. Every write that appends to a request's trail moves its `version` on (a recorded
 event or a reminder's outcome with a bare conditional bump), and the audit item keeps the version
 its write made: that, not the writer's clock, orders the trail (bot/store/trail.py).
 
-The duplicate check and find_open look at the lock's holder only. A holder is replaced only once
-it no longer blocks (final, or pending past its deadline), and the bot never moves such a request
-back to an open status (claims use require_unexpired), so "the holder blocks" is the same
-question SQLite answers by scanning every request of that person and account. The one exception
-is on both backends alike: a bulk invite's request whose lead was approved in time follows it
-even past its own deadline (Move.follow), so a second request filed for that address in the
-meantime meets an existing user in Chime, which refuses it; no second user is made. Replicas decide
-"past its deadline" by their own clocks, with CHIME_MAX_CLOCK_SKEW of allowance, and not at all
-while one is off AWS's clock by more (bot/aws_clock.py).
+The duplicate check and find_open look at the lock's holder only. A holder is replaced only once it
+no longer blocks (final, or pending past its deadline), and the bot never moves such a request back
+to an open status (claims use require_unexpired), so "the holder blocks" is the same question
+SQLite answers by scanning every request of that person, account and kind of change. The one
+exception is on both backends alike: a bulk invite's request whose lead was approved in time
+follows it even past its own deadline (Move.follow), so a second request filed for that address in
+the meantime meets an existing user in Chime, which refuses it; no second user is made. Replicas
+decide "past its deadline" by their own clocks, with CHIME_MAX_CLOCK_SKEW of allowance, and not at
+all while one is off AWS's clock by more (bot/aws_clock.py).
 
 Consistency. Every read of an item by key is strongly consistent. The GSI is not (DynamoDB
 offers only eventual consistency on global indexes), so list_by_status uses it only to find
@@ -82,7 +82,7 @@ from bot.store.items import (
     told_key,
     version_of,
 )
-from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.model import OPEN_STATUSES, AuditEvent, Change, InviteRequest, Status
 from bot.store.moves import Move
 from bot.store.quota import is_follower, read_open_filings
 from bot.store.rules import (
@@ -176,7 +176,7 @@ class DynamoStore:
         self, request: InviteRequest, *, now: float, max_open: int | None = None
     ) -> InviteRequest:
         stored = replace(request, updated_at=float(now))
-        key = dedupe_key(stored.email, stored.account_id)
+        key = dedupe_key(stored.email, stored.account_id, stored.change)
         event = filed_event(stored, now=now)
         item = request_item(stored, version=0, now=now)
         audit = audit_item(event, self._next_seq(), version=0)
@@ -212,8 +212,10 @@ class DynamoStore:
         item = await self.run(self.calls.get, request_key(request_id))
         return None if item is None else request_of(item)
 
-    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
-        holder = await self.run(self.calls.read_lock, dedupe_key(email, account_id))
+    async def find_open(
+        self, email: str, account_id: str, *, now: float, change: Change = Change.INVITE
+    ) -> InviteRequest | None:
+        holder = await self.run(self.calls.read_lock, dedupe_key(email, account_id, change))
         current = holder.request
         return current if current is not None and blocks_new_request(current, now) else None
 

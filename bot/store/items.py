@@ -12,8 +12,9 @@ Items (one-table design; `pk` and `sk` are strings):
     by requester  pk = BY#<requester>       sk = <created_at>#<id>   request_id (by_requester.py)
     open filings  pk = OPEN#<requester>     sk = OPEN                open, version (quota.py)
 
-GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status>, gsi1sk =
-<created_at>#<id>, with created_at as fixed-width text that sorts like the float does. Every
+GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status> for an invite,
+CHANGE#<status> for any other change (below), gsi1sk = <created_at>#<id>, with created_at as
+fixed-width text that sorts like the float does. Every
 item has a `kind` (request, audit, lock, reminder, told, batch_member, by_requester,
 open_filings, meta).
 
@@ -25,13 +26,28 @@ semantics depend on it: expiry of a request is always computed from `expires_at`
     approved/denied/expired  max(decided, expires_at) + RETENTION
 Audit items, "told" items and locks carry no ttl: the trail (and what it says was told) is kept as
 SQLite keeps it, and a lock must outlive any request that may still block (at worst one small item
-per person and account).
+per person, account and kind of change).
 
 Audit order. The request item's `version` goes up by one on every write that appends to its
 trail, on condition that it is still what was read, and the audit item keeps the version its
 write made: the trail is ordered by it (`in_trail_order`), not by the key, whose <at> is only the
 writer's clock. Audit items of a build before that number have no `version` and come first
 (during a rolling upgrade, an event an old replica writes after a new one's still comes first).
+
+Changes other than invites (issue 21) and builds before them. During a rolling upgrade a
+replica of a build before changes shares the table, and its decoder (codec.from_record as it
+was) ignores attributes it does not know: it would read a suspension as an invite, and could
+CreateUser on its approval. So a request item of any other change is laid out so that such a
+build cannot read it as an invite:
+    - its user type is kept as `change_user_type`, with no `user_type` attribute: that
+      decoder requires `user_type` and raises KeyError, so its `get` (a click on the card,
+      which may reach any replica), a claim or a retry fails before any call to Chime;
+    - it is indexed under CHANGE#<status>, not STATUS#<status>: that build's listings (expiry,
+      reminder and recovery sweeps, the fair-use seed) query STATUS#<status> only, so they
+      skip it rather than fail on it.
+What still fails on such a build while a change is open: the App Home of its requester, and
+filing by its requester (the fair-use item lists the change, and its requests are decoded).
+Invites are laid out as they always were: items written by either build stay readable by both.
 
 Numbers. DynamoDB numbers stop at 1e126 and below 1e-130; floats outside that range (never a
 real timestamp) are stored as text, which the codec's float() reads back exactly.
@@ -59,7 +75,7 @@ from bot.store.codec import (
     from_record,
     to_record,
 )
-from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.model import OPEN_STATUSES, AuditEvent, Change, InviteRequest, Status
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -79,6 +95,8 @@ _LOCK_SK = "LOCK"
 _TOLD_PREFIX = "TOLD#"
 _SIGN_BIT = 1 << 63
 _ALL_BITS = (1 << 64) - 1
+# Where an item of a change other than an invite keeps its `user_type` (see the docstring).
+CHANGE_USER_TYPE = "change_user_type"
 _MAX_TTL = 10**11  # year 5138: a later "deadline" is a nonsense timestamp, not a retention date
 
 
@@ -89,8 +107,16 @@ def request_pk(request_id: str) -> str:
     return f"REQ#{request_id}"
 
 
-def status_pk(status: Status) -> str:
-    return f"STATUS#{Status(status).value}"
+def status_pk(status: Status, change: Change = Change.INVITE) -> str:
+    """The index partition of a request in `status`: apart for changes other than invites,
+    which a build before them must not list (see the docstring)."""
+    prefix = "STATUS#" if change == Change.INVITE else "CHANGE#"
+    return f"{prefix}{Status(status).value}"
+
+
+def status_pks(status: Status) -> tuple[str, ...]:
+    """Every index partition that lists requests in `status`."""
+    return status_pk(status), status_pk(status, Change.SUSPEND)
 
 
 def batch_pk(batch_id: str) -> str:
@@ -132,10 +158,13 @@ def key_of(item: Item) -> Item:
 
 def request_item(request: InviteRequest, *, version: int, now: float) -> Item:
     item = item_of(to_record(request))
+    if request.change != Change.INVITE:
+        # So that a build before changes refuses it rather than read an invite (docstring).
+        item[CHANGE_USER_TYPE] = item.pop("user_type")
     item.update(request_key(request.id))
     item["kind"] = {"S": "request"}
     item["version"] = attr(version)
-    item["gsi1pk"] = {"S": status_pk(request.status)}
+    item["gsi1pk"] = {"S": status_pk(request.status, request.change)}
     item["gsi1sk"] = {"S": f"{sortable(request.created_at)}#{request.id}"}
     expiry = ttl(request.status, request.expires_at, now)
     if expiry is not None:
@@ -189,7 +218,10 @@ def member_item(batch_id: str, request_id: str) -> Item:
 
 
 def request_of(item: Item) -> InviteRequest:
-    return from_record(plain_record(item))
+    record = plain_record(item)
+    if CHANGE_USER_TYPE in record:
+        record["user_type"] = record.pop(CHANGE_USER_TYPE)
+    return from_record(record)
 
 
 def event_of(item: Item) -> AuditEvent:

@@ -49,7 +49,7 @@ from bot.store.codec import (
     from_record,
     to_record,
 )
-from bot.store.model import OPEN_STATUSES, AuditEvent, InviteRequest, Status
+from bot.store.model import OPEN_STATUSES, AuditEvent, Change, InviteRequest, Status
 from bot.store.moves import Move
 from bot.store.rules import (
     Plan,
@@ -65,9 +65,10 @@ from bot.store.trail import in_time_order
 T = TypeVar("T")
 
 # 2: the reminders table; 3: approvals_required and approvals; 4: requests.batch_id (bulk
-# invites); 5: requests.lease_until (the claimer's own lease end). Every version upgrades in
-# place by the same steps, so each earlier one reaches 5.
-SCHEMA_VERSION = 5
+# invites); 5: requests.lease_until (the claimer's own lease end); 6: requests.change and
+# requests.params (issue 21: what the request does). Every version upgrades in place by the same
+# steps, so each earlier one reaches 6.
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -148,6 +149,10 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("approvals", "TEXT NOT NULL DEFAULT '[]'", None),
     ("batch_id", "TEXT", "CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id)"),
     ("lease_until", "REAL", None),
+    # Every row before version 6 is an invite with no parameters, and its dedupe_key is the
+    # invite's key (codec.dedupe_key), so it stays valid as it is.
+    ("change", "TEXT NOT NULL DEFAULT 'invite'", None),
+    ("params", "TEXT NOT NULL DEFAULT '{}'", None),
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
@@ -205,8 +210,10 @@ class SqliteStore:
     async def get(self, request_id: str) -> InviteRequest | None:
         return await self._run(_select, request_id)
 
-    async def find_open(self, email: str, account_id: str, *, now: float) -> InviteRequest | None:
-        return await self._run(_find_open, dedupe_key(email, account_id), now)
+    async def find_open(
+        self, email: str, account_id: str, *, now: float, change: Change = Change.INVITE
+    ) -> InviteRequest | None:
+        return await self._run(_find_open, dedupe_key(email, account_id, change), now)
 
     async def set_card(self, request_id: str, channel: str, ts: str) -> InviteRequest | None:
         return await self._run(_set_card, request_id, channel, ts)

@@ -51,6 +51,7 @@ from bot.store.items import (
     request_of,
     request_pk,
     status_pk,
+    status_pks,
     trail_version,
     ttl,
     version_of,
@@ -137,7 +138,7 @@ class Table:
         current = plan.before
         to = Status(str(plan.fields["status"]))
         expr = Expression()
-        sets = {**plan.fields, "gsi1pk": status_pk(to), "version": version + 1}
+        sets = {**plan.fields, "gsi1pk": status_pk(to, current.change), "version": version + 1}
         expiry = ttl(to, current.expires_at, plan.now)
         if expiry is not None:
             sets[TTL_ATTRIBUTE] = expiry
@@ -282,14 +283,20 @@ class Table:
         return attributes
 
     def index_keys(self, status: Status) -> list[Item]:
-        """The keys the status index lists (it may lag the table: read them consistently)."""
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.name,
-            IndexName=INDEX,
-            KeyConditionExpression="gsi1pk = :status",
-            ExpressionAttributeValues={":status": {"S": status_pk(status)}},
-        )
-        return [key_of(item) for page in pages for item in page["Items"]]
+        """The keys the status index lists (it may lag the table: read them consistently):
+        invites and other changes, which it keeps apart (bot/store/items.py)."""
+        paginator = self.client.get_paginator("query")
+        return [
+            key_of(item)
+            for partition in status_pks(status)
+            for page in paginator.paginate(
+                TableName=self.name,
+                IndexName=INDEX,
+                KeyConditionExpression="gsi1pk = :status",
+                ExpressionAttributeValues={":status": {"S": partition}},
+            )
+            for item in page["Items"]
+        ]
 
     def batch_keys(self, batch_pk: str) -> list[Item]:
         pages = self.client.get_paginator("query").paginate(

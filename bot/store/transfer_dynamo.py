@@ -8,8 +8,9 @@ the same key, and a second write of it is the same item), each "told" event with
 marks its message as claimed (so it is not sent again); then one transaction: the request item
 (version = its last event's, on condition it is new), its by-requester and batch member items, its
 reminder if one was sent, and, if it still blocks a duplicate, the dedupe lock for its (account,
-email) - taken new or from a holder that no longer blocks, as filing takes it (bot/store/table.py).
-Only PutItem, TransactWriteItems and reads: the bot's own IAM statement plus Scan.
+email, change) - taken new or from a holder that no longer blocks, as filing takes it
+(bot/store/table.py). Only PutItem, TransactWriteItems and reads: the bot's own IAM statement plus
+Scan.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class DynamoTransfer:
         if exported.reminded_at is not None:
             ops.append(_plain_op(calls, _reminder(request, exported.reminded_at, now)))
         if blocks_new_request(request, now):
-            key = dedupe_key(request.email, request.account_id)
+            key = dedupe_key(request.email, request.account_id, request.change)
             ops += await self._lock_ops(request.id, key, now)
         reasons = await store.run(calls.transact, ops)
         if reasons is None:
@@ -89,8 +90,8 @@ class DynamoTransfer:
             return [calls.put_op(lock)]
         current = holder.request
         if holder.id != request_id and current is not None and blocks_new_request(current, now):
-            # The source cannot hold two open requests for one (email, account): this one was
-            # filed in the destination itself.
+            # The source cannot hold two open requests for one (email, account, change): this
+            # one was filed in the destination itself.
             raise StoreError(
                 f"request store {self.store.url}: {current.id} already holds the open request "
                 f"for {current.email} on account {current.account_id}, which {request_id} "

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot.ops.audit import parse_time
-from bot.store import AuditEvent, InviteRequest, Move, RequestStore, Status, open_store
+from bot.store import (
+    AuditEvent,
+    Change,
+    InviteRequest,
+    Move,
+    RequestStore,
+    Status,
+    open_store,
+)
 from tests.cli import run_cli_async
 
 if TYPE_CHECKING:
@@ -258,6 +266,7 @@ async def test_jsonl_for_a_siem_escapes_control_characters_as_the_logs_do(trail:
         "action",
         "actor",
         "at",
+        "change",
         "detail",
         "email",
         "request_id",
@@ -298,3 +307,26 @@ def test_a_reader_that_goes_away_ends_the_stream_quietly(tmp_path: Path) -> None
         proc.stdout.close()  # as `| head -1` does
         err = proc.stderr.read()
     assert proc.returncode == 1 and err == b""
+
+
+async def test_json_lines_say_which_change_each_request_is(trail: Trail, tmp_path: Path) -> None:
+    store = await open_store(trail.env["CHIME_STORE_URL"], data_dir=tmp_path)
+    try:
+        suspend = replace(
+            _request("REQ-SUSPENDADA", "ada@example.com", "U0REQ1", T0 + 300),
+            change=Change.SUSPEND,
+            params={"user_id": "u-1"},
+        )
+        await store.file(suspend, now=T0 + 300)
+    finally:
+        await store.close()
+
+    lines = await _json(trail.env, "--email", "ada@example.com")
+
+    changes = {(line["request_id"], line["action"]): line["change"] for line in lines}
+    assert changes == {
+        (trail.ids["ada"], "filed"): "invite",
+        (trail.ids["ada"], "approve_claimed"): "invite",
+        (trail.ids["ada"], "approved"): "invite",
+        ("REQ-SUSPENDADA", "filed"): "suspend",
+    }

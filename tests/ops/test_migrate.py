@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ import pytest
 
 from bot.store import (
     AuditEvent,
+    Change,
     DuplicateRequest,
     InviteRequest,
     Move,
@@ -350,3 +351,44 @@ async def test_a_source_that_changed_between_runs_is_named(
     code, _, err = await migrate(stores, stores.dynamodb, f"sqlite:///{destination}")
 
     assert code == 1 and "the source changed since the run that started this copy" in err
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-dynamodb", "dynamodb-to-sqlite"])
+async def test_a_copy_keeps_each_request_s_change_and_its_dedupe(
+    stores: Stores, direction: str
+) -> None:
+    source, destination = (stores.sqlite, stores.dynamodb)
+    if direction == "dynamodb-to-sqlite":
+        source, destination = destination, source
+    email = "ada@example.com"
+    filed = [
+        _request(10, email=email),
+        _request(11, email=email, change=Change.SUSPEND, params={"user_id": "u-ada"}),
+        _request(
+            12, email=email, change=Change.LICENSE, params={"user_id": "u-ada", "license": "Pro"}
+        ),
+    ]
+    store = await open_store(source, data_dir=stores.data_dir)
+    try:
+        for request in filed:
+            await store.file(request, now=T0)
+    finally:
+        await store.close()
+
+    code, _, err = await migrate(stores, source, destination)
+    assert code == 0, err
+
+    copy = await open_store(destination, data_dir=stores.data_dir)
+    try:
+        for request in filed:
+            assert await copy.get(request.id) == replace(request, updated_at=T0)
+        # Each open change still holds its own (address, account, kind), and only that.
+        with pytest.raises(DuplicateRequest) as caught:
+            await copy.file(_request(20, email=email, change=Change.SUSPEND), now=T0 + 1)
+        assert caught.value.existing.id == _rid(11)
+        with pytest.raises(DuplicateRequest) as caught:
+            await copy.file(_request(21, email=email), now=T0 + 1)
+        assert caught.value.existing.id == _rid(10)
+        await copy.file(_request(22, email=email, change=Change.LOGOUT), now=T0 + 1)
+    finally:
+        await copy.close()
