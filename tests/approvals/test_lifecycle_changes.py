@@ -11,6 +11,7 @@ ada@example.com, the approver U0APPROVER is alan@example.com.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -74,7 +75,8 @@ CHANGE_CALLS = ("BatchSuspendUser", "BatchUnsuspendUser", "LogoutUser", "ResetPe
 
 
 def change_calls(bot: OfflineBot) -> int:
-    return sum(bot.emulator.count(op) for op in (*CHANGE_CALLS, "UpdateUser"))
+    counts: list[int] = [bot.emulator.count(op) for op in (*CHANGE_CALLS, "UpdateUser")]
+    return sum(counts)
 
 
 # ---- suspend ---------------------------------------------------------------------------------
@@ -111,7 +113,6 @@ async def test_a_double_click_and_a_rival_approver_make_one_suspension(bot: Offl
     await command(bot, "suspend edsger@example.com")
     card = the_card(bot)
     message = card.current
-    import asyncio
 
     exchanges = await asyncio.gather(
         *(
