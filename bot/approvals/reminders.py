@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from bot.cards.approval import approvals_missing
 from bot.cards.base import Reply, clean, context, epoch_date, literal, says, section
+from bot.cards.changes import wording
 from bot.clock import Clock
 from bot.policy.authz import Policy
 from bot.policy.effective import Policies
@@ -76,10 +77,10 @@ def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
     who = mentions(approvers)
     blocks = [
         section(
-            f":bell: {who or 'Approvers'}: this Chime user request is still waiting for a "
-            f"decision.{_still_needed(request)} It was filed {epoch_date(request.created_at)} "
-            f"and expires {epoch_date(request.expires_at)}; please approve or deny it on the card "
-            "above."
+            f":bell: {who or 'Approvers'}: this Chime {wording(request).noun} is still waiting "
+            f"for a decision.{_still_needed(request)} It was filed "
+            f"{epoch_date(request.created_at)} and expires {epoch_date(request.expires_at)}; "
+            "please approve or deny it on the card above."
         ),
         says(
             f"Request {request.id}: {clean(request.email)}"
@@ -90,7 +91,8 @@ def reminder_note(request: InviteRequest, approvers: Iterable[str]) -> Reply:
     ]
     to = f" for {who}" if who else ""
     text = (
-        f"Reminder{to}: Chime user request {literal(request.id)} for {literal(request.email)} "
+        f"Reminder{to}: Chime {wording(request).noun} {literal(request.id)} for "
+        f"{literal(request.email)} "
         "awaits a decision"
     )
     return Reply(text=text, blocks=blocks)

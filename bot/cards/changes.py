@@ -171,3 +171,16 @@ def change_result(request: InviteRequest) -> str | None:
         f"A new personal meeting PIN was made, but it was not sent ({why}): the owner finds it "
         "in their Amazon Chime settings."
     )
+
+
+def what_is_asked(request: InviteRequest) -> str:
+    """One line's worth of what a request asks, for lists (App Home, /chime pending,
+    reminders): "invite (PrivateUser)", "suspend (BatchSuspendUser)", "license → Pro
+    (UpdateUser)". Plain text: the caller escapes it with the rest of its line."""
+    if request.change == Change.INVITE:
+        return f"new user ({request.user_type})"
+    words = wording(request)
+    label = request.change.value.replace("_", " ")
+    if request.change == Change.LICENSE:
+        label += f" → {request.params.get('license', '?')}"
+    return f"{label} ({words.operation})"

@@ -35,8 +35,9 @@ from bot.cards.base import (
     section,
     shorten,
 )
+from bot.cards.changes import what_is_asked
 from bot.slack.limits import MAX_HOME_BLOCKS
-from bot.store.model import SYSTEM, InviteRequest, Status
+from bot.store.model import SYSTEM, Change, InviteRequest, Status
 
 CALLBACK_ID = "chime_home"
 MAX_DECIDABLE = 15  # 3 blocks each (summary, who and when, buttons)
@@ -89,14 +90,15 @@ def _decidable(requests: Sequence[InviteRequest], batch_sizes: Mapping[str, int]
         # A bulk invite is listed by its lead, and its buttons decide every address in it.
         others = batch_sizes.get(request.id, 1) - 1
         who = clean(request.email) + (
-            f" and {others} more address{'es' if others != 1 else ''} (bulk invite: its card "
+            f" and {others} more address{'es' if others != 1 else ''} "
+            f"({'bulk invite' if request.change == Change.INVITE else 'one request'}: its card "
             "lists them all; these buttons decide them together)"
             if others > 0
             else ""
         )
         summary = (
-            f"{request.id}  {who} → {clean(request.account_name)} "
-            f"({clean(request.user_type)}){reason}"
+            f"{request.id}  {clean(what_is_asked(request))}: {who} → "
+            f"{clean(request.account_name)}{reason}"
         )
         if request.status == Status.FAILED:
             said = shorten(clean(request.error or "unknown error"), MAX_ERROR)
@@ -127,7 +129,7 @@ def _approved(shown: Sequence[InviteRequest], total: int) -> list[Block]:
         return []
     blocks: list[Block] = [header(f"Waiting for another approver ({total})")]
     for request in shown:
-        blocks.append(says(f"{request.id}  {clean(request.email)} → {clean(request.account_name)}"))
+        blocks.append(says(_line(request)))
         blocks.append(
             context(
                 f"{approvals_line(request)} · you approved; waiting for "
@@ -150,9 +152,16 @@ def _recent(requests: Sequence[InviteRequest]) -> list[Block]:
         ]
     blocks: list[Block] = [header(f"Your {min(len(requests), MAX_RECENT)} latest requests")]
     for request in requests[:MAX_RECENT]:
-        blocks.append(says(f"{request.id}  {clean(request.email)} → {clean(request.account_name)}"))
+        blocks.append(says(_line(request)))
         blocks.append(context(_where_it_stands(request)))
     return blocks
+
+
+def _line(request: InviteRequest) -> str:
+    return (
+        f"{request.id}  {clean(what_is_asked(request))}: {clean(request.email)} → "
+        f"{clean(request.account_name)}"
+    )
 
 
 def _where_it_stands(request: InviteRequest) -> str:

@@ -117,8 +117,8 @@ def progress_note(request: InviteRequest) -> Reply:
         f"{len(request.approvals)} of {request.approvals_required} approvals",
         blocks=[
             section(
-                f"Your Chime user request has {approvals_line(request)}. It waits for "
-                f"{approvals_missing(request)} more before anything is created."
+                f"Your Chime {wording(request).noun} has {approvals_line(request)}. It waits "
+                f"for {approvals_missing(request)} more before anything is done."
             ),
             says(f"Request {request.id}: {clean(request.email)} in {clean(request.account_name)}."),
         ],

@@ -11,7 +11,8 @@ from __future__ import annotations
 from bot.cards.approval import channel_ref, status_word, user_ref
 from bot.cards.base import Block, Reply, clean, context, header, plain, says, section
 from bot.cards.batch import Entry, batch_word, entries, in_order
-from bot.store.model import InviteRequest
+from bot.cards.changes import what_is_asked
+from bot.store.model import Change, InviteRequest
 
 MAX_LISTED = 20  # 2 blocks each, a header, a footer and the problems: within Slack's 50
 
@@ -49,13 +50,17 @@ def _entry(entry: Entry, now: float) -> list[Block]:
         members = in_order(list(entry.requests))
         count = len(members)
         state = batch_word(members).lower()
+        kind = "bulk invite" if lead.change == Change.INVITE else clean(what_is_asked(lead))
         summary = says(
-            f"{entry.id}  bulk invite of {count} address{'es' if count != 1 else ''} → "
+            f"{entry.id}  {kind} of {count} address{'es' if count != 1 else ''} → "
             f"{account} · {state}",
             ", ".join(clean(m.email) for m in members),
         )
     else:
-        summary = says(f"{entry.id}  {clean(lead.email)} → {account} · {status_word(lead).lower()}")
+        summary = says(
+            f"{entry.id}  {clean(what_is_asked(lead))}: {clean(lead.email)} → {account} · "
+            f"{status_word(lead).lower()}"
+        )
     age = _age(now - lead.created_at)
     return [summary, context(f"from {user_ref(lead.requester)} {age} ago{where}")]
 

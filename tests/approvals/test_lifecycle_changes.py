@@ -21,6 +21,7 @@ from bot.offline.emulator import ChimeEmulator, Fault
 from bot.offline.slack_standin import buttons
 from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Change, InviteRequest, Status
+from tests.approvals.test_app_home import home_text, open_home
 from tests.approvals.test_invite import APPROVERS, click, dms_to, settle, the_card
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
 from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
@@ -278,3 +279,24 @@ async def test_a_denied_change_changes_nothing(bot: OfflineBot) -> None:
     assert "Nothing was changed" in all_text(card.current)
     (dm,) = dms_to(bot, REQUESTER)
     assert "denied" in all_text(dm)
+
+
+# ---- every view says what is asked ------------------------------------------------------------
+
+
+async def test_app_home_pending_and_the_confirm_dialog_say_it_is_a_suspension(
+    bot: OfflineBot,
+) -> None:
+    await command(bot, "suspend edsger@example.com")
+    view = await open_home(bot, DEMO_APPROVER)
+    text = home_text(view)
+    assert "suspend (BatchSuspendUser): edsger@example.com" in text
+    assert "This will suspend edsger@example.com in Example Corp, once." in text
+    assert "PrivateUser" not in text
+    listed = await command(bot, "pending", user=DEMO_APPROVER)
+    assert "suspend (BatchSuspendUser): edsger@example.com" in all_text(listed)
+    # Approved from App Home, it runs once like a click on the card.
+    exchange = await bot.sender.click_home("Approve", user_id=DEMO_APPROVER)
+    assert exchange.status == 200
+    await settle(bot)
+    assert bot.emulator.count("BatchSuspendUser") == 1
