@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -300,3 +301,50 @@ async def test_app_home_pending_and_the_confirm_dialog_say_it_is_a_suspension(
     assert exchange.status == 200
     await settle(bot)
     assert bot.emulator.count("BatchSuspendUser") == 1
+
+
+# ---- the policy file says which actions need approval ----------------------------------------
+
+
+@pytest.fixture
+async def loose_bot(
+    tmp_path: Path, emulator: ChimeEmulator, clock: VirtualClock
+) -> AsyncIterator[OfflineBot]:
+    """Example Corp signs people out without approval, and wants one even for your own PIN."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        "accounts:\n  Example Corp:\n    actions: {logout: none, reset_pin_self: approval}\n",
+        encoding="utf-8",
+    )
+    chosen = {
+        "chime_approvers": ",".join(APPROVERS),
+        "chime_retry_budget": 2.0,
+        "chime_policy_file": str(policy),
+    }
+    async with offline_bot(chosen, emulator=emulator, clock=clock) as running:
+        yield running
+
+
+async def test_an_action_the_policy_runs_without_approval_runs_at_once_and_is_audited(
+    loose_bot: OfflineBot,
+) -> None:
+    note = await command(loose_bot, "logout edsger@example.com lost phone")
+    assert loose_bot.emulator.count("LogoutUser") == 1
+    assert "Signed out of every device" in all_text(note)
+    assert [m for m in loose_bot.slack.messages if m.channel == DEMO_APPROVAL_CHANNEL] == []
+    (request,) = await every_request(loose_bot)
+    trail = await loose_bot.runtime.store.audit_trail(request.id)
+    assert [(e.action, e.actor) for e in trail] == [
+        ("filed", REQUESTER),
+        ("ran_without_approval", REQUESTER),
+        ("approved", REQUESTER),
+    ]
+
+
+async def test_the_policy_can_require_approval_even_for_your_own_pin(loose_bot: OfflineBot) -> None:
+    note = await command(loose_bot, "reset-pin ada@example.com")
+    assert "awaits approval" in all_text(note)
+    assert loose_bot.emulator.count("ResetPersonalPIN") == 0
+    # Other accounts keep the safe default: a suspension there still needs approval.
+    await command(loose_bot, "suspend linus@example.org")
+    assert loose_bot.emulator.count("BatchSuspendUser") == 0
