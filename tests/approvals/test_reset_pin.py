@@ -183,3 +183,12 @@ async def test_a_lost_reset_answer_fails_and_retry_makes_a_new_pin_for_the_owner
     assert bot.emulator.count("ResetPersonalPIN") == 2
     pin = pin_of(bot, "alan@example.com")
     assert [m.channel for m in bot.slack.messages if pin in all_text(m.message)] == ["D0APPROVER"]
+
+
+async def test_when_slack_cannot_say_whose_pin_it_is_it_needs_an_approval(
+    bot: OfflineBot,
+) -> None:
+    bot.slack.method_faults["users.info"] = MethodFault(error="internal_error")
+    note = await command(bot, "reset-pin ada@example.com")
+    assert "awaits approval" in all_text(note)
+    assert bot.emulator.count("ResetPersonalPIN") == 0
