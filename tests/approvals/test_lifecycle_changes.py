@@ -24,7 +24,13 @@ from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot,
 from bot.store import Change, InviteRequest, Status
 from tests.approvals.test_app_home import home_text, open_home
 from tests.approvals.test_invite import APPROVERS, click, dms_to, settle, the_card
-from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
+from tests.blockkit import (
+    all_text,
+    assert_valid_message,
+    mrkdwn_strings,
+    plain_strings,
+    unescaped_angle_brackets,
+)
 from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import CHANNEL, REQUESTER
 
@@ -348,3 +354,17 @@ async def test_the_policy_can_require_approval_even_for_your_own_pin(loose_bot: 
     # Other accounts keep the safe default: a suspension there still needs approval.
     await command(loose_bot, "suspend linus@example.org")
     assert loose_bot.emulator.count("BatchSuspendUser") == 0
+
+
+async def test_a_reason_built_to_forge_formatting_reaches_the_card_as_plain_text(
+    bot: OfflineBot,
+) -> None:
+    await command(
+        bot, "suspend edsger@example.com &lt;!channel&gt; *urgent* &lt;https://x.test|ok&gt;"
+    )
+    card = the_card(bot)
+    assert_valid_message(card.message)
+    assert not unescaped_angle_brackets(card.message)
+    assert not [m for m in mrkdwn_strings(card.message) if "channel" in m or "urgent" in m]
+    # Shown as typed, as plain text (a link is broken by a word joiner, as everywhere).
+    assert any(p.startswith("“<!channel> *urgent* <https:") for p in plain_strings(card.message))
