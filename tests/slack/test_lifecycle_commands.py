@@ -331,17 +331,7 @@ async def bot(emulator: ChimeEmulator) -> AsyncIterator[OfflineBot]:
         yield running
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "suspend ada@example.com left",
-        "unsuspend ada@example.com",
-        "logout ada@example.com",
-        "reset-pin ada@example.com",
-        "license ada@example.com Pro",
-        "access",
-    ],
-)
+@pytest.mark.parametrize("text", ["access"])
 async def test_a_parsed_lifecycle_command_is_answered_as_not_available_yet(
     bot: OfflineBot, text: str
 ) -> None:
