@@ -231,6 +231,14 @@ async def retry_batch(steps: Steps, request: InviteRequest, user: str) -> Reply 
     return None
 
 
+async def run_claimed(steps: Steps, claimed: list[InviteRequest], actor: str) -> None:
+    """Run the Chime calls of a batch's requests this caller has claimed, and finish each,
+    quietly: its caller says the outcome (a change run without approval, in its reply)."""
+    outcomes = await run_batch_call(steps.directory, claimed, steps.pins)
+    done = [(m, status, changes) for m, (status, changes) in zip(claimed, outcomes, strict=True)]
+    await _finish_all(steps, done, actor, None)
+
+
 async def _execute(steps: Steps, claimed: list[InviteRequest], actor: str) -> None:
     """Run the Chime calls for requests this caller has claimed (`approving`)."""
     batch_id = str(claimed[0].batch_id)

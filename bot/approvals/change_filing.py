@@ -26,11 +26,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.approvals.batches import post_batch
+from bot.approvals.batches import post_batch, run_claimed
 from bot.approvals.decision import execute
 from bot.approvals.filing import Filing, FilingLost, filed_after_all
 from bot.approvals.steps import Steps
 from bot.cards.base import Reply, error_card
+from bot.cards.batch import batch_outcome_note
 from bot.cards.notes import duplicate_note, outcome_note
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.chime.lifecycle import SUSPENDED
@@ -81,7 +82,7 @@ class _Target:
     record: UserRecord
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ChangeFiling:
     filing: Filing
     email_of: EmailOf | None = None  # None: no Slack profile lookups (no reset is your own)
@@ -111,7 +112,7 @@ class ChangeFiling:
         if not isinstance(filed, list):
             return filed
         if not approval:
-            return await self._run_now(filed[0], requester)
+            return await self._run_now(filed, requester)
         if len(filed) == 1:
             return await self.filing.post(filed[0], origin_channel)
         return await post_batch(self.filing, filed, {}, origin_channel)
@@ -127,10 +128,10 @@ class ChangeFiling:
             return error_card(exc.title, exc.message + _NOTHING, hint=exc.hint), "chime_error"
         missing = [e for e, r in zip(asked.emails, found, strict=True) if r is None]
         if missing:
-            return _refused(
+            return error_card(
                 "Not found in Amazon Chime",
-                "No Amazon Chime account has a user with " + _listed(missing) + "." + _NOTHING,
-                "Check the spelling, or look them up with /chime user <email>.",
+                "No Amazon Chime account has a user with " + ", ".join(missing) + "." + _NOTHING,
+                hint="Check the spelling, or look them up with /chime user <email>.",
             ), "not_found"
         targets = [_Target(e, r) for e, r in zip(asked.emails, found, strict=True) if r is not None]
         by_account: dict[str, list[_Target]] = {}
@@ -138,18 +139,18 @@ class ChangeFiling:
             by_account.setdefault(target.record.account.account_id, []).append(target)
         if len(by_account) > 1:
             groups = "; ".join(
-                f"{ts[0].record.account.name} ({account_id}): {_listed([t.email for t in ts])}"
+                f"{ts[0].record.account.name} ({account_id}): {', '.join(t.email for t in ts)}"
                 for account_id, ts in by_account.items()
             )
-            return _refused(
+            return error_card(
                 "One account per request",
                 "These users are in different Amazon Chime accounts, and each account's own "
                 f"approvers decide its changes: {groups}." + _NOTHING,
-                "Send the command once for each account.",
+                hint="Send the command once for each account.",
             ), "several_accounts"
         problems = [p for t in targets if (p := _problem(asked, t)) is not None]
         if problems:
-            return _refused("Nothing to file", " ".join(problems) + _NOTHING, None), "refused"
+            return error_card("Nothing to file", " ".join(problems) + _NOTHING), "refused"
         return targets
 
     async def _action(self, asked: ChangeAsked, targets: list[_Target], requester: str) -> str:
@@ -219,20 +220,22 @@ class ChangeFiling:
                     return lost.reply()
         return members
 
-    async def _run_now(self, request: InviteRequest, requester: str) -> tuple[Reply, str]:
-        """Run a change its policy needs no approval for: claimed for its requester, then the
-        Chime call, as an approved one would be; the reply is its outcome."""
+    async def _run_now(self, filed: list[InviteRequest], requester: str) -> tuple[Reply, str]:
+        """Run a change its policy needs no approval for: each request claimed for its
+        requester, then its Chime call (one BatchSuspendUser for several addresses), as an
+        approved one would be; the reply is the outcome."""
         steps = self.steps
-        claimed = await steps.store.transition(
-            request.id, Move.run_unapproved(requester, steps.clock.now(), lease=steps.lease)
-        )
-        if not claimed.ok or claimed.request is None:
-            return error_card(
-                "Not run", f"Request {request.id} was changed by someone else first."
-            ), "refused"
-        await execute(steps, claimed.request, requester, quiet=True)
-        done = await steps.store.get(request.id) or claimed.request
-        return outcome_note(done), "ran"
+        now = steps.clock.now()
+        claim = Move.run_unapproved(requester, now, lease=steps.lease)
+        claimed = await steps.move_each(filed, claim)
+        if len(claimed) == 1 and claimed[0].batch_id is None:
+            await execute(steps, claimed[0], requester, quiet=True)
+            done = await steps.store.get(claimed[0].id) or claimed[0]
+            return outcome_note(done), "ran"
+        if claimed:
+            await run_claimed(steps, claimed, requester)
+        members = await steps.store.list_batch(filed[0].id)
+        return batch_outcome_note(members or filed), "ran"
 
 
 def _draft(
@@ -298,11 +301,3 @@ def _problem(asked: ChangeAsked, target: _Target) -> str | None:
         if user.license_type == asked.license:
             return f"{email} already has the {asked.license} license."
     return None
-
-
-def _listed(emails: list[str]) -> str:
-    return ", ".join(emails)
-
-
-def _refused(title: str, message: str, hint: str | None) -> Reply:
-    return error_card(title, message, hint=hint)

@@ -316,10 +316,11 @@ async def test_app_home_pending_and_the_confirm_dialog_say_it_is_a_suspension(
 async def loose_bot(
     tmp_path: Path, emulator: ChimeEmulator, clock: VirtualClock
 ) -> AsyncIterator[OfflineBot]:
-    """Example Corp signs people out without approval, and wants one even for your own PIN."""
+    """Example Corp signs people out and suspends them without approval, and wants one even
+    for your own PIN."""
     policy = tmp_path / "policy.yml"
     policy.write_text(
-        "accounts:\n  Example Corp:\n    actions: {logout: none, reset_pin_self: approval}\n",
+        "accounts:\n  Example Corp:\n    actions: {logout: none, suspend: none, reset_pin_self: approval}\n",
         encoding="utf-8",
     )
     chosen = {
@@ -368,3 +369,14 @@ async def test_a_reason_built_to_forge_formatting_reaches_the_card_as_plain_text
     assert not [m for m in mrkdwn_strings(card.message) if "channel" in m or "urgent" in m]
     # Shown as typed, as plain text (a link is broken by a word joiner, as everywhere).
     assert any(p.startswith("“<!channel> *urgent* <https:") for p in plain_strings(card.message))
+
+
+async def test_several_addresses_the_policy_runs_without_approval_are_one_call(
+    loose_bot: OfflineBot,
+) -> None:
+    note = await command(loose_bot, "suspend edsger@example.com margaret@example.com")
+    (call,) = [c for c in loose_bot.emulator.calls if c.operation == "BatchSuspendUser"]
+    assert sorted(call.params["UserIdList"]) == sorted([EDSGER, MARGARET])
+    assert "2 done" in all_text(note)
+    assert user_status(loose_bot, "margaret@example.com") == ["Suspended"]
+    assert {r.status for r in await every_request(loose_bot)} == {Status.APPROVED}
