@@ -320,7 +320,9 @@ async def loose_bot(
     for your own PIN."""
     policy = tmp_path / "policy.yml"
     policy.write_text(
-        "accounts:\n  Example Corp:\n    actions: {logout: none, suspend: none, reset_pin_self: approval}\n",
+        "accounts:\n"
+        "  Example Corp:\n"
+        "    actions: {logout: none, suspend: none, reset_pin_self: approval}\n",
         encoding="utf-8",
     )
     chosen = {
