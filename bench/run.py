@@ -426,6 +426,51 @@ async def scenario_mix(
     }
 
 
+async def scenario_suspend(
+    bot: Bot, slack: SlackStandIn, emails: Emails, n: int
+) -> dict[str, float]:
+    """A lifecycle change (issue 21): `n` suspensions of existing users filed at once, then each
+    approved. Timed from Slack's side: the ack of `/chime suspend`, and from the click on
+    Approve until the card says what BatchSuspendUser did (the click's own ack included)."""
+    leavers = emails.take(n)
+    cpu_before = bot.cpu_seconds()
+
+    async def suspend_and_approve(i: int, email: str) -> tuple[float, float]:
+        # One requester each, as for invites (CHIME_MAX_OPEN_PER_REQUESTER).
+        exchange = await bot.sender.command(
+            f"suspend {email} bench", user_id=f"U0LEAVER{i:03d}", channel_id=CHANNEL
+        )
+        if exchange.status != 200:
+            raise RuntimeError(f"ack status {exchange.status}")
+        note = await exchange.reply(timeout=120)
+        if "awaits approval" not in note["text"]:
+            raise RuntimeError(note["text"])
+        card = next(m for m in slack.messages if email in str(m.message) and buttons(m.current))
+        clicked = time.perf_counter()
+        await bot.sender.click(card.current, "Approve", user_id=APPROVER, channel_id=card.channel)
+        await slack.wait_for(
+            lambda: not buttons(card.current) and "Suspended and signed out" in str(card.current),
+            timeout=120,
+        )
+        return exchange.ack_seconds, time.perf_counter() - clicked
+
+    started = time.perf_counter()
+    timings = await asyncio.gather(*[suspend_and_approve(i, e) for i, e in enumerate(leavers)])
+    wall = time.perf_counter() - started
+    acks = [ack for ack, _ in timings]
+    outcomes = [outcome for _, outcome in timings]
+    return {
+        "suspensions_approved": n,
+        "wall_s": wall,
+        "ack_p50_ms": pct(acks, 50) * 1000,
+        "ack_max_ms": max(acks) * 1000,
+        "approve_to_suspended_p50_s": pct(outcomes, 50),
+        "approve_to_suspended_max_s": max(outcomes),
+        # Two requests each: the command and the click.
+        "bot_cpu_ms_per_request": (bot.cpu_seconds() - cpu_before) * 1000 / (n * 2),
+    }
+
+
 async def stall(bot: Bot) -> asyncio.StreamWriter:
     """A stranger's half-open request: headers and part of a body, then nothing more.
 
@@ -583,9 +628,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool]]:
 
 
 async def only(args: argparse.Namespace) -> int:
-    """`--only half_open` or `--only bursts` (the load table's bursts): that scenario alone,
-    merged into the last full run's figures. For before/after comparisons in the same minute on
-    a shared machine; the committed figures come from a full run."""
+    """`--only half_open`, `--only bursts` (the load table's bursts) or `--only suspend` (the
+    lifecycle run): that scenario alone, merged into the last full run's figures. For
+    before/after comparisons in the same minute on a shared machine, and for a scenario added
+    since the last full run."""
     workdir = Path(tempfile.mkdtemp(prefix="chime-bench-"))
     seed = workdir / "seed.json"
     seed.write_text(json.dumps(make_seed(args.users)))
@@ -602,6 +648,8 @@ async def only(args: argparse.Namespace) -> int:
             if args.only == "half_open":
                 await set_latency(session, chime_url, HALF_OPEN_LATENCY)
                 results["half_open_100ms"] = await scenario_half_open(bot, emails, 10, HALF_OPEN)
+            elif args.only == "suspend":
+                results["suspend_0ms"] = await scenario_suspend(bot, slack, emails, args.invites)
             else:
                 await set_latency(session, chime_url, args.latency)
                 results.update(await load_bursts(bot, slack, emails, args, chime_url, session))
@@ -721,6 +769,7 @@ async def main(args: argparse.Namespace) -> int:
                 bot, emails, 200, 8, chime_url, session, repeat_email="ada@example.com"
             )
             results["mix_0ms"] = await scenario_mix(bot, slack, emails, args.invites, 200)
+            results["suspend_0ms"] = await scenario_suspend(bot, slack, emails, args.invites)
             await set_latency(session, chime_url, HALF_OPEN_LATENCY)
             results["half_open_100ms"] = await scenario_half_open(bot, emails, 10, HALF_OPEN)
             await set_latency(session, chime_url, args.latency)
@@ -789,7 +838,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrent", type=int, default=200, help="lookups in the burst")
     parser.add_argument("--lookups", type=int, default=3000, help="lookups in the 0 ms run")
     parser.add_argument("--clients", type=int, default=64, help="concurrent Slack clients")
-    parser.add_argument("--invites", type=int, default=20, help="invites in the mixed run")
+    parser.add_argument(
+        "--invites",
+        type=int,
+        default=20,
+        help="invites in the mixed run, and suspensions in the lifecycle run",
+    )
     parser.add_argument("--users", type=int, default=10000, help="users in the directory")
     parser.add_argument(
         "--load-bursts",
@@ -812,8 +866,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["half_open", "bursts"],
-        help="run one scenario (bursts: the --load-bursts), merged into <out>/latest.json",
+        choices=["half_open", "bursts", "suspend"],
+        help="run one scenario (bursts: the --load-bursts; suspend: --invites suspensions at "
+        "0 ms), merged into <out>/latest.json",
     )
     return parser.parse_args()
 

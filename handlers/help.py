@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.cards.base import HelpEntry, Reply, approvers_block, help_card
+from bot.cards.base import HelpEntry, HelpGroup, Reply, approvers_block, help_card
 from bot.cards.policy import DryRun, dry_run_blocks
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.deps import Deps
@@ -34,6 +34,27 @@ ENTRIES = [
     ),
 ]
 APPROVER_ENTRIES = [HelpEntry(*SYNTAX["pending"], "List open requests awaiting a decision.")]
+# The lifecycle commands (issue 21). What needs approval is bot/config/policy_actions.py's
+# built-in layer (NO_APPROVAL_BUILT_IN), which an account's entry in the policy file may change
+# for all but invites; this says so rather than work it out per account (the dry run does not).
+CHANGES = HelpGroup(
+    "Change a user",
+    (
+        HelpEntry(
+            *SYNTAX["suspend"],
+            "Suspend users and sign them out (up to 50 at once, one card for all of them).",
+        ),
+        HelpEntry(*SYNTAX["unsuspend"], "Let suspended users sign in again."),
+        HelpEntry(*SYNTAX["logout"], "Sign a user out of every device."),
+        HelpEntry(
+            *SYNTAX["reset-pin"],
+            "Give a user a new meeting PIN. Only its owner sees it, in a direct message.",
+        ),
+        HelpEntry(*SYNTAX["license"], "Change a user's license, to one their account supports."),
+    ),
+    "Each of these waits for an approver, as an invite does, except resetting your own PIN, "
+    "which happens at once. Your admin's policy file may say otherwise for an account.",
+)
 
 
 def help_reply(
@@ -54,7 +75,7 @@ def help_reply(
         else ("Requests are decided by the approvers your admin listed.")
     )
     extra = approvers_block(policy.approvers, policy.approver_groups, problem)
-    return help_card(entries, note=note, footer=role, extra=extra)
+    return help_card(entries, note=note, footer=role, extra=extra, groups=[CHANGES])
 
 
 async def dry_run(deps: Deps, user: str, channel: str) -> DryRun:
@@ -99,7 +120,10 @@ async def handle(cmd: Help, inv: Invocation, deps: Deps) -> None:
             entries = ENTRIES + (APPROVER_ENTRIES if run.may_approve else [])
             note = f"I don't know the subcommand “{cmd.unknown}”. Here is what I can do:"
             return help_card(
-                entries, note=note if cmd.unknown else None, extra=dry_run_blocks(run)
+                entries,
+                note=note if cmd.unknown else None,
+                extra=dry_run_blocks(run),
+                groups=[CHANGES],
             ), "help"
 
         await reply_later(inv, deps, per_account)

@@ -99,6 +99,13 @@ def test_demo_runs_offline_and_exits_0() -> None:
     assert created, out
     lookup = out.split("$ /chime user new.hire@example.com")[1]
     assert created.group(1) in lookup
+    # A suspension and a license change, each from its card to Chime's answer (issue 21).
+    suspension = out.split("$ /chime suspend edsger@example.com", 1)[1]
+    assert "Approval runs BatchSuspendUser with" in suspension
+    assert re.search(r"Approved by @U0APPROVER .*\nSuspended and signed out\.", suspension)
+    license_change = out.split("$ /chime license grace@example.com Pro", 1)[1]
+    assert "Approval runs UpdateUser with" in license_change
+    assert re.search(r"Approved by @U0APPROVER .*\nThe license is now Pro\.", license_change)
     # A two-approval request, approved by a user group's member and then by a listed user.
     two = out.split("CHIME_APPROVALS_REQUIRED=2", 1)[1]
     assert "user group S0CHIMEADMINS has members U0APPROVER2" in two

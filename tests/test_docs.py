@@ -49,3 +49,12 @@ def test_every_relative_link_in_the_readme_and_docs_resolves() -> None:
             if anchor and target.suffix == ".md" and anchor not in _heading_anchors(target):
                 broken.append(f"{page.name}: {link}")
     assert not broken
+
+
+def test_the_command_tables_list_each_lifecycle_command_with_its_arguments() -> None:
+    # Issue 21: one line each in the README's table and docs/usage.md's, as /chime help has them.
+    for page in (README, ROOT / "docs" / "usage.md"):
+        rows = [line for line in page.read_text(encoding="utf-8").splitlines() if line[:1] == "|"]
+        for name in ("suspend", "unsuspend", "logout", "reset-pin", "license"):
+            assert any(row.startswith(f"| `/chime {name} <email>") for row in rows), (page, name)
+        assert not any("not available yet" in row for row in rows), page

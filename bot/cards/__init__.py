@@ -11,6 +11,7 @@ from bot.cards.approval import ActionId, BlockId, approval_card, approvals_missi
 from bot.cards.base import (
     Block,
     HelpEntry,
+    HelpGroup,
     Reply,
     approvers_block,
     clean,
@@ -69,6 +70,7 @@ __all__ = [
     "DryRun",
     "Field",
     "HelpEntry",
+    "HelpGroup",
     "Origin",
     "Reply",
     "Sealer",

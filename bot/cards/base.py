@@ -118,6 +118,10 @@ def header(text: object) -> Block:
     return {"type": "header", "text": plain(text, MAX_HEADER)}
 
 
+def divider() -> Block:
+    return {"type": "divider"}
+
+
 def section(mrkdwn: str) -> Block:
     """A section of the bot's own mrkdwn."""
     return {"type": "section", "text": md(mrkdwn)}
@@ -275,6 +279,16 @@ class HelpEntry:
     summary: str
 
 
+@dataclass(frozen=True, slots=True)
+class HelpGroup:
+    """Commands shown together under a heading, after the card's first entries; `note` says
+    what they have in common (all fixed wording)."""
+
+    title: str
+    entries: tuple[HelpEntry, ...]
+    note: str = ""
+
+
 # Mentions: only of IDs in Slack's own form, so a member list read from Slack cannot add markup.
 MAX_MENTIONS = 25
 
@@ -310,21 +324,29 @@ def help_card(
     note: str | None = None,
     footer: str | None = None,
     extra: list[Block] | None = None,
+    groups: Iterable[HelpGroup] = (),
 ) -> Reply:
-    """Entries and footer are fixed wording; `note` may quote what the user typed; `extra` are
-    blocks built by this module (approvers_block)."""
+    """Entries, groups and footer are fixed wording; `note` may quote what the user typed;
+    `extra` are blocks built by this module (approvers_block)."""
     blocks: list[Block] = [header("chime-bot: Amazon Chime user admin")]
     if note:
         blocks.append(says(f"❔ {note}"))
-    for entry in entries:
-        blocks.append(
-            section(
-                f"*`{escape(entry.usage)}`*\n{escape(entry.summary)}\n"
-                f"Example: `{escape(entry.example)}`"
-            )
-        )
+    shown = list(entries)
+    blocks += [_help_entry(entry) for entry in entries]
+    for group in groups:
+        blocks += [divider(), section(f"*{escape(group.title)}*")]
+        if group.note:
+            blocks.append(context(escape(group.note)))
+        blocks += [_help_entry(entry) for entry in group.entries]
+        shown += group.entries
     if footer:
         blocks.append(context(escape(footer)))
     blocks += extra or []
-    text = "chime-bot commands: " + ", ".join(literal(e.usage) for e in entries)
+    text = "chime-bot commands: " + ", ".join(literal(e.usage) for e in shown)
     return Reply(text=text, blocks=blocks)
+
+
+def _help_entry(entry: HelpEntry) -> Block:
+    return section(
+        f"*`{escape(entry.usage)}`*\n{escape(entry.summary)}\nExample: `{escape(entry.example)}`"
+    )

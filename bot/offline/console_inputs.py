@@ -37,7 +37,19 @@ HELP = """\
   form k=v …        fill in and submit the open form: email= account= type= reason= channel=
   help              show these inputs
   quit              leave (Ctrl-D does too)"""
-CHIME_WORDS = ("user", "invite", "pending", "help")
+# The /chime subcommands the console completes, and hints at when typed without /chime: those
+# /chime help shows.
+CHIME_WORDS = (
+    "user",
+    "invite",
+    "pending",
+    "help",
+    "suspend",
+    "unsuspend",
+    "logout",
+    "reset-pin",
+    "license",
+)
 
 
 class Console:

@@ -26,6 +26,10 @@ from bot.offline.wiring import (
 PrintLine = Callable[[str], None]
 NEW_HIRE = "new.hire@example.com"
 SECOND_HIRE = "second.hire@example.com"
+# Seed users of Example Corp (bot/offline/emulator/seed.json): one to suspend, and one on the
+# Basic license to move to Pro, which that account supports.
+LEAVER = "edsger@example.com"
+UPGRADE = "grace@example.com"
 
 
 class Demo:
@@ -120,6 +124,11 @@ async def run_demo(out: PrintLine, style: Style, store_url: str | None = None) -
         await demo.command(f'invite {NEW_HIRE} --account "Example Corp" starts Monday')
         await demo.approve_latest_card()
         await demo.command(f"user {NEW_HIRE}")
+        # Changing a user who exists (issue 21): each card shows the exact Chime call.
+        await demo.command(f"suspend {LEAVER} left the company")
+        await demo.approve_latest_card()
+        await demo.command(f"license {UPGRADE} Pro hosts large meetings")
+        await demo.approve_latest_card()
         await two_approvals(out, style, bot.emulator, store)
     out(
         style.dim(

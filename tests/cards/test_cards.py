@@ -11,7 +11,7 @@ from bot.cards.base import escape, help_card, not_found_card, user_card
 from bot.cards.errors import error_reply, reply_for
 from bot.errors import ChimePermissionDenied, ChimeUnavailable, InvalidInput
 from bot.models import Account, ChimeUser, UserRecord
-from handlers.help import ENTRIES
+from handlers.help import CHANGES, ENTRIES
 from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
 
 
@@ -64,7 +64,7 @@ def test_every_card_type_is_valid_block_kit() -> None:
     cards = [
         user_card(record()),
         not_found_card("x@example.com"),
-        help_card(ENTRIES, note="unknown", footer="f"),
+        help_card(ENTRIES, note="unknown", footer="f", groups=[CHANGES]),
         error_reply(InvalidInput("bad", hint="usage")),
         error_reply(ChimePermissionDenied("ListUsers", "denied", code="ForbiddenException")),
         error_reply(ChimeUnavailable("GetUser", "down", code="ServiceUnavailableException")),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.offline.demo import NEW_HIRE, SECOND_HIRE
+from bot.offline.demo import LEAVER, NEW_HIRE, SECOND_HIRE, UPGRADE
 from tests.cli import run_cli
 from tests.offline.test_console import console, steps
 
@@ -45,6 +45,7 @@ def test_the_demo_keeps_its_requests_where_chime_store_url_says(tmp_path: Path) 
     assert f"Its requests are in {store}" in demo.stdout
     trail = audit_rows(store)
     assert NEW_HIRE in trail and SECOND_HIRE in trail
+    assert LEAVER in trail and UPGRADE in trail, "the suspension and license change too"
 
 
 def test_unset_the_session_leaves_no_store_and_audit_says_how_to_keep_one(
