@@ -32,6 +32,7 @@ from bot.approvals.filing import Filing, FilingLost, filed_after_all
 from bot.approvals.steps import Steps
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_outcome_note
+from bot.cards.changes import NO_APPROVAL
 from bot.cards.notes import duplicate_note, outcome_note
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.chime.lifecycle import SUSPENDED
@@ -249,6 +250,8 @@ def _draft(
 ) -> InviteRequest:
     account, user = target.record.account, target.record.user
     params = {"user_id": user.user_id}
+    if not approval:
+        params["approval"] = NO_APPROVAL
     if asked.license:
         params["license"] = asked.license
         params["from_license"] = user.license_type or ""

@@ -42,7 +42,7 @@ from bot.cards.base import (
     section,
     shorten,
 )
-from bot.cards.changes import wording
+from bot.cards.changes import ran_unapproved, wording
 from bot.store.model import Change, InviteRequest, Status
 
 MAX_OUTCOME = 300  # one address's outcome on its line: a long Chime error is cut here
@@ -304,7 +304,12 @@ def batch_outcome_note(members: list[InviteRequest]) -> Reply:
         # Its deadline, not when a sweep or a click noticed it had passed.
         "Expired": f"*expired* {epoch_date(lead.expires_at)} without a decision. File a new one "
         "if it is still needed.",
-    }.get(word, f"was *approved* by {by}: {_counts(members)}.")
+    }.get(
+        word,
+        f"was *done* (the account's policy needs no approval for it): {_counts(members)}."
+        if ran_unapproved(lead)
+        else f"was *approved* by {by}: {_counts(members)}.",
+    )
     blocks: list[Block] = [
         section(f"Your Chime {words.noun} for {len(members)} addresses {headline}"),
         says(f"Request {lead.id} in {clean(lead.account_name)}:"),

@@ -184,3 +184,12 @@ def what_is_asked(request: InviteRequest) -> str:
     if request.change == Change.LICENSE:
         label += f" → {request.params.get('license', '?')}"
     return f"{label} ({words.operation})"
+
+
+# params["approval"] of a change its account's policy ran without approval
+# (bot/approvals/change_filing.py): its notes say so rather than name an approver.
+NO_APPROVAL = "none"
+
+
+def ran_unapproved(request: InviteRequest) -> bool:
+    return request.params.get("approval") == NO_APPROVAL

@@ -35,7 +35,7 @@ from bot.cards.base import (
     section,
     shorten,
 )
-from bot.cards.changes import what_is_asked
+from bot.cards.changes import ran_unapproved, what_is_asked
 from bot.slack.limits import MAX_HOME_BLOCKS
 from bot.store.model import SYSTEM, Change, InviteRequest, Status
 
@@ -176,4 +176,6 @@ def _where_it_stands(request: InviteRequest) -> str:
         # (`Steps.not_posted`, bot/approvals/steps.py).
         return f"*Not filed*: its approval card could not be posted · {filed}"
     decided = epoch_date(request.decided_at or request.updated_at)
+    if ran_unapproved(request):
+        return f"{word}, with no approval needed, {decided} · {filed}"
     return f"{word} by {user_ref(request.decided_by)} {decided} · {filed}"

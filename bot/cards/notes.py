@@ -29,7 +29,7 @@ from bot.cards.base import (
     says,
     section,
 )
-from bot.cards.changes import wording
+from bot.cards.changes import ran_unapproved, wording
 from bot.store.model import Change, InviteRequest, Status
 
 
@@ -85,7 +85,12 @@ def outcome_note(request: InviteRequest) -> Reply:
     by = user_ref(request.decided_by)
     words = wording(request)
     headline, detail = {
-        Status.APPROVED: (f"was *approved* by {approved_by(request)}.", result_line(request)),
+        Status.APPROVED: (
+            "was *done*: the account's policy needs no approval for it."
+            if ran_unapproved(request)
+            else f"was *approved* by {approved_by(request)}.",
+            result_line(request),
+        ),
         Status.DENIED: (f"was *denied* by {by}.", words.nothing),
         Status.FAILED: (
             "was approved, but it *did not go through*. Approvers can retry it.",

@@ -340,6 +340,7 @@ async def test_an_action_the_policy_runs_without_approval_runs_at_once_and_is_au
     note = await command(loose_bot, "logout edsger@example.com lost phone")
     assert loose_bot.emulator.count("LogoutUser") == 1
     assert "Signed out of every device" in all_text(note)
+    assert "policy needs no approval" in all_text(note) and "approved by" not in all_text(note)
     assert [m for m in loose_bot.slack.messages if m.channel == DEMO_APPROVAL_CHANNEL] == []
     (request,) = await every_request(loose_bot)
     trail = await loose_bot.runtime.store.audit_trail(request.id)
