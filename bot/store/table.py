@@ -300,18 +300,7 @@ class Table:
     def index_keys(self, status: Status) -> list[Item]:
         """The keys the status index lists (it may lag the table: read them consistently):
         invites and other changes, which it keeps apart (bot/store/items.py)."""
-        paginator = self.client.get_paginator("query")
-        return [
-            key_of(item)
-            for partition in status_pks(status)
-            for page in paginator.paginate(
-                TableName=self.name,
-                IndexName=INDEX,
-                KeyConditionExpression="gsi1pk = :status",
-                ExpressionAttributeValues={":status": {"S": partition}},
-            )
-            for item in page["Items"]
-        ]
+        return [key for partition in status_pks(status) for key in self.partition_keys(partition)]
 
     def batch_keys(self, batch_pk: str) -> list[Item]:
         pages = self.client.get_paginator("query").paginate(
