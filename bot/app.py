@@ -503,7 +503,8 @@ class Runtime:
 
     async def sweep_once(self) -> None:
         """Settle requests stranded mid-execution, withdraw ones whose card was never posted,
-        expire overdue ones, send due reminders."""
+        expire overdue ones, end time-bound accesses that are over (and offer to extend them
+        first), send due reminders."""
         approvals = self.deps.approvals
         off = approvals.clock_refusal()
         if off is not None:
@@ -521,6 +522,10 @@ class Runtime:
             await approvals.expire_overdue()
         except Exception:
             log.exception("sweep failed; will try again")
+        try:
+            await approvals.sweep_access()
+        except Exception:  # e.g. Chime cannot be asked; the next sweep tries again
+            log.exception("access sweep failed; will try again")
         if self.reminders is not None:
             try:
                 await self.reminders.send_due()

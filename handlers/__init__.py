@@ -6,9 +6,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.cards.access import AccessAction
 from bot.cards.approval import ActionId
 from bot.cards.form import CALLBACK_ID, SHORTCUT_ID
 from bot.deps import Deps
+from handlers.access import on_extend
 from handlers.context import Ack
 from handlers.decide import on_action
 from handlers.form import on_shortcut, on_submission
@@ -24,6 +26,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def chime_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await on_action(deps, ack, body, action)
+
+    async def extend_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await on_extend(deps, ack, body, action)
 
     async def group_changed(event: dict[str, Any]) -> None:
         await on_members_changed(deps, event)
@@ -49,3 +54,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("app_home_opened")(home_opened)
     for action_id in ActionId:
         app.action(action_id.value)(chime_button)
+    app.action(AccessAction.EXTEND.value)(extend_button)

@@ -11,6 +11,7 @@ from bot.cards.errors import error_reply, reply_for
 from bot.deps import Deps
 from bot.errors import InvalidInput
 from bot.slack import commands
+from handlers import access as access_handler
 from handlers import change as change_handler
 from handlers import form as form_handler
 from handlers import help as help_handler
@@ -47,15 +48,6 @@ async def _invalid(cmd: commands.Invalid, inv: Invocation, deps: Deps) -> None:
     await reply_now(inv, deps, error_reply(error), "invalid")
 
 
-async def _not_yet(cmd: object, inv: Invocation, deps: Deps) -> None:
-    """The user lifecycle's commands are understood but have no handler yet (issue 21): say so,
-    rather than the help card's "I don't know the subcommand"."""
-    name = inv.subcommand.replace("_", "-")
-    message = f"/chime {name} is not available yet. Nothing was filed."
-    reply = error_card("Not available yet", message)
-    await reply_now(inv, deps, reply, "unavailable")
-
-
 ROUTES: dict[type, Handler] = {
     commands.Help: help_handler.handle,
     commands.LookupUser: user_handler.handle,
@@ -68,7 +60,7 @@ ROUTES: dict[type, Handler] = {
     commands.Logout: change_handler.handle,
     commands.ResetPin: change_handler.handle,
     commands.License: change_handler.handle,
-    commands.Access: _not_yet,
+    commands.Access: access_handler.handle,
 }
 
 

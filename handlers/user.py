@@ -13,6 +13,7 @@ async def handle(cmd: LookupUser, inv: Invocation, deps: Deps) -> None:
         record = await deps.directory.find_user(cmd.email)
         if record is None:
             return not_found_card(cmd.email), "not_found"
-        return user_card(record), "ok"
+        ends = await deps.approvals.access_ends(cmd.email, record.account.account_id)
+        return user_card(record, ends), "ok"
 
     await reply_later(inv, deps, lookup)

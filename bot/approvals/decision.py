@@ -17,6 +17,7 @@ import asyncio
 
 from bot.approvals.batches import follow, retry_batch
 from bot.approvals.execution import run_chime_call
+from bot.approvals.extension import run_extension
 from bot.approvals.steps import INTERRUPTED, Steps
 from bot.approvals.two_person import Lapsed, record_or_claim
 from bot.cards.approval import ActionId
@@ -28,7 +29,7 @@ from bot.cards.notes import (
     too_close_note,
 )
 from bot.policy.approvers import ApproversUnknown
-from bot.store import InviteRequest, Move, Status
+from bot.store import Change, InviteRequest, Move, Status
 
 
 async def carry_out(
@@ -115,7 +116,10 @@ async def execute(steps: Steps, request: InviteRequest, actor: str, *, quiet: bo
     """Run the one Chime call for a request this caller has claimed (`approving`); `quiet`:
     its caller tells the requester (a change run without approval, in the command's reply)."""
     try:
-        to, changes = await run_chime_call(steps.directory, request, steps.pins)
+        if request.change == Change.EXTEND:
+            to, changes = await run_extension(steps, request, actor)
+        else:
+            to, changes = await run_chime_call(steps.directory, request, steps.pins)
     except asyncio.CancelledError:
         # Shutdown cut the wait short. Chime may still act on the call in flight, so the
         # request becomes retryable, and Retry looks the user up before calling again.

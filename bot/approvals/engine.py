@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.approvals.access import file_extension, sweep_access
 from bot.approvals.batches import file_batch, follow_leads, resume_stranded
 from bot.approvals.change_calls import PinCourier
 from bot.approvals.change_filing import ChangeAsked, ChangeFiling, EmailOf
@@ -280,6 +281,30 @@ class Approvals:
                 done.add(request.batch_id or request.id)
                 count += 1
         return count
+
+    async def sweep_access(self) -> int:
+        """Offer due extensions and end time-bound accesses that are over
+        (bot/approvals/access.py); returns how many ended."""
+        return await sweep_access(self.steps, margin=self.margin)
+
+    async def extend(self, invite_id: str, user: str) -> tuple[Reply, str]:
+        """Extend, clicked by `user` on the offer about `invite_id`."""
+        if not is_request_id(invite_id):
+            return error_card(
+                "Request not found", f"There is no request {invite_id[:40]}."
+            ), "refused"
+        return await file_extension(self._filing(), invite_id, user)
+
+    async def access_ends(self, email: str, account_id: str) -> float | None:
+        """When `email`'s time-bound access to the account ends; None if it is not time-bound."""
+        for invite in await self.store.list_time_bound():
+            if invite.account_id == account_id and invite.email.lower() == email.lower():
+                return invite.access_until
+        return None
+
+    async def time_bound(self) -> list[InviteRequest]:
+        """The time-bound users whose access has not ended (`/chime access`)."""
+        return await self.store.list_time_bound()
 
     async def open_requests(self) -> list[InviteRequest]:
         now = self.clock.now()

@@ -126,6 +126,7 @@ class Filing:
         for verdict in (
             rules.may_request_from(channel, account_name),
             rules.may_have(cmd.user_type.value, account_name),
+            rules.access_refusal(cmd.access_for, account_name),
         ):
             if not verdict.allowed:
                 return verdict

@@ -42,7 +42,11 @@ async def withdraw_unseen(steps: Steps, grace: float = ORPHAN_GRACE) -> int:
     that were filed more than `grace` seconds ago, and tell their requesters; returns how many
     filings this call withdrew."""
     now = steps.clock.now()
-    pending = await steps.store.list_by_status(Status.PENDING)
+    # A suspension the access sweep filed has no card by design: that sweep runs it
+    # (bot/approvals/access.py, run_left).
+    pending = [
+        r for r in await steps.store.list_by_status(Status.PENDING) if not _access_suspension(r)
+    ]
     by_id = {r.id: r for r in pending}
     withdrawn = 0
     for key in sorted({r.counts_as for r in pending if not r.card_ts}):
@@ -54,6 +58,10 @@ async def withdraw_unseen(steps: Steps, grace: float = ORPHAN_GRACE) -> int:
         if await _withdraw(steps, lead, Move.withdraw(SYSTEM, now, UNSEEN)):
             withdrawn += 1
     return withdrawn
+
+
+def _access_suspension(request: InviteRequest) -> bool:
+    return request.requester == SYSTEM and "access_of" in request.params
 
 
 async def _withdraw(steps: Steps, lead: InviteRequest, move: Move) -> bool:

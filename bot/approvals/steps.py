@@ -129,8 +129,14 @@ class Steps:
         quiet: bool = False,  # a batch shows its card and tells its requester once, itself
         **changes: Any,
     ) -> None:
-        """End an `approving` request as `to`, with the fields to store with it."""
-        move = Move.finish(to, actor, self.clock.now(), action=action, **changes)
+        """End an `approving` request as `to`, with the fields to store with it. A time-bound
+        invite's period starts here, when it is approved (the user created or invited): its
+        end goes into the same write."""
+        now = self.clock.now()
+        seconds = request.access_for
+        if to == Status.APPROVED and seconds is not None:
+            changes["access_until"] = now + seconds
+        move = Move.finish(to, actor, now, action=action, **changes)
         done = await self.store.transition(request.id, move)
         if done.ok and done.request is not None:
             self.metrics.approval(to.value)

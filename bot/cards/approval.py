@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from bot.cards.access import access_line, extension_line
 from bot.cards.base import (
     Block,
     Reply,
@@ -185,6 +186,7 @@ def approval_card(request: InviteRequest, lapsed: Mapping[str, str] | None = Non
             ("Account ID", request.account_id),
         ]
     )
+    blocks += [section(line) for line in (access_line(request), extension_line(request)) if line]
     blocks.append(section(f"*Approval runs* `{words.operation}` with"))
     blocks += fields(operation_fields(request))
     blocks.append(

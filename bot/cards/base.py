@@ -201,7 +201,8 @@ def epoch_date(epoch: float | None) -> str:
 SUSPENDED_MEANS = "signed out of Amazon Chime, and cannot sign in until unsuspended"
 
 
-def user_card(record: UserRecord) -> Reply:
+def user_card(record: UserRecord, access_until: float | None = None) -> Reply:
+    """`access_until`: when the user's time-bound access ends (None: it does not)."""
     user, account = record.user, record.account
     name = user.display_name or user.email
     pin = (
@@ -234,6 +235,7 @@ def user_card(record: UserRecord) -> Reply:
                 ("Invited", md(slack_date(user.invited_on))),
                 ("Phone number", "provisioned" if user.has_phone_number else "none"),
                 ("Meeting PIN", pin),
+                *([("Access ends", md(epoch_date(access_until)))] if access_until else []),
             ]
         ),
         context("Account ID", plain(account.account_id)),

@@ -107,6 +107,17 @@ def wording(request: InviteRequest) -> Wording:
             _NOTHING_CHANGED,
             "nothing (Chime cannot show whether a PIN was reset: a retry makes a new one)",
         )
+    if change == Change.EXTEND:
+        return Wording(
+            "Amazon Chime access extension request",
+            "asks to extend a user's time-bound access",
+            "asks to extend the time-bound access of {count} users",
+            "no Amazon Chime call (the bot moves the access's end)",
+            "extend the access of",
+            "kept in the account until the new end, then suspended",
+            "The access ends as it was.",
+            "whether the end was moved after all",
+        )
     license_type = request.params.get("license", "?")
     return Wording(
         "Amazon Chime license request",
@@ -134,6 +145,8 @@ def operation_fields(request: InviteRequest) -> list[tuple[str, object]]:
         return [("AccountId", request.account_id), emails, ("UserType", request.user_type)]
     if change in (Change.SUSPEND, Change.UNSUSPEND):
         return [("AccountId", request.account_id), ("UserIdList", f"[{user_id}]")]
+    if change == Change.EXTEND:
+        return [("Access of request", request.params.get("access_of", ""))]
     rows: list[tuple[str, object]] = [("AccountId", request.account_id), ("UserId", user_id)]
     if change == Change.LICENSE:
         rows.append(("LicenseType", request.params.get("license", "")))
@@ -159,6 +172,8 @@ def change_result(request: InviteRequest) -> str | None:
         return f"Unsuspended{after}: they can sign in again."
     if change == Change.LOGOUT:
         return f"Signed out of every device{after}."
+    if change == Change.EXTEND:
+        return f"The access's end was moved{after}."
     if change == Change.LICENSE:
         return (
             f"The license is now {result.get('license') or request.params.get('license')}{after}."

@@ -9,6 +9,7 @@ and dates. A bulk invite's notes are in `bot.cards.batch`."""
 
 from __future__ import annotations
 
+from bot.cards.access import access_line, extension_line
 from bot.cards.approval import (
     approvals_line,
     approvals_missing,
@@ -46,6 +47,7 @@ def filed_note(request: InviteRequest, where: str) -> Reply:
                 f"Approvers decide in {channel_ref(where)}. "
                 "You'll get a direct message when one does."
             ),
+            *[section(line) for line in (access_line(request), extension_line(request)) if line],
         ],
     )
 
@@ -111,6 +113,7 @@ def outcome_note(request: InviteRequest) -> Reply:
                 f"Request {request.id}: {clean(request.email)} in "
                 f"{clean(request.account_name)}. {detail}"
             ),
+            *[section(line) for line in (access_line(request),) if line],
         ],
     )
 

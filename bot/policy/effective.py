@@ -38,6 +38,7 @@ from bot.config.policy_file import (
     shown,
 )
 from bot.config.settings import ConfigError, Settings
+from bot.durations import said
 from bot.models import Account
 from bot.policy.authz import Decision, Policy
 from bot.slack.commands import Invite
@@ -57,6 +58,23 @@ class AccountPolicy:
     # Actions that go ahead without an approver; every other action needs one.
     no_approval: frozenset[Action] = NO_APPROVAL_BUILT_IN
     max_access: int | None = None  # seconds of time-bound access at most; None: no cap
+
+    def access_granted(self, asked: int | None) -> int | None:
+        """How long an invite asking for `asked` seconds (None: no end) is granted on this
+        account: as asked, or the account's maximum where it has one and nothing was asked.
+        One asking for more than the maximum is refused before filing (`access_refusal`)."""
+        return asked if asked is not None else self.max_access
+
+    def access_refusal(self, asked: int | None, account_name: str) -> Decision:
+        """Whether an invite may ask for `asked` seconds of access on this account."""
+        if asked is None or self.max_access is None or asked <= self.max_access:
+            return Decision(True, "")
+        return Decision(
+            False,
+            f"Access to {account_name} can last at most {said(self.max_access)} "
+            f"(its max_access, from {self.source}); you asked for {said(asked)}. "
+            f"Ask with --for {said(self.max_access).replace(' ', '')} or less.",
+        )
 
     def needs_approval(self, action: str) -> bool:
         """Whether `action` (one of bot.config.policy_actions.ACTIONS) waits for an approver.
@@ -292,4 +310,10 @@ def draft(
         expires_at=now + rules.ttl,
         updated_at=now,
         approvals_required=rules.approvals_required,
+        params=_access_params(rules.access_granted(cmd.access_for)),
     )
+
+
+def _access_params(seconds: int | None) -> dict[str, str]:
+    """An invite's params: how long its access lasts, if it ends (bot/approvals/access.py)."""
+    return {} if seconds is None else {"access_for": str(seconds)}

@@ -138,6 +138,13 @@ class RequestStore(Protocol):
         first (their App Home). Requests a backend has already deleted are not listed."""
         ...
 
+    async def list_time_bound(self) -> list[InviteRequest]:
+        """The approved time-bound invites whose end has not been claimed yet
+        (`InviteRequest.access_running`), oldest first: what `/chime access` lists and the
+        access sweep ends (bot/approvals/access.py). Bounded by the time-bound users there
+        are, not by the store's history."""
+        ...
+
     async def record(self, event: AuditEvent) -> None:
         """Append an audit event on its own (e.g. "refused"), after every event of its request
         already written."""

@@ -47,12 +47,17 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "lease_until",
     "change",
     "params",
+    "access_until",
+    "access_ended_at",
 )
 REQUEST_RECORD_FIELDS: tuple[str, ...] = (*REQUEST_FIELDS, DEDUPE_KEY)
 EVENT_FIELDS: tuple[str, ...] = ("request_id", "at", "actor", "action", "detail")
 
 # The fields a transition may change besides status/updated_at/attempts.
-CHANGEABLE_FIELDS = frozenset({"decided_by", "decided_at", "result", "error", "lease_until"})
+CHANGEABLE_FIELDS = frozenset(
+    {"decided_by", "decided_at", "result", "error", "lease_until"}
+    | {"access_until", "access_ended_at"}
+)
 
 
 def dedupe_key(email: str, account_id: str, change: Change = Change.INVITE) -> str:
@@ -98,6 +103,8 @@ def to_record(request: InviteRequest) -> Record:
         "change": Change(request.change).value,
         # Never a secret (model.InviteRequest.params): this text is stored as it is.
         "params": _encode_mapping(request.params) or "{}",
+        "access_until": _opt_float(request.access_until),
+        "access_ended_at": _opt_float(request.access_ended_at),
         DEDUPE_KEY: dedupe_key(request.email, request.account_id, request.change),
     }
 
@@ -135,6 +142,9 @@ def from_record(record: Mapping[str, Any]) -> InviteRequest:
         # Absent in records written before changes (issue 21): every one of those is an invite.
         change=Change(record.get("change") or Change.INVITE),
         params=_decode_mapping(record.get("params")) or {},
+        # Absent in records written before time-bound access: none of those was time-bound.
+        access_until=_opt_float(record.get("access_until")),
+        access_ended_at=_opt_float(record.get("access_ended_at")),
     )
 
 
@@ -169,6 +179,8 @@ def encode_changes(changes: Mapping[str, Any]) -> Record:
         "result": _encode_mapping,
         "error": _opt_str,
         "lease_until": _opt_float,
+        "access_until": _opt_float,
+        "access_ended_at": _opt_float,
     }
     return {name: encoders[name](value) for name, value in changes.items()}
 

@@ -67,6 +67,7 @@ from bot.store.base import (
 )
 from bot.store.codec import dedupe_key
 from bot.store.items import (
+    ACCESS_RUNNING,
     Item,
     audit_item,
     batch_pk,
@@ -292,6 +293,11 @@ class DynamoStore:
         # The index may lag the table: the consistent read decides, stale entries drop out.
         current = (request_of(item) for item in await self._read_all(keys))
         return oldest_first(r for r in current if r.status == status)
+
+    async def list_time_bound(self) -> list[InviteRequest]:
+        keys = await self.run(self.calls.partition_keys, ACCESS_RUNNING)
+        current = (request_of(item) for item in await self._read_all(keys))
+        return oldest_first(r for r in current if r.access_running)
 
     async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
         # bot/store/by_requester.py: one Query for the ids, then consistent reads.

@@ -13,8 +13,10 @@ Items (one-table design; `pk` and `sk` are strings):
     open filings  pk = OPEN#<requester>     sk = OPEN                open, version (quota.py)
 
 GSI `gsi1` (keys only) indexes request items by status: gsi1pk = STATUS#<status> for an invite,
-CHANGE#<status> for any other change (below), gsi1sk = <created_at>#<id>, with created_at as
-fixed-width text that sorts like the float does. Every
+CHANGE#<status> for any other change (below), ACCESS#running for an approved time-bound invite
+whose end is not claimed yet (`list_time_bound`; it moves to STATUS#approved when the end is
+claimed), gsi1sk = <created_at>#<id>, with created_at as fixed-width text that sorts like the
+float does. Every
 item has a `kind` (request, audit, lock, reminder, told, batch_member, by_requester,
 open_filings, meta).
 
@@ -24,6 +26,7 @@ semantics depend on it: expiry of a request is always computed from `expires_at`
     pending                  expires_at + RETENTION (a lapse nobody swept is still cleaned up)
     approving, failed        none: an open request someone may still retry is never deleted
     approved/denied/expired  max(decided, expires_at) + RETENTION
+    time-bound, running      none: its end must still be claimed (then as approved, from then)
 Audit items, "told" items and locks carry no ttl: the trail (and what it says was told) is kept as
 SQLite keeps it, and a lock must outlive any request that may still block (at worst one small item
 per person, account and kind of change).
@@ -114,9 +117,19 @@ def status_pk(status: Status, change: Change = Change.INVITE) -> str:
     return f"{prefix}{Status(status).value}"
 
 
+ACCESS_RUNNING = "ACCESS#running"
+
+
+def index_pk(request: InviteRequest) -> str:
+    """The index partition of `request` as it is: a running time-bound access apart, so the
+    access sweep reads only those (and a build before it lists them under no status)."""
+    return ACCESS_RUNNING if request.access_running else status_pk(request.status, request.change)
+
+
 def status_pks(status: Status) -> tuple[str, ...]:
     """Every index partition that lists requests in `status`."""
-    return status_pk(status), status_pk(status, Change.SUSPEND)
+    running = (ACCESS_RUNNING,) if Status(status) == Status.APPROVED else ()
+    return status_pk(status), status_pk(status, Change.SUSPEND), *running
 
 
 def batch_pk(batch_id: str) -> str:
@@ -164,9 +177,9 @@ def request_item(request: InviteRequest, *, version: int, now: float) -> Item:
     item.update(request_key(request.id))
     item["kind"] = {"S": "request"}
     item["version"] = attr(version)
-    item["gsi1pk"] = {"S": status_pk(request.status, request.change)}
+    item["gsi1pk"] = {"S": index_pk(request)}
     item["gsi1sk"] = {"S": f"{sortable(request.created_at)}#{request.id}"}
-    expiry = ttl(request.status, request.expires_at, now)
+    expiry = request_ttl(request, now)
     if expiry is not None:
         item[TTL_ATTRIBUTE] = attr(expiry)
     return item
@@ -235,6 +248,13 @@ def version_of(item: Item) -> int:
 def oldest_first(requests: Iterable[InviteRequest]) -> list[InviteRequest]:
     # SQLite's ORDER BY created_at, id (TEXT compares by code point, as Python's str does).
     return sorted(requests, key=lambda r: (r.created_at, r.id))
+
+
+def request_ttl(request: InviteRequest, now: float) -> int | None:
+    """`ttl` of a request item as it is now: none while a time-bound access still runs."""
+    if request.access_running:
+        return None
+    return ttl(request.status, request.expires_at, now)
 
 
 def ttl(status: Status, expires_at: float, now: float) -> int | None:

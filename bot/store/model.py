@@ -46,6 +46,9 @@ class Change(StrEnum):
     LOGOUT = "logout"
     RESET_PIN = "reset_pin"
     LICENSE = "license"
+    # Moves a time-bound invite's end (params: access_of, from_until, until): no Chime call,
+    # its approval is one conditional write on the invite (bot/approvals/access.py).
+    EXTEND = "extend"
 
 
 # FAILED stays open: an approver may retry it, and it should still block a duplicate request.
@@ -92,6 +95,27 @@ class InviteRequest:
     # UpdateUser. Never a secret: a reset PIN goes to its owner's DM only, never the store.
     change: Change = Change.INVITE
     params: dict[str, str] = field(default_factory=dict)
+    # Time-bound access (issue 21): an approved invite filed with params["access_for"] (seconds)
+    # ends at `access_until`, set when it is approved (the period starts then) and moved by an
+    # approved extension; `access_ended_at` is when the sweep claimed its end (once, across
+    # replicas: bot/approvals/access.py). Both None on every other request.
+    access_until: float | None = None
+    access_ended_at: float | None = None
+
+    @property
+    def access_for(self) -> int | None:
+        """How long the access this invite grants lasts, in seconds; None: until removed."""
+        value = self.params.get("access_for") if self.change == Change.INVITE else None
+        return int(value) if value else None
+
+    @property
+    def access_running(self) -> bool:
+        """Whether this is an approved time-bound invite whose end has not been claimed yet."""
+        return (
+            self.status == Status.APPROVED
+            and self.access_until is not None
+            and self.access_ended_at is None
+        )
 
     @property
     def account(self) -> Account:

@@ -15,6 +15,8 @@ the audit action it is written as. The named constructors are the only moves the
     resume           approving -> approving  the sweep runs a bulk invite's request whose
                                              claimer's lease is over (and Chime has no user)
     finish           approving -> approved | failed   what the Chime call (or a lookup) found
+    end_access       approved -> approved   claim a time-bound invite's end once it is due
+    extend_access    approved -> approved   move a time-bound invite's end (an approved Extend)
 
 Every move to `approving` claims the execution, and given the claimer's CHIME_EXECUTION_LEASE it
 records when that claim ends by the claimer's own clock (`lease_until`): no one else settles the
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.store.codec import CHANGEABLE_FIELDS, Record, Scalar, encode_changes
-from bot.store.model import InviteRequest, Status
+from bot.store.model import SYSTEM, InviteRequest, Status
 
 _PENDING = frozenset({Status.PENDING})
 _FINISHED = frozenset({Status.APPROVED, Status.FAILED})
@@ -60,6 +62,14 @@ class Move:
     # replicas taking over one stranded claim, the first one's write renews it and the others'
     # are refused, re-judged on the request as it then is.
     lease_over: float | None = None
+    # Set: a time-bound invite's move, refused unless its end is still unclaimed and is the
+    # `until` given (its value as read when the move was decided) and, with `due`, unless
+    # that end has come by `judged_at` (`now` less the clock margin). So the sweep ending the
+    # access and an approved extension moving it are ordered by the store: one of them wins.
+    access_until: float | None = None
+    access_due: bool = False
+    # More detail for the move's audit event (why, on whose behalf), beside the fields.
+    detail: tuple[tuple[str, str], ...] = ()
 
     @property
     def judged_at(self) -> float:
@@ -192,15 +202,57 @@ class Move:
         action: str | None = None,
         result: Mapping[str, str] | None = None,
         error: str | None = None,
+        access_until: float | None = None,
     ) -> Move:
         """End a claimed execution as `to` (approved or failed) with what Chime answered;
-        the audit action is the status unless it says how (e.g. "reconciled")."""
+        the audit action is the status unless it says how (e.g. "reconciled"). A time-bound
+        invite approved now gets its end, `access_until`, in the same write."""
         if to not in _FINISHED:
             raise ValueError(f"an execution finishes approved or failed, not {to}")
-        given = {"result": result, "error": error}
+        given = {"result": result, "error": error, "access_until": access_until}
         changes = _encoded(**{name: value for name, value in given.items() if value is not None})
         approving = frozenset({Status.APPROVING})
         return cls(approving, to, actor, now, action or to.value, changes=changes)
+
+    # ---- time-bound access -----------------------------------------------------------------
+
+    @classmethod
+    def end_access(cls, until: float, now: float, *, margin: float = 0.0) -> Move:
+        """The sweep's claim that a time-bound invite's access (ending at `until`) is over: one
+        caller ever wins it, and only once `until` <= now - margin (never before the end by
+        any replica's clock)."""
+        approved = frozenset({Status.APPROVED})
+        changes = _encoded(access_ended_at=now)
+        return cls(
+            approved,
+            Status.APPROVED,
+            SYSTEM,
+            now,
+            "access_ended",
+            changes=changes,
+            deadline_at=now - margin,
+            access_until=until,
+            access_due=True,
+            detail=(("why", "access ended"),),
+        )
+
+    @classmethod
+    def extend_access(
+        cls, user: str, now: float, *, until: float, to: float, extension: str
+    ) -> Move:
+        """Move a running access's end from `until` to `to`, for the approved extension
+        `extension` (a request id)."""
+        approved = frozenset({Status.APPROVED})
+        return cls(
+            approved,
+            Status.APPROVED,
+            user,
+            now,
+            "access_extended",
+            changes=_encoded(access_until=to),
+            access_until=until,
+            detail=(("extension", extension),),
+        )
 
 
 def _leased(move: Move, lease: float | None) -> Move:

@@ -103,6 +103,13 @@ def allows(current: InviteRequest, move: Move) -> bool:
         return False
     if move.lease_over is not None and not current.lease_over(move.now, move.lease_over):
         return False
+    if move.access_until is not None and not (
+        current.access_running and current.access_until == move.access_until
+    ):
+        return False
+    due = move.access_until is not None and move.access_until <= move.judged_at
+    if move.access_due and not due:
+        return False
     return not move.require_unexpired or current.expires_at > move.judged_at
 
 
@@ -171,6 +178,7 @@ def transition_event(before: InviteRequest, fields: Record, move: Move) -> Audit
         for name, value in fields.items()
         if name not in ("status", "updated_at")
     )
+    detail.update(move.detail)
     return AuditEvent(before.id, move.now, move.actor, move.action, detail)
 
 

@@ -66,9 +66,10 @@ T = TypeVar("T")
 
 # 2: the reminders table; 3: approvals_required and approvals; 4: requests.batch_id (bulk
 # invites); 5: requests.lease_until (the claimer's own lease end); 6: requests.change and
-# requests.params (issue 21: what the request does). Every version upgrades in place by the same
-# steps, so each earlier one reaches 6.
-SCHEMA_VERSION = 6
+# requests.params (issue 21: what the request does); 7: requests.access_until and
+# access_ended_at (time-bound access). Every version upgrades in place by the same steps, so each
+# earlier one reaches 7.
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 5000
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
@@ -153,6 +154,14 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     # invite's key (codec.dedupe_key), so it stays valid as it is.
     ("change", "TEXT NOT NULL DEFAULT 'invite'", None),
     ("params", "TEXT NOT NULL DEFAULT '{}'", None),
+    # No request before version 7 was time-bound.
+    ("access_until", "REAL", None),
+    (
+        "access_ended_at",
+        "REAL",
+        "CREATE INDEX IF NOT EXISTS requests_access ON requests (access_until) "
+        "WHERE access_until IS NOT NULL AND access_ended_at IS NULL",
+    ),
 )
 
 _REQUEST_COLUMNS = ", ".join(REQUEST_RECORD_FIELDS)
@@ -253,6 +262,13 @@ class SqliteStore:
 
     async def recent_by_requester(self, requester: str, *, limit: int) -> list[InviteRequest]:
         return await self._run(_recent_by_requester, requester, limit)
+
+    async def list_time_bound(self) -> list[InviteRequest]:
+        return await self._run(
+            _select_many,
+            "status = ? AND access_until IS NOT NULL AND access_ended_at IS NULL",
+            (Status.APPROVED.value,),
+        )
 
     async def record(self, event: AuditEvent) -> None:
         await self._run(_record, event)

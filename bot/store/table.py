@@ -42,6 +42,7 @@ from bot.store.items import (
     Expression,
     Item,
     fits_number,
+    index_pk,
     is_audit,
     key_of,
     lock_item,
@@ -50,7 +51,7 @@ from bot.store.items import (
     request_key,
     request_of,
     request_pk,
-    status_pk,
+    request_ttl,
     status_pks,
     trail_version,
     ttl,
@@ -136,10 +137,10 @@ class Table:
     def change_op(self, plan: Plan, version: int) -> Op:
         """The update that writes `plan` on the request item read at `version`."""
         current = plan.before
-        to = Status(str(plan.fields["status"]))
         expr = Expression()
-        sets = {**plan.fields, "gsi1pk": status_pk(to, current.change), "version": version + 1}
-        expiry = ttl(to, current.expires_at, plan.now)
+        after = plan.after
+        sets = {**plan.fields, "gsi1pk": index_pk(after), "version": version + 1}
+        expiry = request_ttl(after, plan.now)
         if expiry is not None:
             sets[TTL_ATTRIBUTE] = expiry
         update = expr.sets(sets.items(), prefix="new_")
@@ -282,13 +283,11 @@ class Table:
         attributes: Item = answer["Attributes"]
         return attributes
 
-    def index_keys(self, status: Status) -> list[Item]:
-        """The keys the status index lists (it may lag the table: read them consistently):
-        invites and other changes, which it keeps apart (bot/store/items.py)."""
+    def partition_keys(self, partition: str) -> list[Item]:
+        """The keys the status index lists under one partition (it may lag the table)."""
         paginator = self.client.get_paginator("query")
         return [
             key_of(item)
-            for partition in status_pks(status)
             for page in paginator.paginate(
                 TableName=self.name,
                 IndexName=INDEX,
@@ -297,6 +296,11 @@ class Table:
             )
             for item in page["Items"]
         ]
+
+    def index_keys(self, status: Status) -> list[Item]:
+        """The keys the status index lists (it may lag the table: read them consistently):
+        invites and other changes, which it keeps apart (bot/store/items.py)."""
+        return [key for partition in status_pks(status) for key in self.partition_keys(partition)]
 
     def batch_keys(self, batch_pk: str) -> list[Item]:
         pages = self.client.get_paginator("query").paginate(

@@ -3,14 +3,10 @@ suspend, unsuspend, logout, reset-pin, license, access, and invite's `--for`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.offline.emulator import ChimeEmulator
-from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, OfflineBot, offline_bot
 from bot.slack.commands import (
     MAX_REASON_LENGTH,
     SYNTAX,
@@ -26,8 +22,6 @@ from bot.slack.commands import (
     parse,
 )
 from bot.slack.text import MAX_EMAIL_LENGTH, hidden_characters
-from tests.blockkit import all_text
-from tests.conftest import CHANNEL, REQUESTER
 
 FIFTY = " ".join(f"u{i}@example.com" for i in range(50))
 
@@ -320,25 +314,3 @@ def test_what_the_parser_accepts_is_what_an_approver_reads(text: str) -> None:
         assert cmd.license_type in ("Basic", "Plus", "Pro", "ProTrial")
     if isinstance(cmd, Invalid):
         assert cmd.problem and len(cmd.problem) < 1000
-
-
-# --- through the bot: parsed, but not handled yet ----------------------------------------------
-
-
-@pytest.fixture
-async def bot(emulator: ChimeEmulator) -> AsyncIterator[OfflineBot]:
-    async with offline_bot(emulator=emulator) as running:
-        yield running
-
-
-@pytest.mark.parametrize("text", ["access"])
-async def test_a_parsed_lifecycle_command_is_answered_as_not_available_yet(
-    bot: OfflineBot, text: str
-) -> None:
-    exchange = await bot.sender.command(text, user_id=REQUESTER, channel_id=CHANNEL)
-    assert exchange.status == 200 and exchange.ack is not None, "answered in the ack"
-    shown = all_text(exchange.ack)
-    assert "not available yet" in shown and "Nothing was filed" in shown
-    assert f"/chime {text.split()[0]}" in shown
-    assert bot.emulator.count() == 0
-    assert [m for m in bot.slack.messages if m.channel == DEMO_APPROVAL_CHANNEL] == []

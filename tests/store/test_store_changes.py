@@ -48,6 +48,7 @@ PARAMS: dict[Change, dict[str, str]] = {
     Change.LOGOUT: {"user_id": USER_ID},
     Change.RESET_PIN: {"user_id": USER_ID},
     Change.LICENSE: {"user_id": USER_ID, "license": "Pro", "note": "ünïcode ✓"},
+    Change.EXTEND: {"access_of": "REQ-AAAAAAAAAA", "from_until": "1.5", "until": "2.5"},
 }
 
 
@@ -227,7 +228,7 @@ async def test_sqlite_upgrades_a_version_5_store_keeping_its_rows_as_invites(
         assert await upgraded.get(suspend.id) == suspend
     raw = _raw(path)
     assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     raw.close()
 
 
