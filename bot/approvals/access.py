@@ -38,9 +38,12 @@ from bot.approvals.decision import execute
 from bot.approvals.filing import Filing
 from bot.approvals.steps import Steps
 from bot.cards.access import ended_note, extend_offer
+from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
-from bot.cards.notes import duplicate_note
+from bot.cards.changes import NO_APPROVAL
+from bot.cards.notes import decided_already_note, duplicate_note, outcome_note
 from bot.errors import ChimeError
+from bot.slack.notify import CardNotPosted
 from bot.store import (
     Change,
     DuplicateRequest,
@@ -60,6 +63,11 @@ ACCESS_ENDED = "access ended"
 # How long a suspension the sweep filed may wait to be run (by the sweep that filed it, or the
 # next one): far longer than any sweep interval.
 RUN_WINDOW = DAY
+# How many times the sweeps run an access end's suspension before its card goes to the
+# approvers with Retry: enough to ride out a throttle or an outage of a few sweeps, few enough
+# that a refusal (Forbidden, say) is put before a person within minutes, not retried forever.
+ACCESS_END_TRIES = 3
+FAILED_CARD = "failed access end card"
 
 
 def offer_lead(period: float) -> float:
@@ -83,10 +91,11 @@ def is_access_suspension(request: InviteRequest) -> bool:
     )
 
 
-async def sweep_access(steps: Steps, *, margin: float) -> int:
-    """Run what a stopped replica left, offer extensions that are due, end accesses that are
-    over; returns how many accesses this call ended."""
+async def sweep_access(steps: Steps, *, margin: float, approval_channel: str | None = None) -> int:
+    """Run what a stopped replica left, try failed access ends again, offer extensions that
+    are due, end accesses that are over; returns how many accesses this call ended."""
     await run_left(steps)
+    await retry_failed(steps, approval_channel)
     ended = 0
     for invite in await steps.store.list_time_bound():
         now = steps.clock.now()
@@ -156,7 +165,8 @@ async def file_suspension(
         expires_at=now + RUN_WINDOW,
         updated_at=now,
         change=Change.SUSPEND,
-        params={"user_id": user_id, "access_of": invite.id},
+        # Its outcome is told to whoever asked for the access (Steps.tell_requester).
+        params={"user_id": user_id, "access_of": invite.id, "on_behalf_of": invite.requester},
     )
     try:
         return await steps.store.file(request, now=now)
@@ -188,6 +198,52 @@ async def run_left(steps: Steps) -> None:
             await _run(steps, invite, request)
         elif invite.access_running and suspension_id(invite) != request.id:
             await steps.withdraw([request], "the access was extended before it ended")
+
+
+async def retry_failed(steps: Steps, approval_channel: str | None) -> None:
+    """An access end whose suspension failed is not left there: each sweep runs it again (a
+    retry looks first, as an approver's does) until ACCESS_END_TRIES attempts, then posts its
+    card, once, in the approval channel, where approvers can Retry it."""
+    for request in await steps.store.list_by_status(Status.FAILED):
+        if not is_access_suspension(request):
+            continue
+        if request.attempts < ACCESS_END_TRIES:
+            await _again(steps, request)
+        elif request.card_ts is None and approval_channel:
+            await _put_before_approvers(steps, request, approval_channel)
+
+
+async def _again(steps: Steps, request: InviteRequest) -> None:
+    claimed = await steps.store.transition(
+        request.id, Move.retry(SYSTEM, steps.clock.now(), lease=steps.lease)
+    )
+    if not claimed.ok or claimed.request is None:
+        return  # another replica's sweep took it
+    if not await steps.settle_from_chime(
+        claimed.request, SYSTEM, if_missing=None, retrying=True, quiet=True
+    ):
+        await execute(steps, claimed.request, SYSTEM, quiet=True)
+    done = await steps.store.get(request.id)
+    invite = await steps.store.get(request.params["access_of"])
+    if done is not None and invite is not None and done.status == Status.APPROVED:
+        await _tell(steps, invite, done)
+
+
+async def _put_before_approvers(steps: Steps, request: InviteRequest, channel: str) -> None:
+    if not await steps.store.claim_message(request.id, FAILED_CARD, now=steps.clock.now()):
+        return
+    try:
+        ts = await steps.notifier.post_card(channel, approval_card(request))
+    except CardNotPosted as exc:
+        log.error(
+            "access end %s failed and its card could not be posted (%s): suspend by hand",
+            request.id,
+            exc,
+            extra={"request_id": request.id},
+        )
+        return
+    stored = await steps.store.set_card(request.id, channel, ts)
+    steps.changed(stored or request)
 
 
 async def _run(steps: Steps, invite: InviteRequest, suspension: InviteRequest) -> None:
@@ -247,6 +303,7 @@ async def file_extension(filing: Filing, invite_id: str, user: str) -> tuple[Rep
             "access_of": invite.id,
             "from_until": repr(until),
             "until": repr(until + invite.access_for),
+            **({} if approval else {"approval": NO_APPROVAL}),
         },
     )
     try:
@@ -260,6 +317,7 @@ async def file_extension(filing: Filing, invite_id: str, user: str) -> tuple[Rep
     claimed = await steps.store.transition(
         stored.id, Move.run_unapproved(user, steps.clock.now(), lease=steps.lease)
     )
-    if claimed.ok and claimed.request is not None:
-        await execute(steps, claimed.request, user)
-    return error_card("Extension", "Ran without approval; see the direct message."), "ran"
+    if not claimed.ok or claimed.request is None:
+        return decided_already_note(claimed.request or stored), "refused"
+    await execute(steps, claimed.request, user, quiet=True)
+    return outcome_note(await steps.store.get(stored.id) or claimed.request), "ran"

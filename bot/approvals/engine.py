@@ -285,7 +285,9 @@ class Approvals:
     async def sweep_access(self) -> int:
         """Offer due extensions and end time-bound accesses that are over
         (bot/approvals/access.py); returns how many ended."""
-        return await sweep_access(self.steps, margin=self.margin)
+        return await sweep_access(
+            self.steps, margin=self.margin, approval_channel=self.approval_channel
+        )
 
     async def extend(self, invite_id: str, user: str) -> tuple[Reply, str]:
         """Extend, clicked by `user` on the offer about `invite_id`."""

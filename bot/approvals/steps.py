@@ -320,10 +320,12 @@ class Steps:
         await self.tell_requester(request)
 
     async def tell_requester(self, request: InviteRequest) -> None:
-        """A single request's outcome note; its caller made the change it tells of."""
-        await self.notifier.tell_user(
-            request.requester, request.origin_channel, outcome_note(request)
-        )
+        """A single request's outcome note; its caller made the change it tells of. A change the
+        bot filed itself is told to the person it acted for (`on_behalf_of`), if any."""
+        who = request.params.get("on_behalf_of") or request.requester
+        if who == SYSTEM:
+            return
+        await self.notifier.tell_user(who, request.origin_channel, outcome_note(request))
 
     async def report_batch(self, batch_id: str, *, progress: bool = True) -> None:
         """A bulk invite's card after a step (if `progress`) while some of it is pending or

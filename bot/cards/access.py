@@ -84,7 +84,10 @@ def ended_note(invite: InviteRequest, suspension: InviteRequest | None) -> Reply
         )
     else:
         why = clean(suspension.error or "unknown error")
-        detail = f"The suspension did not go through ({why}); ask an admin to suspend them."
+        detail = (
+            f"The suspension did not go through ({why}). The bot tries again, and after "
+            "a few failures puts it before the approvers to retry."
+        )
     return Reply(
         text=f"Access ended for {literal(invite.email)}",
         blocks=[

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.approvals.access import file_suspension
+from bot.approvals.access import ACCESS_END_TRIES, file_suspension
 from bot.offline.emulator import ChimeEmulator
-from bot.offline.wiring import DEMO_APPROVER, OfflineBot, offline_bot
+from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
 from bot.store import Change, InviteRequest, Move, Status
 from tests.approvals.one_store import bots_on, one_store
 from tests.approvals.test_invite import APPROVERS, click, dms_to, settle, the_card
@@ -244,3 +244,59 @@ async def test_access_lists_the_ends_and_a_lookup_shows_one(
     clock.advance(8 * HOUR + 1)
     await bot.runtime.sweep_once()
     assert NEW not in all_text(await command(bot, "access"))
+
+
+async def test_an_access_end_chime_refuses_is_tried_again_then_put_before_the_approvers(
+    bot: OfflineBot, clock: VirtualClock
+) -> None:
+    """A leaver's access must end: a suspension that fails is not left failed behind no card.
+    The sweep tries it again a few times, then posts its card with Retry for the approvers."""
+    invite = await invite_approved(bot, clock, f"{NEW} {CORP} --for 8h")
+    (user,) = bot.emulator.find_users(NEW)
+    bot.emulator.set_user_error("BatchSuspendUser", user["UserId"], "ServiceFailure", "down")
+    clock.advance(8 * HOUR + 1)
+    await bot.runtime.sweep_once()
+    assert suspensions(bot) == 1
+    (failed,) = await bot.runtime.store.list_by_status(Status.FAILED)
+    for _ in range(ACCESS_END_TRIES + 2):
+        await bot.runtime.sweep_once()
+    assert suspensions(bot) == ACCESS_END_TRIES  # tried again, boundedly
+    cards = [m for m in bot.slack.messages if failed.id in all_text(m.message)]
+    (card,) = [m for m in cards if m.channel == DEMO_APPROVAL_CHANNEL]
+    assert_valid_message(card.message)
+    assert "Retry" in all_text(card.message) and "down" in all_text(card.message)
+    bot.emulator.clear_user_errors()
+    await click(bot, card, "Retry", DEMO_APPROVER)
+    assert suspensions(bot) == ACCESS_END_TRIES + 1
+    (user,) = bot.emulator.find_users(NEW)
+    assert user.get("UserRegistrationStatus") == "Suspended"
+    # Whoever asked for the access hears that it has now ended.
+    told = all_text(dms_to(bot, REQUESTER)[-1])
+    assert failed.id in told and "Suspended and signed out" in told
+    assert invite.access_until is not None
+
+
+async def test_an_extension_the_policy_needs_no_approval_for_moves_the_end_at_once(
+    tmp_path: Path, emulator: ChimeEmulator, clock: VirtualClock
+) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        f"default:\n  approvers: [{', '.join(APPROVERS)}]\n  actions: {{extend: none}}\n",
+        encoding="utf-8",
+    )
+    settings = {"chime_policy_file": str(path), **TRUST_VIRTUAL_TIME}
+    async with offline_bot(settings, emulator=emulator, clock=clock) as bot:
+        invite = await invite_approved(bot, clock, f"{NEW} {CORP} --for 8h")
+        until = float(invite.access_until or 0)
+        clock.advance(8 * HOUR - 30 * 60)
+        await bot.runtime.sweep_once()
+        offer = [m for m in bot.slack.messages if m.channel == "D" + REQUESTER.lstrip("U")][-1]
+        exchange = await bot.sender.click(
+            offer.message, "Extend by 8h", user_id=REQUESTER, channel_id=offer.channel
+        )
+        assert exchange.status == 200
+        await settle(bot)
+        (moved,) = await bot.runtime.store.list_time_bound()
+        assert moved.access_until == until + 8 * HOUR
+        said = all_text(bot.slack.responses[exchange.response_id][-1])
+        assert "needs no approval" in said and "Unexpected" not in said
