@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 from botocore.exceptions import BotoCoreError
 from dotenv import dotenv_values
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
+from bot.config.credentials import Mode, PolicyFileLocation, SlackCredentials
 from bot.config.lease import lease_problems
 from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
 from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
@@ -32,10 +33,6 @@ ENV_FILE = ".env"
 # Variables in our own namespace that are not settings are typos, never meant for someone else.
 OWN_PREFIX = "CHIME_"
 
-Mode = Literal[
-    "serve", "demo", "console", "check", "init-store", "audit", "migrate-store", "backup"
-]
-
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
     if value is None:
@@ -46,49 +43,6 @@ def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str,
     if bad:
         raise ValueError(f"not {what}: {', '.join(bad)}")
     return ids
-
-
-_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-
-class SlackCredentials(BaseSettings):
-    """The secrets alone: they cannot fail validation, so they can always be read, even when
-    other settings are malformed, and every problem is reported in one go."""
-
-    model_config = _CONFIG
-
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-
-    def wants_socket_mode(self, forced: bool = False) -> bool:
-        return forced or bool(_secret(self.slack_app_token))
-
-    def problems_for(self, mode: Mode, *, socket_mode: bool = False) -> list[str]:
-        """What this mode needs that is missing; empty when it can start."""
-        if mode != "serve":
-            return []
-        problems: list[str] = []
-        if not _secret(self.slack_bot_token):
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
-        if socket_mode:
-            if not _secret(self.slack_app_token).startswith("xapp-"):
-                problems.append(
-                    "SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-...) "
-                    "with the connections:write scope"
-                )
-        elif not _secret(self.slack_signing_secret):
-            problems.append("SLACK_SIGNING_SECRET: missing (Basic Information > App Credentials)")
-        return problems
-
-
-class PolicyFileLocation(BaseSettings):
-    """CHIME_POLICY_FILE alone: like the secrets it cannot fail validation, so the file is read
-    and its problems reported even when other settings are malformed, all in one run."""
-
-    model_config = _CONFIG
-
-    chime_policy_file: str | None = None
 
 
 class Settings(SlackCredentials):
@@ -274,10 +228,6 @@ class Settings(SlackCredentials):
         """The per-account policy, read now from the file or the SSM parameter (None without
         one); PolicyFileError, one line per problem, if it cannot be read or is invalid."""
         return read_policy(self.chime_policy_file, self.chime_policy_ssm_parameter, self.aws_region)
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
 
 
 class ConfigError(Exception):
