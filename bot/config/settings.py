@@ -21,6 +21,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 from bot.aws import botocore_region
 from bot.config.credentials import Mode, PolicyFileLocation, SlackCredentials
 from bot.config.lease import lease_problems
+from bot.config.offboarding import offboarding_problems
 from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
 from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
 from bot.slack.ids import APPROVER_ID, CHANNEL_ID, TEAM_OR_ORG_ID
@@ -29,6 +30,7 @@ from bot.store import parse_store_url, store_table
 # us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+OFFBOARDING_MODES = ("off", "request", "suspend")
 ENV_FILE = ".env"
 # Variables in our own namespace that are not settings are typos, never meant for someone else.
 OWN_PREFIX = "CHIME_"
@@ -107,6 +109,9 @@ class Settings(SlackCredentials):
     # Different approvers (never the requester) each request needs, 2 being the two-person
     # rule; every account's default until a per-account policy sets it.
     chime_approvals_required: int = Field(default=1, ge=1, le=2)
+    # What a Slack deactivation (user_change with `deleted: true`) does to the person's Chime
+    # user (bot/approvals/offboarding.py): nothing, a suspension request, or a suspension.
+    chime_offboarding: Literal["off", "request", "suspend"] = "off"
 
     port: int = Field(default=3000, ge=0, le=65535)
     # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.
@@ -197,6 +202,14 @@ class Settings(SlackCredentials):
             raise ValueError(f"{str(value)!r} is not one of {', '.join(LOG_LEVELS)}")
         return text
 
+    @field_validator("chime_offboarding", mode="before")
+    @classmethod
+    def _offboarding(cls, value: object) -> str:
+        text = "off" if value is None else str(value).strip().lower()
+        if text not in OFFBOARDING_MODES:
+            raise ValueError(f"{str(value)!r} is not one of {', '.join(OFFBOARDING_MODES)}")
+        return text
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> str | None:
@@ -278,6 +291,9 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         problems += _policy_problems(settings)
         call = (settings.chime_retry_budget, settings.chime_read_timeout)
         problems += lease_problems(settings.chime_execution_lease, *call)
+        problems += offboarding_problems(
+            settings.chime_offboarding, settings.chime_approval_channel
+        )
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
