@@ -76,7 +76,7 @@ class ChangeAsked:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
     email: str
     record: UserRecord
 
@@ -118,7 +118,7 @@ class ChangeFiling:
 
     # ---- before filing -------------------------------------------------------------------
 
-    async def _locate(self, asked: ChangeAsked) -> list[_Target] | tuple[Reply, str]:
+    async def _locate(self, asked: ChangeAsked) -> list[Target] | tuple[Reply, str]:
         directory = self.steps.directory
         try:
             with directory.one_budget():
@@ -132,8 +132,8 @@ class ChangeFiling:
                 "No Amazon Chime account has a user with " + _listed(missing) + "." + _NOTHING,
                 "Check the spelling, or look them up with /chime user <email>.",
             ), "not_found"
-        targets = [_Target(e, r) for e, r in zip(asked.emails, found, strict=True) if r is not None]
-        by_account: dict[str, list[_Target]] = {}
+        targets = [Target(e, r) for e, r in zip(asked.emails, found, strict=True) if r is not None]
+        by_account: dict[str, list[Target]] = {}
         for target in targets:
             by_account.setdefault(target.record.account.account_id, []).append(target)
         if len(by_account) > 1:
@@ -147,12 +147,12 @@ class ChangeFiling:
                 f"approvers decide its changes: {groups}." + _NOTHING,
                 "Send the command once for each account.",
             ), "several_accounts"
-        problems = [p for t in targets if (p := _problem(asked, t)) is not None]
+        problems = [p for t in targets if (p := change_problem(asked, t)) is not None]
         if problems:
             return _refused("Nothing to file", " ".join(problems) + _NOTHING, None), "refused"
         return targets
 
-    async def _action(self, asked: ChangeAsked, targets: list[_Target], requester: str) -> str:
+    async def _action(self, asked: ChangeAsked, targets: list[Target], requester: str) -> str:
         """The policy's name for what is asked: resetting your own PIN is its own action."""
         if asked.change != Change.RESET_PIN or self.email_of is None:
             return ACTIONS[asked.change]
@@ -186,7 +186,7 @@ class ChangeFiling:
     async def _register(
         self,
         asked: ChangeAsked,
-        targets: list[_Target],
+        targets: list[Target],
         rules: AccountPolicy,
         approval: bool,
         requester: str,
@@ -197,7 +197,7 @@ class ChangeFiling:
         members: list[InviteRequest] = []
         lead_id: str | None = None
         for target in targets:
-            request = _draft(asked, target, rules, approval, requester, channel, now)
+            request = draft_change(asked, target, rules, approval, requester, channel, now)
             if len(targets) > 1:
                 lead_id = lead_id or request.id
                 request = replace(request, batch_id=lead_id)
@@ -222,22 +222,30 @@ class ChangeFiling:
     async def _run_now(self, request: InviteRequest, requester: str) -> tuple[Reply, str]:
         """Run a change its policy needs no approval for: claimed for its requester, then the
         Chime call, as an approved one would be; the reply is its outcome."""
-        steps = self.steps
-        claimed = await steps.store.transition(
-            request.id, Move.run_unapproved(requester, steps.clock.now(), lease=steps.lease)
-        )
-        if not claimed.ok or claimed.request is None:
+        done = await run_unapproved(self.steps, request, requester)
+        if done is None:
             return error_card(
                 "Not run", f"Request {request.id} was changed by someone else first."
             ), "refused"
-        await execute(steps, claimed.request, requester, quiet=True)
-        done = await steps.store.get(request.id) or claimed.request
         return outcome_note(done), "ran"
 
 
-def _draft(
+async def run_unapproved(steps: Steps, request: InviteRequest, actor: str) -> InviteRequest | None:
+    """Claim a stored request that needs no approval for `actor` and run its Chime call, as an
+    approved one would be (the store's one-claim rule makes it run once); the request as it
+    ended, or None if someone else changed it first."""
+    claimed = await steps.store.transition(
+        request.id, Move.run_unapproved(actor, steps.clock.now(), lease=steps.lease)
+    )
+    if not claimed.ok or claimed.request is None:
+        return None
+    await execute(steps, claimed.request, actor, quiet=True)
+    return await steps.store.get(request.id) or claimed.request
+
+
+def draft_change(
     asked: ChangeAsked,
-    target: _Target,
+    target: Target,
     rules: AccountPolicy,
     approval: bool,
     requester: str,
@@ -268,7 +276,7 @@ def _draft(
     )
 
 
-def _problem(asked: ChangeAsked, target: _Target) -> str | None:
+def change_problem(asked: ChangeAsked, target: Target) -> str | None:
     """Why this change cannot be filed for this user, in plain words; None if it can."""
     account, user = target.record.account, target.record.user
     email, change = target.email, asked.change
