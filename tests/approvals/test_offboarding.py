@@ -17,15 +17,23 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 
 from bot.offline.emulator import ChimeEmulator
 from bot.offline.emulator.controls import STALL, Fault
-from bot.offline.slack_standin import buttons
+from bot.offline.slack_standin import SlackStandIn, buttons
 from bot.offline.standin_people import Person
-from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
+from bot.offline.wiring import (
+    DEMO_APPROVAL_CHANNEL,
+    DEMO_APPROVER,
+    BotProcess,
+    OfflineBot,
+    offline_bot,
+)
 from bot.store import Change, InviteRequest, Status
 from bot.store.model import SYSTEM
 from tests.approvals.test_invite import APPROVERS, click, settle
@@ -333,3 +341,39 @@ async def test_the_event_is_acked_before_chime_is_done(sqlite_bot: BotFor) -> No
         assert bot.runtime.jobs.in_flight == 1, "the work runs after the ack"
         await settle(bot)
         assert chime_writes(bot) == 0 and await every_request(bot) == []
+
+
+async def test_socket_mode_offboards_too(
+    peers: tuple[ChimeEmulator, SlackStandIn], session: ClientSession, tmp_path: Path
+) -> None:
+    """Over Socket Mode the event reaches the listener without the HTTP door's rebuilding: the
+    same deactivation suspends once, and another shape does nothing."""
+    emulator, slack = peers
+    slack.people.by_id[LEAVER] = Person("edsger@example.com", "Edsger Dijkstra")
+    bot = await BotProcess(
+        emulator.url,
+        slack,
+        tmp_path / "state.db",
+        session,
+        SLACK_APP_TOKEN="xapp-1-A0CHIMEBOT-socket",
+        CHIME_APPROVERS=",".join(APPROVERS),
+        CHIME_OFFBOARDING="suspend",
+    ).start()
+    try:
+        await slack.wait_connected()
+        odd = slack.deactivate(LEAVER)
+        odd["event"]["user"]["deleted"] = "true"
+        assert "envelope_id" in await bot.sender.socket_event(odd)
+        body = slack.deactivate(LEAVER)
+        for _ in range(2):
+            assert "envelope_id" in await bot.sender.socket_event(body)
+        await slack.wait_for(
+            lambda: any(m.channel == DEMO_APPROVAL_CHANNEL for m in slack.messages)
+        )
+        assert emulator.count("BatchSuspendUser") == 1
+        assert [
+            str(u.get("UserRegistrationStatus")) for u in emulator.find_users("edsger@example.com")
+        ] == ["Suspended"]
+        assert "Traceback" not in bot.log()
+    finally:
+        await bot.stop()
