@@ -372,6 +372,7 @@ class Runtime:
             aws_clock=aws_clock,
             pins=PinDelivery(notifier, people.user_by_email),
             email_of=people.email_of,
+            offboarding=settings.chime_offboarding,
         )
         home = Home(store=store, approvals=approvals, client=client, clock=clock, jobs=jobs)
         approvals.on_change = home.changed

@@ -22,7 +22,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from bot import logs
-from bot.config.settings import ConfigError, Mode, Settings, load_settings, log_level
+from bot.config.credentials import Mode
+from bot.config.settings import ConfigError, Settings, load_settings, log_level
 from bot.store import StoreError  # loaded with the settings, which parse CHIME_STORE_URL
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from handlers.decide import on_action
 from handlers.form import on_shortcut, on_submission
 from handlers.groups import on_group_updated, on_members_changed
 from handlers.home import on_home_opened
+from handlers.offboard import on_user_change
 from handlers.slash import on_command
 
 
@@ -39,6 +40,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def home_opened(event: dict[str, Any]) -> None:
         await on_home_opened(deps, event)
 
+    async def user_changed(event: dict[str, Any]) -> None:
+        await on_user_change(deps, event)
+
     async def form_shortcut(ack: Ack, body: dict[str, Any]) -> None:
         await on_shortcut(deps, ack, body)
 
@@ -52,6 +56,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("subteam_members_changed")(group_changed)
     app.event("subteam_updated")(group_updated)
     app.event("app_home_opened")(home_opened)
+    app.event("user_change")(user_changed)
     for action_id in ActionId:
         app.action(action_id.value)(chime_button)
     app.action(AccessAction.EXTEND.value)(extend_button)

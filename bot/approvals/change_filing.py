@@ -33,7 +33,7 @@ from bot.approvals.steps import Steps
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_outcome_note
 from bot.cards.changes import NO_APPROVAL
-from bot.cards.notes import duplicate_note, outcome_note
+from bot.cards.notes import decided_already_note, duplicate_note, outcome_note
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
 from bot.chime.lifecycle import SUSPENDED
 from bot.errors import ChimeError
@@ -78,7 +78,7 @@ class ChangeAsked:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
     email: str
     record: UserRecord
 
@@ -120,7 +120,7 @@ class ChangeFiling:
 
     # ---- before filing -------------------------------------------------------------------
 
-    async def _locate(self, asked: ChangeAsked) -> list[_Target] | tuple[Reply, str]:
+    async def _locate(self, asked: ChangeAsked) -> list[Target] | tuple[Reply, str]:
         directory = self.steps.directory
         try:
             with directory.one_budget():
@@ -134,8 +134,8 @@ class ChangeFiling:
                 "No Amazon Chime account has a user with " + ", ".join(missing) + "." + _NOTHING,
                 hint="Check the spelling, or look them up with /chime user <email>.",
             ), "not_found"
-        targets = [_Target(e, r) for e, r in zip(asked.emails, found, strict=True) if r is not None]
-        by_account: dict[str, list[_Target]] = {}
+        targets = [Target(e, r) for e, r in zip(asked.emails, found, strict=True) if r is not None]
+        by_account: dict[str, list[Target]] = {}
         for target in targets:
             by_account.setdefault(target.record.account.account_id, []).append(target)
         if len(by_account) > 1:
@@ -149,12 +149,12 @@ class ChangeFiling:
                 f"approvers decide its changes: {groups}." + _NOTHING,
                 hint="Send the command once for each account.",
             ), "several_accounts"
-        problems = [p for t in targets if (p := _problem(asked, t)) is not None]
+        problems = [p for t in targets if (p := change_problem(asked, t)) is not None]
         if problems:
             return error_card("Nothing to file", " ".join(problems) + _NOTHING), "refused"
         return targets
 
-    async def _action(self, asked: ChangeAsked, targets: list[_Target], requester: str) -> str:
+    async def _action(self, asked: ChangeAsked, targets: list[Target], requester: str) -> str:
         """The policy's name for what is asked: resetting your own PIN is its own action."""
         if asked.change != Change.RESET_PIN or self.email_of is None:
             return ACTIONS[asked.change]
@@ -188,7 +188,7 @@ class ChangeFiling:
     async def _register(
         self,
         asked: ChangeAsked,
-        targets: list[_Target],
+        targets: list[Target],
         rules: AccountPolicy,
         approval: bool,
         requester: str,
@@ -199,7 +199,7 @@ class ChangeFiling:
         members: list[InviteRequest] = []
         lead_id: str | None = None
         for target in targets:
-            request = _draft(asked, target, rules, approval, requester, channel, now)
+            request = draft_change(asked, target, rules, approval, requester, channel, now)
             if len(targets) > 1:
                 lead_id = lead_id or request.id
                 request = replace(request, batch_id=lead_id)
@@ -226,22 +226,37 @@ class ChangeFiling:
         requester, then its Chime call (one BatchSuspendUser for several addresses), as an
         approved one would be; the reply is the outcome."""
         steps = self.steps
-        now = steps.clock.now()
-        claim = Move.run_unapproved(requester, now, lease=steps.lease)
-        claimed = await steps.move_each(filed, claim)
-        if len(claimed) == 1 and claimed[0].batch_id is None:
-            await execute(steps, claimed[0], requester, quiet=True)
-            done = await steps.store.get(claimed[0].id) or claimed[0]
+        if len(filed) == 1 and filed[0].batch_id is None:
+            done = await run_unapproved(steps, filed[0], requester)
+            if done is None:
+                return decided_already_note(
+                    await steps.store.get(filed[0].id) or filed[0]
+                ), "refused"
             return outcome_note(done), "ran"
+        claim = Move.run_unapproved(requester, steps.clock.now(), lease=steps.lease)
+        claimed = await steps.move_each(filed, claim)
         if claimed:
             await run_claimed(steps, claimed, requester)
         members = await steps.store.list_batch(filed[0].id)
         return batch_outcome_note(members or filed), "ran"
 
 
-def _draft(
+async def run_unapproved(steps: Steps, request: InviteRequest, actor: str) -> InviteRequest | None:
+    """Claim a stored request that needs no approval for `actor` and run its Chime call, as an
+    approved one would be (the store's one-claim rule makes it run once); the request as it
+    ended, or None if someone else changed it first."""
+    claimed = await steps.store.transition(
+        request.id, Move.run_unapproved(actor, steps.clock.now(), lease=steps.lease)
+    )
+    if not claimed.ok or claimed.request is None:
+        return None
+    await execute(steps, claimed.request, actor, quiet=True)
+    return await steps.store.get(request.id) or claimed.request
+
+
+def draft_change(
     asked: ChangeAsked,
-    target: _Target,
+    target: Target,
     rules: AccountPolicy,
     approval: bool,
     requester: str,
@@ -274,7 +289,7 @@ def _draft(
     )
 
 
-def _problem(asked: ChangeAsked, target: _Target) -> str | None:
+def change_problem(asked: ChangeAsked, target: Target) -> str | None:
     """Why this change cannot be filed for this user, in plain words; None if it can."""
     account, user = target.record.account, target.record.user
     email, change = target.email, asked.change

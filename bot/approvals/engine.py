@@ -29,6 +29,7 @@ from bot.approvals.change_filing import ChangeAsked, ChangeFiling, EmailOf
 from bot.approvals.decision import carry_out
 from bot.approvals.fair_use import FairUse
 from bot.approvals.filing import Filing
+from bot.approvals.offboarding import OFF, Departure, Offboarding
 from bot.approvals.orphans import withdraw_unseen
 from bot.approvals.steps import Steps
 from bot.aws_clock import AwsClock
@@ -105,6 +106,9 @@ class Approvals:
     # sent anyone, and every reset is someone else's.
     pins: PinCourier | None = None
     email_of: EmailOf | None = None
+    # CHIME_OFFBOARDING: what a Slack user's deactivation does to their Chime user
+    # (bot/approvals/offboarding.py): off, request or suspend.
+    offboarding: str = OFF
 
     @property
     def book(self) -> Policies:
@@ -162,6 +166,12 @@ class Approvals:
         or run it at once where its account's policy needs none; the requester's note."""
         changes = ChangeFiling(self._filing(), self.email_of)
         return await changes.file(asked, requester, origin_channel)
+
+    async def offboard(self, gone: Departure) -> str:
+        """A Slack user was deactivated: suspend their Chime user, asked for or at once, as
+        CHIME_OFFBOARDING says; the outcome in a word."""
+        offboarding = Offboarding(self._filing(), self.offboarding, self.approval_channel)
+        return await offboarding.departed(gone)
 
     async def file(self, cmd: Invite, requester: str, origin_channel: str) -> tuple[Reply, str]:
         """File a request and post its approval card; returns the requester's note and outcome."""

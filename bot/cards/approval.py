@@ -31,7 +31,7 @@ from bot.cards.base import (
 from bot.cards.changes import change_result, operation_fields, wording
 from bot.slack.ids import CHANNEL_ID, USER_ID
 from bot.slack.limits import MAX_BUTTON_TEXT, MAX_CONFIRM_TEXT
-from bot.store.model import Change, InviteRequest, Status
+from bot.store.model import SYSTEM, Change, InviteRequest, Status
 
 
 class ActionId(StrEnum):
@@ -50,9 +50,12 @@ class BlockId(StrEnum):
 
 
 def user_ref(user_id: str | None) -> str:
-    """A mention for a Slack-issued user ID; anything else is never echoed into mrkdwn."""
+    """A mention for a Slack-issued user ID; anything else is never echoed into mrkdwn. The
+    bot itself (`system`: it files and runs offboarding suspensions) is named as the bot."""
     if user_id and USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
+    if user_id == SYSTEM:
+        return "chime-bot"
     return "someone"
 
 

@@ -15,11 +15,13 @@ from typing import Annotated, Literal
 
 from botocore.exceptions import BotoCoreError
 from dotenv import dotenv_values
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict, SettingsError
 
 from bot.aws import botocore_region
+from bot.config.credentials import Mode, PolicyFileLocation, SlackCredentials
 from bot.config.lease import lease_problems
+from bot.config.offboarding import offboarding_problems
 from bot.config.policy_file import PolicyFile, PolicyFileError, load_policy_file
 from bot.config.policy_source import PARAMETER, SSM_VARIABLE, read_policy
 from bot.slack.ids import APPROVER_ID, CHANNEL_ID, TEAM_OR_ORG_ID
@@ -28,13 +30,10 @@ from bot.store import parse_store_url, store_table
 # us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ap-southeast-5 ...
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+OFFBOARDING_MODES = ("off", "request", "suspend")
 ENV_FILE = ".env"
 # Variables in our own namespace that are not settings are typos, never meant for someone else.
 OWN_PREFIX = "CHIME_"
-
-Mode = Literal[
-    "serve", "demo", "console", "check", "init-store", "audit", "migrate-store", "backup"
-]
 
 
 def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
@@ -46,49 +45,6 @@ def _split_ids(value: object, pattern: re.Pattern[str], what: str) -> tuple[str,
     if bad:
         raise ValueError(f"not {what}: {', '.join(bad)}")
     return ids
-
-
-_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-
-class SlackCredentials(BaseSettings):
-    """The secrets alone: they cannot fail validation, so they can always be read, even when
-    other settings are malformed, and every problem is reported in one go."""
-
-    model_config = _CONFIG
-
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-
-    def wants_socket_mode(self, forced: bool = False) -> bool:
-        return forced or bool(_secret(self.slack_app_token))
-
-    def problems_for(self, mode: Mode, *, socket_mode: bool = False) -> list[str]:
-        """What this mode needs that is missing; empty when it can start."""
-        if mode != "serve":
-            return []
-        problems: list[str] = []
-        if not _secret(self.slack_bot_token):
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
-        if socket_mode:
-            if not _secret(self.slack_app_token).startswith("xapp-"):
-                problems.append(
-                    "SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-...) "
-                    "with the connections:write scope"
-                )
-        elif not _secret(self.slack_signing_secret):
-            problems.append("SLACK_SIGNING_SECRET: missing (Basic Information > App Credentials)")
-        return problems
-
-
-class PolicyFileLocation(BaseSettings):
-    """CHIME_POLICY_FILE alone: like the secrets it cannot fail validation, so the file is read
-    and its problems reported even when other settings are malformed, all in one run."""
-
-    model_config = _CONFIG
-
-    chime_policy_file: str | None = None
 
 
 class Settings(SlackCredentials):
@@ -153,6 +109,9 @@ class Settings(SlackCredentials):
     # Different approvers (never the requester) each request needs, 2 being the two-person
     # rule; every account's default until a per-account policy sets it.
     chime_approvals_required: int = Field(default=1, ge=1, le=2)
+    # What a Slack deactivation (user_change with `deleted: true`) does to the person's Chime
+    # user (bot/approvals/offboarding.py): nothing, a suspension request, or a suspension.
+    chime_offboarding: Literal["off", "request", "suspend"] = "off"
 
     port: int = Field(default=3000, ge=0, le=65535)
     # Set: /metrics is served on this port instead of PORT, so PORT need expose only Slack's.
@@ -243,6 +202,14 @@ class Settings(SlackCredentials):
             raise ValueError(f"{str(value)!r} is not one of {', '.join(LOG_LEVELS)}")
         return text
 
+    @field_validator("chime_offboarding", mode="before")
+    @classmethod
+    def _offboarding(cls, value: object) -> str:
+        text = "off" if value is None else str(value).strip().lower()
+        if text not in OFFBOARDING_MODES:
+            raise ValueError(f"{str(value)!r} is not one of {', '.join(OFFBOARDING_MODES)}")
+        return text
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> str | None:
@@ -274,10 +241,6 @@ class Settings(SlackCredentials):
         """The per-account policy, read now from the file or the SSM parameter (None without
         one); PolicyFileError, one line per problem, if it cannot be read or is invalid."""
         return read_policy(self.chime_policy_file, self.chime_policy_ssm_parameter, self.aws_region)
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
 
 
 class ConfigError(Exception):
@@ -328,6 +291,9 @@ def load_settings(mode: Mode, *, socket_mode: bool = False, **overrides: object)
         problems += _policy_problems(settings)
         call = (settings.chime_retry_budget, settings.chime_read_timeout)
         problems += lease_problems(settings.chime_execution_lease, *call)
+        problems += offboarding_problems(
+            settings.chime_offboarding, settings.chime_approval_channel
+        )
     if problems or settings is None:
         raise ConfigError(problems)
     return settings

@@ -350,6 +350,11 @@ class SlackWorkspace:
             {"type": "subteam_updated", "subteam": subteam, "event_ts": f"{now}.000200"}
         )
 
+    def deactivate(self, user: str) -> dict[str, Any]:
+        """An admin deactivates `user`: the Events API body of the `user_change` Slack sends
+        (bot/offline/standin_people.py), under this token's scopes."""
+        return events_api_body(self.people.deactivate(user, self.scopes))
+
 
 def events_api_body(event: dict[str, Any]) -> dict[str, Any]:
     """`event` in the Events API's outer `event_callback` wrapper (docs.slack.dev/apis/events-api),

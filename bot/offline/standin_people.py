@@ -22,8 +22,9 @@ address, as Slack shows an external (Slack Connect) user whose address is hidden
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Slackbot's user ID; Slack's user objects give it `is_bot: false` (it is no app's bot user).
@@ -85,6 +86,21 @@ class PeopleStandIn:
             if same and (self.lookup_finds_deleted or not person.deleted):
                 return {"ok": True, "user": self._user(user, show_email=True)}
         return {"ok": False, "error": "users_not_found"}
+
+    def deactivate(self, user: str, scopes: Collection[str] | None) -> dict[str, Any]:
+        """Deactivate `user`, and return the `user_change` event Slack sends for it
+        (docs.slack.dev/reference/events/user_change: `type`, the whole user object in `user`,
+        `cache_ts`, `event_ts`), the user object saying `deleted: true`. The profile's email is
+        in it only with users:read.email, as in users.info's answer."""
+        self.by_id[user] = replace(self.by_id.get(user, Person(None, user.lower())), deleted=True)
+        show_email = scopes is None or "users:read.email" in scopes
+        now = int(time.time())
+        return {
+            "type": "user_change",
+            "user": self._user(user, show_email=show_email),
+            "cache_ts": now,
+            "event_ts": f"{now}.000300",
+        }
 
     def _user(self, user: str, *, show_email: bool) -> dict[str, Any]:
         """The user object of the reference's example, with the fields the bot may read."""

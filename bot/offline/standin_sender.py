@@ -222,10 +222,13 @@ class SlackSender:
         rid, _ = self.standin.new_response_url()  # no response_url in these; kept for shape
         return await self._post(urlencode({"payload": json.dumps(payload)}), rid, None, None, None)
 
-    async def event(self, body: dict[str, Any], *, secret: str | None = None) -> Exchange:
-        """POST an Events API body as Slack does: JSON, signed like everything else."""
+    async def event(
+        self, body: dict[str, Any], *, secret: str | None = None, retry_num: int | None = None
+    ) -> Exchange:
+        """POST an Events API body as Slack does: JSON, signed like everything else; with
+        `retry_num`, as Slack sends it again when an earlier delivery went unacknowledged."""
         rid, _ = self.standin.new_response_url()  # events have no response_url; kept for shape
-        return await self._post(json.dumps(body), rid, None, None, secret, JSON_TYPE)
+        return await self._post(json.dumps(body), rid, retry_num, None, secret, JSON_TYPE)
 
     async def socket_event(self, body: dict[str, Any]) -> dict[str, Any]:
         """The same Events API body over Socket Mode (envelope type `events_api`); the ack."""

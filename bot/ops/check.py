@@ -31,6 +31,7 @@ from bot.ops.check_aws import (
 from bot.ops.check_result import Check, failed, passed
 from bot.ops.check_slack import (
     approver_groups,
+    offboarding,
     posting,
     request_verification,
     slack_client,
@@ -88,6 +89,7 @@ async def run_checks(
     results += await approver_groups(settings, slack if token.ok else None)
     results += file_results
     results += await posting(settings, slack if token.ok else None)
+    results.append(await offboarding(settings, slack if token.ok else None))
     results.append(await request_store(settings, aws_clock))
     results.append(clock_offset(aws_clock))
     return results

@@ -233,3 +233,42 @@ async def groups_team_of(settings: Settings, slack: AsyncWebClient) -> str | Non
         return None
     data = resp.data if isinstance(resp.data, dict) else {}
     return groups_team(data, settings.slack_groups_team_id)
+
+
+OFFBOARDING_SCOPES = ("users:read", "users:read.email")
+_OFFBOARDING_DOES = {
+    "off": "changes nothing in Chime",
+    "request": "files a suspension request",
+    "suspend": "suspends the Chime user at once",
+}
+
+
+async def offboarding(settings: Settings, slack: AsyncWebClient | None) -> Check:
+    """CHIME_OFFBOARDING, and whether the token has the scopes it reads a deactivation with:
+    users:read for the user_change event, users:read.email for the address in it (without it
+    the event carries none, and nothing can be done). Fails only when the mode acts."""
+    name, mode = "Offboarding", settings.chime_offboarding
+    acts = mode != "off"
+    said = f"{mode}: a Slack deactivation {_OFFBOARDING_DOES[mode]}"
+    if slack is None:
+        if not acts:
+            return passed(name, f"{said}; scopes not checked: the bot token failed above")
+        return failed(name, f"{said}; scopes not checked: the bot token failed above", "Fix it.")
+    try:
+        scopes = _scopes((await slack.auth_test()).headers)
+    except Exception:  # the token's own line says what Slack answered
+        scopes = None
+    if scopes is None:
+        return passed(name, f"{said}; Slack did not list the token's scopes")
+    missing = [s for s in OFFBOARDING_SCOPES if s not in scopes]
+    if not missing:
+        return passed(name, f"{said}; users:read and users:read.email granted")
+    lacking = f"{said}; the token lacks {', '.join(missing)}"
+    if not acts:
+        return passed(name, lacking)
+    return failed(
+        name,
+        lacking + ": deactivations would go unseen or carry no email",
+        "Add users:read and users:read.email to the app's bot scopes (manifest.yml) and "
+        "reinstall it, or set CHIME_OFFBOARDING=off.",
+    )

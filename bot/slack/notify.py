@@ -8,6 +8,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.ids import USER_ID
 from bot.slack.message import Reply
 
 log = logging.getLogger("chime_bot.notify")
@@ -65,7 +66,12 @@ class Notifier:
             raise CardNotPosted(str(exc.response.get("error", "unknown_error"))) from None
 
     async def tell_user(self, user_id: str, fallback_channel: str, reply: Reply) -> bool:
-        """A direct message, or an ephemeral note in `fallback_channel` if DMs are refused."""
+        """A direct message, or an ephemeral note in `fallback_channel` if DMs are refused.
+        A requester that is no Slack user (the bot itself, filing an offboarding suspension)
+        is told nothing: its card in the approval channel is the record."""
+        if not USER_ID.fullmatch(user_id):
+            log.debug("no one to tell: %s is not a Slack user", user_id[:32])
+            return False
         try:
             opened = await self.client.conversations_open(users=user_id)
             await self.client.chat_postMessage(

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.slack.ids import ANY_ID
+from bot.slack.ids import ANY_ID, USER_ID
 from bot.web.grid_scope import event_scope
 from bot.web.guard_views import REBUILT, Refused, rebuilt
 
@@ -213,12 +213,10 @@ def _decode(content_type: str, raw: bytes) -> str:
 SUBSCRIBED_EVENTS = frozenset(
     {"subteam_members_changed", "subteam_updated", "app_home_opened", "user_change"}
 )
-# Subscribed ahead of the code that reads them (user_change: issue 21's people lookups), so
-# answered 200 and dropped at both doors: Bolt would answer them 404 with no listener.
-NOT_YET_READ = frozenset({"user_change"})
 # app_home_opened's `tab`: the Home tab, or the app's messages (DM) tab.
 _TABS = frozenset({"home", "messages"})
 MAX_CHALLENGE = 1000
+MAX_EMAIL = 254  # RFC 5321's longest address: a longer one is no one's
 
 
 def unhandled(body: dict[str, Any]) -> str | None:
@@ -243,8 +241,6 @@ def unhandled(body: dict[str, Any]) -> str | None:
             return None  # malformed: refused by `_event`
         if kind_of_event not in SUBSCRIBED_EVENTS:
             return "an event this app does not handle"
-        if kind_of_event in NOT_YET_READ:
-            return f"{kind_of_event}: subscribed, not yet read"
     return None
 
 
@@ -281,6 +277,8 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
         return _home_opened(body, event)
     if kind_of_event == "subteam_updated":
         return _group_updated(body, event)
+    if kind_of_event == "user_change":
+        return _user_changed(body, event)
     scope, subteam = event_scope(body), event.get("subteam_id")
     if scope is None or not (isinstance(subteam, str) and ANY_ID.fullmatch(subteam)):
         raise Answered(400, "event without a team and user-group ID")
@@ -317,6 +315,42 @@ def _group_updated(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any
         "type": "subteam_updated",
         "subteam": {"id": group_id, "date_delete": deleted},
     }
+    return rebuilt
+
+
+def _user_changed(body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """user_change (docs.slack.dev/reference/events/user_change): the whole user object in
+    `user`, sent for every profile edit of anyone in the workspace, and with `deleted: true`
+    when a user is deactivated, the one case the bot acts on (offboarding, handlers/offboard.py).
+    Only `user.id`, `user.deleted`, `user.is_bot` and `user.profile.email` (there only with
+    users:read.email) are kept. Slack counts any answer but 200 as a failed delivery, and this
+    event comes often: one that is not a deactivation, or whose user is not of the shape the
+    bot reads (no object, `deleted` not a boolean, no user ID), is answered 200 and dropped
+    here, so nothing is done for it."""
+    scope, user = event_scope(body), event.get("user")
+    if scope is None:
+        raise Answered(400, "event without a team")
+    if not isinstance(user, dict):
+        raise Answered(200, "user_change without a `user` object: ignored")
+    deleted, user_id = user.get("deleted"), user.get("id")
+    if not isinstance(deleted, bool):
+        raise Answered(200, "user_change whose `deleted` is not a boolean: ignored")
+    if not deleted:
+        raise Answered(200, "user_change that is not a deactivation")
+    if not (isinstance(user_id, str) and USER_ID.fullmatch(user_id)):
+        raise Answered(200, "user_change without a user ID: ignored")
+    if user.get("is_bot") is True:
+        raise Answered(200, "user_change of a bot user")
+    kept: dict[str, Any] = {"id": user_id, "deleted": True, "is_bot": False}
+    profile = user.get("profile")
+    email = profile.get("email") if isinstance(profile, dict) else None
+    if isinstance(email, str) and 0 < len(email) <= MAX_EMAIL:
+        kept["profile"] = {"email": email}
+    rebuilt: dict[str, Any] = {"type": "event_callback", **scope}
+    for name in ("api_app_id", "event_id"):
+        if isinstance(body.get(name), str):
+            rebuilt[name] = body[name][:64]
+    rebuilt["event"] = {"type": "user_change", "user": kept}
     return rebuilt
 
 

@@ -128,7 +128,7 @@ IGNORED = {
     # `tab` is optional in Slack's event types
     "home-without-tab": event_body(type="app_home_opened", user="U0ALICE"),
     "home-other-tab": event_body(type="app_home_opened", user="U0ALICE", tab="about"),
-    # subscribed (manifest.yml) ahead of the code that reads it (issue 21)
+    # a deactivation, with CHIME_OFFBOARDING off (the default): acked, nothing else
     "user_change": event_body(
         type="user_change", user={"id": "U0ALICE", "deleted": True, "profile": {}}
     ),
