@@ -27,6 +27,12 @@ ENTRIES = [
         *SYNTAX["invite"], "Ask for a new Chime user. An approver creates it with one click."
     ),
     HelpEntry(
+        "/chime invite <email> … --for <duration>",
+        "/chime invite ada@example.com --for 30d contractor",
+        "Access that ends: counted from approval, at least 1h (8h, 30d, 2w), then the bot "
+        "suspends the user. Some accounts allow only so long.",
+    ),
+    HelpEntry(
         "/chime invite",
         "/chime invite",
         "The same request as a form, which lists the accounts you can choose. The shortcut "
@@ -51,8 +57,12 @@ CHANGES = HelpGroup(
             "Give a user a new meeting PIN. Only its owner sees it, in a direct message.",
         ),
         HelpEntry(*SYNTAX["license"], "Change a user's license, to one their account supports."),
+        HelpEntry(
+            *SYNTAX["access"],
+            "List who has time-bound access now and when each one ends (only you see it).",
+        ),
     ),
-    "Each of these waits for an approver, as an invite does, except resetting your own PIN, "
+    "Each change waits for an approver, as an invite does, except resetting your own PIN, "
     "which happens at once. Your admin's policy file may say otherwise for an account.",
 )
 

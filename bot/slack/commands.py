@@ -158,7 +158,7 @@ SYNTAX: dict[str, tuple[str, str]] = {
     "user": ("/chime user <email>", "/chime user ada@example.com"),
     "invite": (
         "/chime invite <email> [<email> …] [--account <name>] "
-        "[--type PrivateUser|SharedDevice] [reason]",
+        "[--type PrivateUser|SharedDevice] [--for <duration>] [reason]",
         '/chime invite ada@example.com --account "Example Corp" new hire',
     ),
     "pending": ("/chime pending", "/chime pending"),

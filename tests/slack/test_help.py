@@ -49,8 +49,22 @@ def assert_shows_the_lifecycle_commands(card: dict[str, Any]) -> None:
     # Which wait for an approver by default, and that the policy file may say otherwise.
     assert "waits for an approver" in text and "except resetting your own PIN" in text
     assert "policy file" in text
-    # Not yet available: never offered.
-    assert "/chime access" not in text and "--for" not in text
+    assert_shows_time_bound_access(card)
+
+
+def assert_shows_time_bound_access(card: dict[str, Any]) -> None:
+    """`--for` on invite's usage and with an example of its own, and `/chime access` with what
+    it lists, in the "Change a user" group."""
+    text = all_text(card)
+    usage, _ = SYNTAX["invite"]
+    assert "[--for <duration>]" in usage
+    assert f"*`{escape(usage)}`*" in text
+    assert "Example: `/chime invite ada@example.com --for 30d contractor`" in text
+    sections = section_texts(card)
+    heading = next(i for i, s in enumerate(sections) if "*Change a user*" in s)
+    (access,) = [s for s in sections[heading:] if s.startswith("*`/chime access`*")]
+    summary = access.splitlines()[1]
+    assert "time-bound access" in summary and "ends" in summary
 
 
 async def test_help_lists_the_lifecycle_commands_with_examples_and_approval(
