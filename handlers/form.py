@@ -28,6 +28,7 @@ from bot.cards.form import (
     Field,
     Origin,
     Sealer,
+    access_problem,
     form_view,
     loading_view,
     message_view,
@@ -37,7 +38,7 @@ from bot.cards.form import (
 )
 from bot.deps import Deps
 from bot.models import Account
-from bot.slack.commands import InviteForm
+from bot.slack.commands import Invite, InviteForm
 from bot.slack.membership import MembershipUnknown, is_member
 from handlers.context import BUSY, Ack, Invocation, reply_now
 from handlers.invite import file_request
@@ -143,7 +144,13 @@ async def _form_or_message(deps: Deps, sealed: str, origin: Origin) -> dict[str,
             else where.reason
         )
         return message_view(sealed, error_card("Nothing to request here", reason))
-    return form_view(sealed, origin, offered, deps.settings.chime_default_account)
+    book = deps.approvals.book
+    caps = {
+        a.account_id: most
+        for a in offered
+        if (most := book.for_account(a.account_id, a.name, accounts).max_access) is not None
+    }
+    return form_view(sealed, origin, offered, deps.settings.chime_default_account, caps)
 
 
 async def on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -190,6 +197,11 @@ async def _on_submission(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[
         if problem:
             member.cancel()
             await ack(response_action="errors", errors={Field.ACCOUNT: problem})
+            return
+        too_long = _access_problem(deps, accounts, read.invite)
+        if too_long:
+            member.cancel()
+            await ack(response_action="errors", errors={Field.ACCESS_FOR: too_long})
             return
     outsider = _result(member)
     if outsider:
@@ -263,6 +275,16 @@ def _account_problem(
         "That account can no longer be requested for from here (it was suspended, removed, or "
         "is not allowed for this channel). Choose another; nothing was filed."
     )
+
+
+def _access_problem(deps: Deps, accounts: list[Account], invite: Invite) -> str | None:
+    """Why the chosen account's max_access refuses the chosen period (None if it does not).
+    When the account list is late this is left to filing, which refuses it by DM."""
+    account = next((a for a in accounts if a.account_id == invite.account), None)
+    if account is None:
+        return None
+    rules = deps.approvals.book.for_account(account.account_id, account.name, accounts)
+    return access_problem(rules, invite.access_for, account.name)
 
 
 def _result(task: asyncio.Future[T]) -> T | None:

@@ -18,15 +18,16 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from bot.cards.base import Block, Reply, clean, context, plain, section, shorten
 from bot.chime.accounts import DIRECTORY_ACCOUNTS
+from bot.durations import parse_duration, said
 from bot.models import Account, UserType
 from bot.policy.authz import Policy
-from bot.policy.effective import Policies
+from bot.policy.effective import AccountPolicy, Policies
 from bot.slack.commands import MAX_REASON_LENGTH, Invite
-from bot.slack.limits import MAX_OPTION_TEXT, MAX_OPTIONS
+from bot.slack.limits import MAX_LABEL, MAX_OPTION_TEXT, MAX_OPTIONS
 from bot.slack.text import MAX_EMAIL_LENGTH, email_problem, printable
 
 SHORTCUT_ID = "chime_request"  # manifest.yml: features.shortcuts[].callback_id
@@ -46,6 +47,21 @@ class Field(StrEnum):
     USER_TYPE = "user_type"
     REASON = "reason"
     CHANNEL = "channel"  # only in a form opened from the global shortcut, which has no channel
+    ACCESS_FOR = "access_for"
+
+
+# "Access for": what `--for` would say (bot/durations.py's grammar) and what the form shows. A
+# handful of common periods rather than free text: a typed duration is the slash command's.
+NO_END = "none"
+ACCESS_CHOICES: tuple[tuple[str, str], ...] = (
+    (NO_END, "No end"),
+    ("8h", "8 hours"),
+    ("1d", "1 day"),
+    ("7d", "7 days"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+)
+MAX_CAPS_SHOWN = 10  # accounts whose max_access the field's hint names; the rest are counted
 
 
 # ---- the sealed origin ------------------------------------------------------------------------
@@ -154,9 +170,14 @@ def message_view(sealed: str, reply: Reply) -> dict[str, Any]:
 
 
 def form_view(
-    sealed: str, origin: Origin, accounts: list[Account], default: str | None
+    sealed: str,
+    origin: Origin,
+    accounts: list[Account],
+    default: str | None,
+    caps: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The form itself, for a non-empty list of accounts; `default` is preselected if listed."""
+    """The form itself, for a non-empty list of accounts; `default` is preselected if listed.
+    `caps`: the max_access (seconds) of each account that has one, by account ID."""
     shown = sorted(accounts, key=lambda a: (a.name.casefold(), a.account_id))[:MAX_ACCOUNTS]
     options = _account_options(shown)
     select: dict[str, Any] = {
@@ -182,6 +203,7 @@ def form_view(
                 "initial_option": types[0],
             },
         ),
+        _access_input(shown, caps or {}),
         _input(
             Field.REASON,
             "Reason",
@@ -215,6 +237,34 @@ def _account_options(accounts: list[Account]) -> list[dict[str, Any]]:
             {"text": plain(label, MAX_OPTION_TEXT, middle=True), "value": account.account_id}
         )
     return options
+
+
+def _access_input(accounts: list[Account], caps: Mapping[str, int]) -> Block:
+    """ "Access for", "No end" chosen. Which account is chosen is not known until submission (the
+    select dispatches nothing), so the hint names the accounts whose max_access turns "No end"
+    into an end; a longer choice is refused on submission, in the form."""
+    options = [{"text": plain(label), "value": value} for value, label in ACCESS_CHOICES]
+    block = _input(
+        Field.ACCESS_FOR,
+        "Access for",
+        {
+            "type": "static_select",
+            "action_id": Field.ACCESS_FOR,
+            "options": options,
+            "initial_option": options[0],
+        },
+    )
+    capped = [(a.name, caps[a.account_id]) for a in accounts if a.account_id in caps]
+    if capped:
+        named = ", ".join(f"{clean(n)} {said(s)}" for n, s in capped[:MAX_CAPS_SHOWN])
+        more = len(capped) - MAX_CAPS_SHOWN
+        named += f" and {more} more" if more > 0 else ""
+        hint = (
+            f"Access lasts at most: {named}. On those accounts No end means that maximum. "
+            "The period starts at approval; then the user is suspended."
+        )
+        block["hint"] = plain(hint, MAX_LABEL, middle=True)
+    return block
 
 
 def _input(field: Field, label: str, element: dict[str, Any], *, optional: bool = False) -> Block:
@@ -260,6 +310,9 @@ def read_submission(values: object, origin: Origin, policy: Policy) -> Submitted
     user_type = next((t for t in UserType if t.value == _value(state, Field.USER_TYPE)), None)
     if user_type is None:
         errors[Field.USER_TYPE] = "Choose PrivateUser or SharedDevice."
+    access_for = _access_for(_value(state, Field.ACCESS_FOR))
+    if access_for is False:
+        errors[Field.ACCESS_FOR] = "Choose how long the access lasts, from the list."
     reason = printable(_value(state, Field.REASON))
     if len(reason) > MAX_REASON_LENGTH:
         errors[Field.REASON] = (
@@ -273,11 +326,37 @@ def read_submission(values: object, origin: Origin, policy: Policy) -> Submitted
             errors[Field.CHANNEL] = "Choose the channel this request is for."
         elif not decision.allowed:
             errors[Field.CHANNEL] = decision.reason
-    if errors or email is None or user_type is None:
+    if errors or email is None or user_type is None or access_for is False:
         return Submitted(
             None, channel, {k: shorten(clean(v), MAX_ERROR) for k, v in errors.items()}
         )
-    return Submitted(Invite(email, account, user_type, reason, account_is_id=True), channel, {})
+    invite = Invite(email, account, user_type, reason, account_is_id=True, access_for=access_for)
+    return Submitted(invite, channel, {})
+
+
+def _access_for(value: str) -> int | Literal[False] | None:
+    """Seconds for the choice made in "Access for", None for No end, False for a value the form
+    never offered. An empty field is No end: Slack always sends the initial choice, and what the
+    account's max_access says applies to No end all the same."""
+    if value in ("", NO_END):
+        return None
+    if value not in {v for v, _ in ACCESS_CHOICES}:
+        return False
+    return parse_duration(value)
+
+
+def access_problem(rules: AccountPolicy, asked: int | None, account_name: str) -> str | None:
+    """Why the account's max_access refuses the form's choice, for the field; None if it does
+    not. The slash command's refusal (AccountPolicy.access_refusal) names `--for`."""
+    if rules.access_refusal(asked, account_name).allowed or rules.max_access is None:
+        return None
+    most = said(rules.max_access)
+    # The source (a file's path, say) last: cut short, it takes nothing the person needs.
+    why = (
+        f"Access to {account_name} can last at most {most}; you chose {said(asked or 0)}. "
+        f"Choose a shorter one, or No end for {most}. (Its max_access, from {rules.source}.)"
+    )
+    return shorten(clean(why), MAX_ERROR)
 
 
 def _value(state: Mapping[str, Any], field: Field) -> str:

@@ -4,7 +4,8 @@ and `form field=value …` fills in and submits the latest one, as Slack would s
 `/chime invite` alone opens the form; `shortcut` uses the global shortcut. Then, for example:
 `form email=ada.new@example.com account="Example Corp" reason="new hire"`. An account may be
 given by name, by ID or by its number in the list shown; `type` is PrivateUser (the default
-choice) or SharedDevice; `channel` is asked for only by the shortcut's form.
+choice) or SharedDevice; `for` is how long the access lasts (No end, the default, or 8h, 1d, 7d,
+30d, 90d); `channel` is asked for only by the shortcut's form.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ WORDS = {
     "type": Field.USER_TYPE,
     "reason": Field.REASON,
     "channel": Field.CHANNEL,
+    "for": Field.ACCESS_FOR,
 }
 
 

@@ -40,3 +40,16 @@ def test_the_shortcut_asks_for_a_channel_and_mistakes_get_answers() -> None:
     assert "The form needs fixing" in errors and "is not an email address" in errors
     assert "channel: /chime only works in the channels listed" in errors
     assert "SharedDevice" in filed and "Example Team" in filed and "awaits approval" in filed
+
+
+def test_the_forms_access_for_is_shown_and_filled_with_for() -> None:
+    out = console(
+        "/chime invite",
+        "form email=temp.form@example.com account=1 for=never",
+        "form email=temp.form@example.com account=1 for=8h",
+    )
+    (_, opened), (_, refused), (_, filed) = steps(out)
+    assert "Access for (for=…)" in opened and "1) No end (chosen)" in opened
+    assert "5) 30 days" in opened and "for=…" in opened
+    assert "for='never' is not one of the choices" in refused
+    assert "temp.form@example.com" in filed and "for 8h from approval" in filed
