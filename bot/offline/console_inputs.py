@@ -32,9 +32,11 @@ HELP = """\
   in <CHANNEL_ID>   move to another channel, e.g. in C0APPROVALS
   click <n>         press button [n] as the current user
   home              open the current user's App Home tab (its buttons are numbered too)
-  later <duration>  skip ahead, e.g. later 4h: see reminders sent and requests expire
+  later <duration>  skip ahead, e.g. later 4h: see reminders sent, requests expire and
+                    time-bound access (/chime invite … --for 8h) end
   shortcut          open the request form, as the global shortcut does (/chime invite too)
   form k=v …        fill in and submit the open form: email= account= type= reason= channel=
+                    for= (how long the access lasts: 8h, 1d, 7d, 30d, 90d; No end by default)
   help              show these inputs
   quit              leave (Ctrl-D does too)"""
 # The /chime subcommands the console completes, and hints at when typed without /chime: those
@@ -49,6 +51,7 @@ CHIME_WORDS = (
     "logout",
     "reset-pin",
     "license",
+    "access",
 )
 
 
