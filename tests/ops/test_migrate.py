@@ -392,3 +392,62 @@ async def test_a_copy_keeps_each_request_s_change_and_its_dedupe(
         await copy.file(_request(22, email=email, change=Change.LOGOUT), now=T0 + 1)
     finally:
         await copy.close()
+
+
+async def _approve_for(store: RequestStore, n: int, seconds: int, at: float) -> float:
+    """File an invite `n` for `seconds` of access and approve it at `at`, through the store's
+    moves as the bot makes them; its end."""
+    await store.file(_request(n, params={"access_for": str(seconds)}), now=at)
+    assert (await store.transition(_rid(n), Move.claim_approval("U0APPROVER1", at + 1))).ok
+    until = at + 2 + seconds
+    done = Move.finish(
+        Status.APPROVED, "system", at + 2, result={"user_id": f"u-{n}"}, access_until=until
+    )
+    assert (await store.transition(_rid(n), done)).ok
+    return until
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-dynamodb", "dynamodb-to-sqlite"])
+async def test_a_copy_keeps_time_bound_access_running_and_its_end_unclaimed(
+    stores: Stores, direction: str
+) -> None:
+    """An access still running is listed on the destination with the same end (an extended
+    one with its moved end), and its end is claimed there once, by the first sweep that is due;
+    an access whose end was claimed before the copy stays ended."""
+    source, destination = (stores.sqlite, stores.dynamodb)
+    if direction == "dynamodb-to-sqlite":
+        source, destination = destination, source
+    hours = 8 * 3600
+    store = await open_store(source, data_dir=stores.data_dir)
+    try:
+        running = await _approve_for(store, 30, hours, T0)
+        extended = await _approve_for(store, 31, hours, T0 + 10)
+        moved = Move.extend_access(
+            "U0APPROVER1", T0 + 20, until=extended, to=extended + hours, extension=_rid(99)
+        )
+        assert (await store.transition(_rid(31), moved)).ok
+        ended = await _approve_for(store, 32, hours, T0 + 30)
+        assert (await store.transition(_rid(32), Move.end_access(ended, ended + 1))).ok
+        listed = {r.id: r.access_until for r in await store.list_time_bound()}
+        assert listed == {_rid(30): running, _rid(31): extended + hours}
+    finally:
+        await store.close()
+
+    code, _, err = await migrate(stores, source, destination)
+    assert code == 0, err
+
+    copy = await open_store(destination, data_dir=stores.data_dir)
+    try:
+        copied = {r.id: r for r in await copy.list_time_bound()}
+        assert {i: r.access_until for i, r in copied.items()} == listed
+        assert all(r.access_ended_at is None and r.access_for == hours for r in copied.values())
+        gone = await copy.get(_rid(32))
+        assert gone is not None and gone.access_ended_at == ended + 1
+        # Not before its end; then once, whoever asks.
+        early = await copy.transition(_rid(30), Move.end_access(running, running - 1))
+        assert not early.ok
+        assert (await copy.transition(_rid(30), Move.end_access(running, running + 1))).ok
+        assert not (await copy.transition(_rid(30), Move.end_access(running, running + 2))).ok
+        assert [r.id for r in await copy.list_time_bound()] == [_rid(31)]
+    finally:
+        await copy.close()
