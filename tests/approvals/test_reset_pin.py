@@ -12,38 +12,27 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.logs import configure
-from bot.offline.emulator import ChimeEmulator, Fault
+from bot.offline.emulator import Fault
 from bot.offline.standin_server import MethodFault
-from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot, offline_bot
+from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot
 from bot.store import Status
-from tests.approvals.test_invite import APPROVERS, click, dms_to, the_card
-from tests.approvals.test_lifecycle_changes import command, every_request
+from tests.approvals.test_invite import click, dms_to, the_card
+from tests.approvals.test_lifecycle_changes import bot, command, every_request
 from tests.blockkit import all_text
-from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
 from tests.conftest import REQUESTER
 from tests.dynamo import MotoDynamo
 
 pytest_plugins = ("tests.dynamo",)
 
+__all__ = ["bot"]  # the fixture, on both stores, as the lifecycle tests use it
+
 ADA_DM = "D0REQUESTER"  # the stand-in's DM channel with U0REQUESTER (tests.approvals.test_invite)
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-async def bot(
-    request: pytest.FixtureRequest, emulator: ChimeEmulator, clock: VirtualClock
-) -> AsyncIterator[OfflineBot]:
-    chosen: dict[str, object] = {"chime_approvers": ",".join(APPROVERS), "chime_retry_budget": 2.0}
-    if request.param == "dynamodb":
-        chosen["chime_store_url"] = f"dynamodb://{request.getfixturevalue('dynamo_table')}"
-        chosen.update(TRUST_VIRTUAL_TIME)
-    async with offline_bot(chosen, emulator=emulator, clock=clock) as running:
-        yield running
 
 
 @pytest.fixture

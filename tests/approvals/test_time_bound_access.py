@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,9 +18,10 @@ from bot.offline.wiring import DEMO_APPROVAL_CHANNEL, DEMO_APPROVER, OfflineBot,
 from bot.store import Change, InviteRequest, Move, Status
 from tests.approvals.one_store import bots_on, one_store
 from tests.approvals.test_invite import APPROVERS, click, dms_to, settle, the_card
-from tests.blockkit import all_text, assert_valid_message, unescaped_angle_brackets
+from tests.approvals.test_lifecycle_changes import command
+from tests.blockkit import all_text, assert_valid_message
 from tests.clock import TRUST_VIRTUAL_TIME, VirtualClock
-from tests.conftest import CHANNEL, REQUESTER
+from tests.conftest import REQUESTER
 
 pytest_plugins = ("tests.dynamo",)
 
@@ -47,16 +47,6 @@ async def bot(
         one_store(backend, request, tmp_path), emulator=emulator, clock=clock
     ) as running:
         yield running
-
-
-async def command(bot: OfflineBot, text: str, user: str = REQUESTER) -> dict[str, Any]:
-    exchange = await bot.sender.command(text, user_id=user, channel_id=CHANNEL)
-    assert exchange.status == 200 and exchange.ack is None
-    note = await exchange.reply()
-    assert_valid_message(note)
-    assert not unescaped_angle_brackets(note)
-    await settle(bot)
-    return note
 
 
 async def invite_approved(bot: OfflineBot, clock: VirtualClock, text: str) -> InviteRequest:
