@@ -32,6 +32,9 @@ from bot.store import Change, InviteRequest, Status
 
 log = logging.getLogger("chime_bot.approvals")
 
+# The changes GetUser cannot show made: a sign-out and a PIN reset (`change_done` is None).
+UNOBSERVABLE = frozenset({Change.LOGOUT, Change.RESET_PIN})
+
 # Delivers a reset PIN to its owner and says where it went, as fields to store with the request
 # ({"pin_sent_to": <Slack user ID>} or {"pin_not_sent": <why>}): never the PIN itself.
 PinCourier = Callable[[InviteRequest, PinReset], Awaitable[dict[str, str]]]
@@ -152,7 +155,7 @@ async def _looked(directory: Directory, request: InviteRequest) -> Outcome:
 async def change_done(directory: Directory, request: InviteRequest) -> bool | None:
     """Whether Chime shows the change made (None: Chime cannot show it). ChimeError: Chime
     could not be asked."""
-    if request.change in (Change.LOGOUT, Change.RESET_PIN):
+    if request.change in UNOBSERVABLE:
         return None
     state: UserState = await directory.user_state(request.account, user_id_of(request))
     if request.change == Change.SUSPEND:

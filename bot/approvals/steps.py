@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.approvals.change_calls import PinCourier, change_done, user_id_of
+from bot.approvals.change_calls import UNOBSERVABLE, PinCourier, change_done, user_id_of
 from bot.cards.approval import approval_card
 from bot.cards.base import Reply, error_card
 from bot.cards.batch import batch_card, batch_outcome_note, lead_of
@@ -45,11 +45,6 @@ INTERRUPTED = "the bot shut down before Chime answered; Retry checks Chime first
 _UNSETTLED = frozenset({Status.PENDING, Status.APPROVING})
 
 
-def change_done_unseen(request: InviteRequest) -> bool:
-    """Whether a change leaves nothing Chime shows (a sign-out, a PIN reset)."""
-    return request.change in (Change.LOGOUT, Change.RESET_PIN)
-
-
 def log_unknown(request: InviteRequest, exc: ChimeError) -> None:
     log.warning(
         "could not ask Chime about %s (%s); left approving for the next sweep",
@@ -63,7 +58,7 @@ def not_in_chime(request: InviteRequest) -> str:
     """Why a stranded request failed, said only once Chime was asked and has no such user (or,
     for a lifecycle change, does not show it made)."""
     if request.change != Change.INVITE:
-        if change_done_unseen(request):
+        if request.change in UNOBSERVABLE:
             return (
                 "the bot stopped before Chime confirmed, and Amazon Chime cannot show whether "
                 f"{request.change.replace('_', ' ')} took effect. Retry to run it again."
